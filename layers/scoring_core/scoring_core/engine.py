@@ -1,0 +1,497 @@
+"""The scoring engine: events in, lead state and explained scores out.
+
+Pure: no I/O, no clock (`now` is always passed in), no AWS. Every Lambda, the
+CLI and the backtests call this one engine, so a score means the same thing
+everywhere.
+
+Two halves:
+- writing: `Engine.effects(event)` says what an event changes (integer
+  accumulator increments, fact updates, sticky flags), each change a
+  commutative merge, so a store can apply it with atomic adds and no read;
+  `Engine.apply(state, event)` merges those effects into an in-memory
+  `LeadState`.
+- reading: `Engine.evaluate(state, now)` turns a state into a `Score` (fit,
+  engagement, grade, band, reasons); `Engine.advance(state, now)` also moves
+  the stage (with hysteresis) and returns the `Transition`, if any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .conditions import as_number, event_getter, fact_getter, operator_test
+from .decay import SCALE, Decay
+from .events import Event
+from .index import WILDCARD, FieldTest, Index, Matcher
+from .model import Conditions, ScoringModel
+from .stages import Stage, StagePolicy
+
+FIT = "fit"
+ENGAGEMENT = "engagement"
+RECENT_LIMIT = 10
+
+
+def epoch(value: datetime | float | int) -> float:
+    """Epoch seconds of a datetime (naive means UTC) or a number."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    return float(value)
+
+
+class CompiledRule:
+    """A rule of the model, ready to apply."""
+
+    __slots__ = ("id", "section", "points", "per_get", "per_unit", "decay", "cap", "window_s", "flag", "email")
+
+    def __init__(self, rule_id: str, section: str, points: float = 0.0):
+        self.id = rule_id
+        self.section = section
+        self.points = points
+        self.per_get: Any = None
+        self.per_unit = 1.0
+        self.decay = Decay(None)
+        self.cap: float | None = None
+        self.window_s: float | None = None  # repeat rules: counted when a previous match lies within
+        self.flag: str | None = None  # "disqualified" or "customer": a sticky mark set by a matching event
+        self.email = False  # machine-opener weighting applies
+
+    def points_for(self, event: Event) -> float | None:
+        if self.per_get is None:
+            return self.points
+        n = as_number(self.per_get(event))
+        return None if n is None else self.points * n / self.per_unit
+
+
+def _tests(when: Conditions, getter: Any) -> tuple[FieldTest, ...]:
+    out = []
+    for name, cond in when.items():
+        get = getter(name)
+        for op, arg in cond.operators().items():
+            out.append(FieldTest(name, op, arg, get, operator_test(op, arg)))
+    return tuple(out)
+
+
+def _types(types: list[str]) -> tuple[str, ...]:
+    return (WILDCARD,) if WILDCARD in types else tuple(dict.fromkeys(types))
+
+
+@dataclass(frozen=True, order=True)
+class Fact:
+    """A fact about a lead and when it was learnt; the latest (at, event_id) wins."""
+
+    at: float
+    event_id: str
+    value: Any = field(compare=False)
+
+
+@dataclass(frozen=True, order=True)
+class Activity:
+    at: float
+    event_id: str
+    type: str = field(compare=False)
+    rules: tuple[str, ...] = field(compare=False, default=())
+
+
+@dataclass
+class Effects:
+    """What one event changes; every part merges commutatively."""
+
+    at: float
+    event_id: str
+    type: str
+    increments: dict[tuple[str, int], int]  # (rule id, era) -> units to ADD
+    occurrences: dict[str, int]  # repeat rule id -> epoch milliseconds to add to a set
+    flags: dict[str, float]  # "disqualified:<rule>" / "customer:<rule>" -> earliest time
+    facts: dict[str, Any]  # fact -> value, set if this event is newer than the stored fact
+    rules: tuple[str, ...]  # ids of every rule the event matched
+
+
+@dataclass
+class LeadState:
+    """Everything stored about a lead. All but the stage fields are order-independent."""
+
+    acc: dict[tuple[str, int], int] = field(default_factory=dict)
+    occurrences: dict[str, set[int]] = field(default_factory=dict)
+    facts: dict[str, Fact] = field(default_factory=dict)
+    flags: dict[str, float] = field(default_factory=dict)
+    first_seen: float | None = None
+    last_seen: float | None = None
+    event_count: int = 0
+    recent: list[Activity] = field(default_factory=list)
+    # path-dependent: where the lead stands, moved by Engine.advance and feedback
+    stage: Stage = "lead"
+    stage_changed_at: float | None = None
+    transitions: int = 0
+    pinned: Stage | None = None
+    recycled: bool = False
+
+    def accumulated(self) -> tuple[Any, ...]:
+        """The order-independent part, comparable between two states."""
+        return (
+            {k: v for k, v in self.acc.items() if v},
+            {k: frozenset(v) for k, v in self.occurrences.items()},
+            {k: (f.value, f.at, f.event_id) for k, f in self.facts.items()},
+            dict(self.flags),
+            self.first_seen,
+            self.last_seen,
+            self.event_count,
+            recent_activity(self),
+        )
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    cents: int  # points × 100, exact
+    kind: str  # "fit" or "engagement"
+
+    @property
+    def points(self) -> float:
+        return self.cents / 100
+
+
+@dataclass(frozen=True)
+class Score:
+    """A lead's score at one instant. `reasons` sum exactly to `total_cents`."""
+
+    fit_cents: int
+    engagement_cents: int
+    grade: str
+    band: str
+    reasons: tuple[Reason, ...]
+    disqualified_by: tuple[str, ...]
+    customer: bool
+    at: float
+
+    @property
+    def fit(self) -> float:
+        return self.fit_cents / 100
+
+    @property
+    def engagement(self) -> float:
+        return self.engagement_cents / 100
+
+    @property
+    def total_cents(self) -> int:
+        return self.fit_cents + self.engagement_cents
+
+    @property
+    def total(self) -> float:
+        return self.total_cents / 100
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fit": self.fit,
+            "engagement": self.engagement,
+            "score": self.total,
+            "grade": self.grade,
+            "band": self.band,
+            "reasons": [{"rule": r.rule, "points": r.points} for r in self.reasons],
+            "disqualified_by": list(self.disqualified_by),
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_stage: Stage
+    to_stage: Stage
+    at: float
+    score: Score
+    seq: int  # the lead's transition counter before this one: makes the id deterministic
+
+    def transition_id(self, lead_key: str) -> str:
+        return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
+
+
+def transition_id(lead_key: str, seq: int, from_stage: str, to_stage: str) -> str:
+    """Deterministic id of a lead's `seq`-th stage change: the same change always gets the same id."""
+    return hashlib.sha256(f"{lead_key}|{seq}|{from_stage}|{to_stage}".encode()).hexdigest()[:32]
+
+
+class Engine:
+    """A compiled scoring model. Build once per process; every method is pure."""
+
+    def __init__(self, model: ScoringModel, indexed: bool = True):
+        self.model = model
+        self.rules: dict[str, CompiledRule] = {}
+        self.stage_policy = StagePolicy(model.stages)
+        self._free_domains = frozenset(d.casefold() for d in model.free_email_domains)
+        event_matchers: list[Matcher] = []
+        fact_matchers: list[Matcher] = []
+        email_types = set(model.email_confidence.events) if model.email_confidence else set()
+
+        for r in model.fit:
+            rule = self._add(CompiledRule(r.id, FIT, r.points))
+            fact_matchers.append(Matcher((FIT,), _tests(r.when, fact_getter), rule))
+        for r in model.engagement:
+            rule = self._add(CompiledRule(r.id, ENGAGEMENT, r.points))
+            if r.points_per is not None:
+                rule.per_get, rule.per_unit = event_getter(r.points_per.field), r.points_per.unit
+            rule.decay = Decay(None if r.half_life_days is None else r.half_life_days * 86400.0)
+            rule.cap = r.cap
+            rule.window_s = None if r.repeat_within_days is None else r.repeat_within_days * 86400.0
+            rule.flag = "customer" if r.stage == "customer" else None
+            rule.email = bool(email_types.intersection(r.event_types())) or (WILDCARD in r.event_types() and bool(email_types))
+            event_matchers.append(Matcher(_types(r.event_types()), _tests(r.when, event_getter), rule))
+        for r in model.disqualifiers:
+            rule = self._add(CompiledRule(r.id, "disqualifiers"))
+            rule.flag = "disqualified"
+            if r.on is not None:
+                event_matchers.append(Matcher(_types(r.event_types()), _tests(r.when, event_getter), rule))
+            else:
+                fact_matchers.append(Matcher((FIT,), _tests(r.when, fact_getter), rule))
+
+        self._events = Index(event_matchers, indexed=indexed)
+        self._facts = Index(fact_matchers, indexed=indexed)
+        ec = model.email_confidence
+        self._machine_weight = ec.machine_weight if ec else 1.0
+        self._machine_ua = tuple(re.compile(p) for p in ec.user_agents) if ec else ()
+        self._machine_nets = tuple(ipaddress.ip_network(n, strict=False) for n in ec.ip_ranges) if ec else ()
+
+    def _add(self, rule: CompiledRule) -> CompiledRule:
+        self.rules[rule.id] = rule
+        return rule
+
+    # -- writing ---------------------------------------------------------
+
+    def is_machine_open(self, event: Event) -> bool:
+        """True when an email event comes from a machine opener the model lists."""
+        ctx = event.context
+        ua = ctx.user_agent
+        if ua and any(rx.search(ua) for rx in self._machine_ua):
+            return True
+        if self._machine_nets and ctx.ip:
+            try:
+                ip = ipaddress.ip_address(ctx.ip)
+            except ValueError:
+                return False
+            return any(ip in net for net in self._machine_nets)
+        return False
+
+    def effects(self, event: Event) -> Effects:
+        """What `event` changes, as commutative merges. Pure: no state is read."""
+        t = event.occurred_at.timestamp()
+        increments: dict[tuple[str, int], int] = {}
+        occurrences: dict[str, int] = {}
+        flags: dict[str, float] = {}
+        machine: bool | None = None
+        hits = self._events.hits(event, event.type)
+        for rule in hits:
+            if rule.flag is not None:
+                flags[f"{rule.flag}:{rule.id}"] = t
+                if rule.section != ENGAGEMENT:
+                    continue
+            if rule.window_s is not None:
+                occurrences[rule.id] = round(t * 1000)
+                continue
+            points = rule.points_for(event)
+            if points is None:
+                continue
+            if rule.email:
+                if machine is None:
+                    machine = self.is_machine_open(event)
+                if machine:
+                    points *= self._machine_weight
+            era, units = rule.decay.increment(t, points)
+            key = (rule.id, era)
+            increments[key] = increments.get(key, 0) + units
+        return Effects(
+            at=t,
+            event_id=event.event_id,
+            type=event.type,
+            increments=increments,
+            occurrences=occurrences,
+            flags=flags,
+            facts=self.facts_of(event),
+            rules=tuple(r.id for r in hits),
+        )
+
+    def facts_of(self, event: Event) -> dict[str, Any]:
+        """Facts an event states about its lead: its traits, plus what its email implies."""
+        facts = dict(event.traits) if event.traits else {}
+        email = event.email
+        if email is None and isinstance(facts.get("email"), str):
+            email = facts["email"].strip().lower()
+        if email and "@" in email:
+            domain = email.rsplit("@", 1)[1]
+            facts["email"] = email
+            facts["email_domain"] = domain
+            facts["email_type"] = "free" if domain in self._free_domains else "corporate"
+        return facts
+
+    def apply(self, state: LeadState, event: Event) -> Effects:
+        """Merge one event into an in-memory state. Applying the same events in any
+        order, in any batches, gives the same `state.accumulated()`. The caller
+        dedupes by `event_id` (the store does; `apply` counts what it is given)."""
+        fx = self.effects(event)
+        merge(state, fx)
+        return fx
+
+    # -- reading ---------------------------------------------------------
+
+    def current_facts(self, state: LeadState) -> dict[str, Any]:
+        return {k: f.value for k, f in state.facts.items()}
+
+    def evaluate(self, state: LeadState, now: datetime | float) -> Score:
+        """The score at `now`: fit from current facts, engagement decayed and capped.
+
+        Deterministic in the state and `now`; reasons are rounded to 0.01 points
+        first, so they sum exactly to the total, and come largest (by size) first."""
+        t = epoch(now)
+        reasons: list[Reason] = []
+        disqualified: list[str] = []
+        for rule in self._facts.hits(self.current_facts(state), FIT):
+            if rule.flag == "disqualified":
+                disqualified.append(rule.id)
+            else:
+                cents = round(rule.points * 100)
+                if cents:
+                    reasons.append(Reason(rule.id, cents, FIT))
+        values: dict[str, float] = {}
+        for (rule_id, era), units in sorted(state.acc.items()):
+            rule = self.rules.get(rule_id)
+            if rule is not None and units:
+                values[rule_id] = values.get(rule_id, 0.0) + rule.decay.value(era, units, t)
+        for rule_id, times in sorted(state.occurrences.items()):
+            rule = self.rules.get(rule_id)
+            if rule is not None and rule.window_s is not None:
+                values[rule_id] = values.get(rule_id, 0.0) + self._repeat_value(rule, times, t)
+        for rule_id, value in values.items():
+            rule = self.rules[rule_id]
+            if rule.cap is not None:
+                value = min(value, rule.cap) if value > 0 else max(value, -rule.cap)
+            cents = round(value * 100)
+            if cents:
+                reasons.append(Reason(rule_id, cents, ENGAGEMENT))
+        customer = False
+        for key in sorted(state.flags):
+            kind, _, rule_id = key.partition(":")
+            if rule_id not in self.rules:
+                continue
+            if kind == "disqualified":
+                disqualified.append(rule_id)
+            elif kind == "customer":
+                customer = True
+        reasons.sort(key=lambda r: (-abs(r.cents), r.rule))
+        fit_cents = sum(r.cents for r in reasons if r.kind == FIT)
+        eng_cents = sum(r.cents for r in reasons if r.kind == ENGAGEMENT)
+        return Score(
+            fit_cents=fit_cents,
+            engagement_cents=eng_cents,
+            grade=self._grade(fit_cents, eng_cents),
+            band=self._band(fit_cents + eng_cents),
+            reasons=tuple(reasons),
+            disqualified_by=tuple(sorted(set(disqualified))),
+            customer=customer,
+            at=t,
+        )
+
+    def _repeat_value(self, rule: CompiledRule, times: set[int], t: float) -> float:
+        """Points for each occurrence that follows another within the rule's window."""
+        window_ms = rule.window_s * 1000
+        ordered = sorted(times)
+        total = 0.0
+        for prev, cur in zip(ordered, ordered[1:]):
+            if cur - prev <= window_ms:
+                total += rule.points * rule.decay.factor(t - cur / 1000)
+        return total
+
+    def _grade(self, fit_cents: int, eng_cents: int) -> str:
+        g = self.model.grades
+        fit, eng = fit_cents / 100, eng_cents / 100
+        letter = "A" if fit >= g.fit.A else "B" if fit >= g.fit.B else "C" if fit >= g.fit.C else "D"
+        e = g.engagement
+        digit = "1" if eng >= e.one else "2" if eng >= e.two else "3" if eng >= e.three else "4"
+        return letter + digit
+
+    def _band(self, total_cents: int) -> str:
+        b = self.model.bands
+        total = total_cents / 100
+        return "hot" if total >= b.hot else "warm" if total >= b.warm else "cold"
+
+    def advance(self, state: LeadState, now: datetime | float) -> tuple[Score, Transition | None]:
+        """Evaluate at `now` and move the stage; returns the score and the transition made, if any."""
+        score = self.evaluate(state, now)
+        new_stage, recycled = self.stage_policy.next_stage(state.stage, score, state.pinned, state.recycled)
+        state.recycled = recycled
+        if new_stage == state.stage:
+            return score, None
+        tr = Transition(state.stage, new_stage, score.at, score, state.transitions)
+        state.stage, state.stage_changed_at = new_stage, score.at
+        state.transitions += 1
+        return score, tr
+
+
+def merge(state: LeadState, fx: Effects) -> None:
+    """Merge an event's effects into a state; commutative and associative."""
+    acc = state.acc
+    for key, units in fx.increments.items():
+        acc[key] = acc.get(key, 0) + units
+    for rule_id, ms in fx.occurrences.items():
+        state.occurrences.setdefault(rule_id, set()).add(ms)
+    for flag, t in fx.flags.items():
+        prev = state.flags.get(flag)
+        if prev is None or t < prev:
+            state.flags[flag] = t
+    if fx.facts:
+        facts = state.facts
+        for name, value in fx.facts.items():
+            new = Fact(fx.at, fx.event_id, value)
+            old = facts.get(name)
+            if old is None or new > old:
+                facts[name] = new
+    if state.first_seen is None or fx.at < state.first_seen:
+        state.first_seen = fx.at
+    if state.last_seen is None or fx.at > state.last_seen:
+        state.last_seen = fx.at
+    state.event_count += 1
+    recent = state.recent
+    recent.append(Activity(fx.at, fx.event_id, fx.type, fx.rules))
+    if len(recent) > 2 * RECENT_LIMIT:
+        recent.sort(reverse=True)
+        del recent[RECENT_LIMIT:]
+
+
+def recent_activity(state: LeadState, limit: int = RECENT_LIMIT) -> list[Activity]:
+    """The lead's latest activities, newest first."""
+    return sorted(state.recent, reverse=True)[:limit]
+
+
+def compact(engine: Engine, state: LeadState, now: datetime | float) -> None:
+    """Drop what has decayed below the accumulators' resolution (and rules the model
+    no longer has). Call when the item is next written; it changes no score by more
+    than 1e-12 points per dropped era."""
+    t = epoch(now)
+    for key in list(state.acc):
+        rule = engine.rules.get(key[0])
+        if rule is None:
+            del state.acc[key]
+        elif rule.decay.inv_h is not None and key[1] < int(t // rule.decay.era_s) - 1:
+            if abs(rule.decay.value(key[1], state.acc[key], t)) * SCALE < 0.5:
+                del state.acc[key]
+    if len(state.recent) > RECENT_LIMIT:
+        state.recent[:] = recent_activity(state)
+
+
+__all__ = [
+    "Activity",
+    "Effects",
+    "Engine",
+    "Fact",
+    "LeadState",
+    "Reason",
+    "Score",
+    "Transition",
+    "compact",
+    "epoch",
+    "merge",
+    "recent_activity",
+    "transition_id",
+]

@@ -1,0 +1,165 @@
+"""Load a model file, reporting every problem as `file:line:col: message`.
+
+PyYAML's node tree keeps the position of every key and value; we build the
+plain data ourselves from it (so duplicate keys are caught, which PyYAML
+silently overwrites) and remember where each path came from, then map
+pydantic's error locations back to lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .model import OPERATORS, Path, ScoringModel, semantic_errors
+
+DEFAULT_MODEL = "default.yaml"
+
+
+@dataclass(frozen=True)
+class ModelError:
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be used; `errors` lists each problem with its position."""
+
+    def __init__(self, errors: list[ModelError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+@dataclass
+class _Marks:
+    value: dict[Path, tuple[int, int]]
+    key: dict[Path, tuple[int, int]]
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marks: _Marks, dupes: list[tuple[Path, str]]) -> Any:
+    marks.value[path] = _pos(node)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            # keys as written: YAML 1.1 would read `on:` as True and `1:` as an int
+            if not isinstance(key_node, yaml.ScalarNode):
+                marks.key[path + ("#key",)] = _pos(key_node)
+                dupes.append((path + ("#key",), "a mapping key must be a plain value"))
+                continue
+            key = key_node.value
+            child = path + (key,)
+            if key in out:
+                marks.key.setdefault(child + ("#dup",), _pos(key_node))
+                dupes.append((child + ("#dup",), f"duplicate key '{key}'"))
+                continue
+            marks.key[child] = _pos(key_node)
+            out[key] = _build(loader, value_node, child, marks, dupes)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, path + (i,), marks, dupes) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _locate(loc: tuple[Any, ...], marks: _Marks) -> tuple[Path, list[Any]]:
+    """The longest prefix of a pydantic location that exists in the file, and the rest."""
+    found: Path = ()
+    rest: list[Any] = []
+    for part in loc:
+        if part == "in_":
+            part = "in"
+        candidate = found + (part,)
+        if not rest and (candidate in marks.value or candidate in marks.key):
+            found = candidate
+        else:
+            rest.append(part)
+    return found, rest
+
+
+def _message(err: dict[str, Any], found: Path, rest: list[Any]) -> tuple[str, bool]:
+    """A readable message, and whether it is about a key (position of the key) or a value."""
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        name = found[-1] if found else rest[-1]
+        if len(found) >= 3 and found[-3] == "when":
+            return f"{_dotted(found[:-1])}: unknown operator '{name}' (use one of {', '.join(OPERATORS)})", True
+        return f"{_dotted(found[:-1])}: unknown key '{name}'", True
+    if kind == "missing":
+        name = rest[-1] if rest else found[-1]
+        return f"{_dotted(found)}: missing required key '{name}'", False
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"{_dotted(found)}: {msg}", False
+
+
+def parse_model(text: str, file: str = "<model>") -> ScoringModel:
+    """Validate model text; raise ModelFileError listing every problem with its line."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        marks = _Marks({}, {})
+        dupes: list[tuple[Path, str]] = []
+        data = _build(loader, node, (), marks, dupes) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ModelFileError([ModelError(file, line, col, f"not valid YAML: {problem}")]) from None
+    finally:
+        loader.dispose()
+
+    def at(path: Path, message: str, key: bool = False) -> ModelError:
+        table = marks.key if key else marks.value
+        line, col = table.get(path) or marks.value.get(path) or marks.key.get(path) or (1, 1)
+        return ModelError(file, line, col, message)
+
+    if not isinstance(data, dict):
+        raise ModelFileError([ModelError(file, 1, 1, "a model file must be a mapping (version, fit, engagement, stages, ...)")])
+    errors = [at(path, f"{_dotted(path[:-1])}: {msg}", key=True) for path, msg in dupes]
+    try:
+        model = ScoringModel.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            found, rest = _locate(err["loc"], marks)
+            message, about_key = _message(err, found, rest)
+            errors.append(at(found, message, key=about_key))
+        model = None
+    if model is not None:
+        errors += [at(path, f"{_dotted(path)}: {msg}") for path, msg in semantic_errors(model)]
+    if errors:
+        raise ModelFileError(sorted(set(errors), key=lambda e: (e.line, e.col, e.message)))
+    return model
+
+
+def load_model(path: str | FsPath | None = None) -> ScoringModel:
+    """Load a model file, or the default model shipped with the engine when `path` is None."""
+    if path is None:
+        text = resources.files(__package__).joinpath("models", DEFAULT_MODEL).read_text(encoding="utf-8")
+        return parse_model(text, f"scoring_core/models/{DEFAULT_MODEL}")
+    fs = FsPath(path)
+    try:
+        text = fs.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError([ModelError(str(path), 1, 1, f"cannot read model file: {exc.__class__.__name__}: {exc}")]) from None
+    return parse_model(text, str(path))
