@@ -36,11 +36,14 @@ def as_number(value: Any) -> float | None:
     return None
 
 
+_LISTS = (list, tuple, set, frozenset)
+
+
 def _any_element(scalar_test: Test) -> Test:
     def test(value: Any) -> bool:
         if value is None:
             return False
-        if isinstance(value, (list, tuple, set)):
+        if isinstance(value, _LISTS):
             return any(scalar_test(v) for v in value if v is not None)
         return scalar_test(value)
 
@@ -56,7 +59,15 @@ def _numeric(compare: Callable[[float], bool]) -> Test:
 
 
 def _string(check: Callable[[str], bool]) -> Test:
-    return _any_element(lambda v: isinstance(v, str) and check(v.casefold()))
+    # the common case, a plain string, without the list-handling wrapper (hot path)
+    slow = _any_element(lambda v: isinstance(v, str) and check(v.casefold()))
+
+    def test(value: Any) -> bool:
+        if value.__class__ is str:
+            return check(value.casefold())
+        return slow(value)
+
+    return test
 
 
 def operator_test(op: str, arg: Any) -> Test:
@@ -67,30 +78,48 @@ def operator_test(op: str, arg: Any) -> Test:
         if arg is None:
             return (lambda v: v is None) if op == "eq" else (lambda v: v is not None)
         target = fold(arg)
-        positive = _any_element(lambda v: fold(v) == target)
+        slow_eq = _any_element(lambda v: fold(v) == target)
+
+        def positive(v: Any) -> bool:
+            if v.__class__ is str:
+                return v.casefold() == target
+            return slow_eq(v)
+
     elif op in ("in", "not_in"):
         targets = frozenset(fold(a) for a in arg)
-        positive = _any_element(lambda v: fold(v) in targets)
+        slow_in = _any_element(lambda v: fold(v) in targets)
+
+        def positive(v: Any) -> bool:
+            if v.__class__ is str:
+                return v.casefold() in targets
+            return slow_in(v)
+
     elif op == "contains":
         target = fold(arg)
 
         def positive(v: Any) -> bool:
             if isinstance(v, str):
                 return isinstance(target, str) and target in v.casefold()
-            if isinstance(v, (list, tuple, set)):
+            if isinstance(v, _LISTS):
                 return any(fold(e) == target for e in v)
             return False
 
         return positive
     elif op == "starts_with":
-        prefix = arg.casefold()
-        return _string(lambda s: s.startswith(prefix))
+        return _string(_prefix(arg.casefold()))
     elif op == "ends_with":
         suffix = arg.casefold()
         return _string(lambda s: s.endswith(suffix))
     elif op == "matches":
-        rx = re.compile(arg)
-        return _any_element(lambda v: isinstance(v, str) and rx.search(v) is not None)
+        search = re.compile(arg).search
+        slow_rx = _any_element(lambda v: isinstance(v, str) and search(v) is not None)
+
+        def matches(v: Any) -> bool:
+            if v.__class__ is str:
+                return search(v) is not None
+            return slow_rx(v)
+
+        return matches
     elif op == "gt":
         return _numeric(lambda n: n > arg)
     elif op == "gte":
@@ -103,7 +132,11 @@ def operator_test(op: str, arg: Any) -> Test:
         raise ValueError(f"unknown operator {op}")
     if op in ("ne", "not_in"):
         return lambda v: v is not None and not positive(v)
-    return positive
+    return positive  # None fails it: the list-aware fallback answers False
+
+
+def _prefix(prefix: str) -> Callable[[str], bool]:
+    return lambda s: s.startswith(prefix)
 
 
 def event_getter(field: str) -> Getter:

@@ -22,6 +22,9 @@ Choices and the bounds they guarantee (docs/decay.md):
   after decay: far below the 0.01 points the engine reports.
 - An era whose value has decayed below half a unit is dropped by `compact`
   (after 2 eras, a contribution has decayed by at least 2^−32).
+- Evaluating at a `now` before an era starts counts that era as 0 (it has not
+  happened yet). Events later than `now` inside the current era would count
+  more than their points, so ingest clamps `occurred_at` to the receive time.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ class Decay:
         if self.inv_h is None:
             return units / SCALE
         exponent = (era * self.era_s - now) * self.inv_h
-        return units * 2.0 ** min(exponent, _MAX_EXPONENT) / SCALE
+        if exponent > 0:
+            return 0.0  # the era starts after `now`: none of it has happened yet
+        return units * 2.0 ** exponent / SCALE
 
     def factor(self, age_s: float) -> float:
         """2^(−age/h): the weight left of one point after `age_s` seconds."""

@@ -18,11 +18,12 @@ Two halves:
 from __future__ import annotations
 
 import hashlib
+import math
 import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from .conditions import as_number, event_getter, fact_getter, operator_test
 from .decay import SCALE, Decay
@@ -48,7 +49,7 @@ def epoch(value: datetime | float | int) -> float:
 class CompiledRule:
     """A rule of the model, ready to apply."""
 
-    __slots__ = ("id", "section", "points", "per_get", "per_unit", "decay", "cap", "window_s", "flag", "email")
+    __slots__ = ("id", "section", "points", "per_get", "per_unit", "decay", "inv_h", "era_s", "cap", "window_s", "flag", "email", "plain")
 
     def __init__(self, rule_id: str, section: str, points: float = 0.0):
         self.id = rule_id
@@ -57,6 +58,9 @@ class CompiledRule:
         self.per_get: Any = None
         self.per_unit = 1.0
         self.decay = Decay(None)
+        self.inv_h: float | None = None  # copies of decay's, read on the hot path
+        self.era_s: float | None = None
+        self.plain = True  # fixed points, no flag, no repeat window, no machine weighting
         self.cap: float | None = None
         self.window_s: float | None = None  # repeat rules: counted when a previous match lies within
         self.flag: str | None = None  # "disqualified" or "customer": a sticky mark set by a matching event
@@ -91,12 +95,13 @@ class Fact:
     value: Any = field(compare=False)
 
 
-@dataclass(frozen=True, order=True)
-class Activity:
+class Activity(NamedTuple):
+    """One applied event, for alerts and the leads API; ordered by (at, event_id)."""
+
     at: float
     event_id: str
-    type: str = field(compare=False)
-    rules: tuple[str, ...] = field(compare=False, default=())
+    type: str
+    rules: tuple[str, ...] = ()
 
 
 @dataclass
@@ -110,10 +115,11 @@ class Effects:
     occurrences: dict[str, int]  # repeat rule id -> epoch milliseconds to add to a set
     flags: dict[str, float]  # "disqualified:<rule>" / "customer:<rule>" -> earliest time
     facts: dict[str, Any]  # fact -> value, set if this event is newer than the stored fact
+    email: str | None  # the lead's address, if the event names it (the newest address wins)
     rules: tuple[str, ...]  # ids of every rule the event matched
 
 
-@dataclass
+@dataclass(slots=True)
 class LeadState:
     """Everything stored about a lead. All but the stage fields are order-independent."""
 
@@ -121,10 +127,12 @@ class LeadState:
     occurrences: dict[str, set[int]] = field(default_factory=dict)
     facts: dict[str, Fact] = field(default_factory=dict)
     flags: dict[str, float] = field(default_factory=dict)
+    email: str | None = None  # the newest address seen on the lead's events
+    email_seen: tuple[float, str] = (0.0, "")  # (at, event_id) of the newest event naming it
     first_seen: float | None = None
     last_seen: float | None = None
     event_count: int = 0
-    recent: list[Activity] = field(default_factory=list)
+    recent: list[tuple[float, str, str, tuple[str, ...]]] = field(default_factory=list)  # latest few, unordered: see recent_activity
     # path-dependent: where the lead stands, moved by Engine.advance and feedback
     stage: Stage = "lead"
     stage_changed_at: float | None = None
@@ -139,6 +147,8 @@ class LeadState:
             {k: frozenset(v) for k, v in self.occurrences.items()},
             {k: (f.value, f.at, f.event_id) for k, f in self.facts.items()},
             dict(self.flags),
+            self.email,
+            self.email_seen,
             self.first_seen,
             self.last_seen,
             self.event_count,
@@ -146,8 +156,9 @@ class LeadState:
         )
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
+    """One rule's contribution to a score, after decay and caps."""
+
     rule: str
     cents: int  # points × 100, exact
     kind: str  # "fit" or "engagement"
@@ -210,6 +221,13 @@ class Transition:
         return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
 
 
+_new_reason = tuple.__new__  # builds a Reason without NamedTuple's Python-level __new__
+
+
+def _reason_order(r: Reason) -> tuple[int, str]:
+    return (-abs(r.cents), r.rule)
+
+
 def transition_id(lead_key: str, seq: int, from_stage: str, to_stage: str) -> str:
     """Deterministic id of a lead's `seq`-th stage change: the same change always gets the same id."""
     return hashlib.sha256(f"{lead_key}|{seq}|{from_stage}|{to_stage}".encode()).hexdigest()[:32]
@@ -235,14 +253,17 @@ class Engine:
             if r.points_per is not None:
                 rule.per_get, rule.per_unit = event_getter(r.points_per.field), r.points_per.unit
             rule.decay = Decay(None if r.half_life_days is None else r.half_life_days * 86400.0)
+            rule.inv_h, rule.era_s = rule.decay.inv_h, rule.decay.era_s
             rule.cap = r.cap
             rule.window_s = None if r.repeat_within_days is None else r.repeat_within_days * 86400.0
             rule.flag = "customer" if r.stage == "customer" else None
             rule.email = bool(email_types.intersection(r.event_types())) or (WILDCARD in r.event_types() and bool(email_types))
+            rule.plain = rule.flag is None and rule.window_s is None and rule.per_get is None and not rule.email
             event_matchers.append(Matcher(_types(r.event_types()), _tests(r.when, event_getter), rule))
         for r in model.disqualifiers:
             rule = self._add(CompiledRule(r.id, "disqualifiers"))
             rule.flag = "disqualified"
+            rule.plain = False
             if r.on is not None:
                 event_matchers.append(Matcher(_types(r.event_types()), _tests(r.when, event_getter), rule))
             else:
@@ -253,6 +274,7 @@ class Engine:
         ec = model.email_confidence
         self._machine_weight = ec.machine_weight if ec else 1.0
         self._machine_ua = tuple(re.compile(p) for p in ec.user_agents) if ec else ()
+        self._machine_cache: dict[tuple[str | None, str | None], bool] = {}
         self._machine_nets = tuple(ipaddress.ip_network(n, strict=False) for n in ec.ip_ranges) if ec else ()
 
     def _add(self, rule: CompiledRule) -> CompiledRule:
@@ -264,80 +286,104 @@ class Engine:
     def is_machine_open(self, event: Event) -> bool:
         """True when an email event comes from a machine opener the model lists."""
         ctx = event.context
-        ua = ctx.user_agent
+        key = (ctx.user_agent, ctx.ip)
+        known = self._machine_cache.get(key)
+        if known is None:
+            known = self._machine_cache[key] = self._classify_opener(*key)
+            if len(self._machine_cache) > 50_000:  # a few agents and proxies recur; bound the rest
+                self._machine_cache.clear()
+        return known
+
+    def _classify_opener(self, ua: str | None, ip_text: str | None) -> bool:
         if ua and any(rx.search(ua) for rx in self._machine_ua):
             return True
-        if self._machine_nets and ctx.ip:
+        if self._machine_nets and ip_text:
             try:
-                ip = ipaddress.ip_address(ctx.ip)
+                ip = ipaddress.ip_address(ip_text)
             except ValueError:
                 return False
             return any(ip in net for net in self._machine_nets)
         return False
 
-    def effects(self, event: Event) -> Effects:
-        """What `event` changes, as commutative merges. Pure: no state is read."""
-        t = event.occurred_at.timestamp()
-        increments: dict[tuple[str, int], int] = {}
-        occurrences: dict[str, int] = {}
-        flags: dict[str, float] = {}
-        machine: bool | None = None
+    def apply(self, state: LeadState, event: Event) -> None:
+        """Merge one event into a state. Every change is a commutative merge
+        (integer ADDs, set unions, min/max, newest-fact-wins), so applying the
+        same events in any order, in any batches, gives the same
+        `state.accumulated()`. The caller dedupes by `event_id` (the store
+        does; `apply` counts what it is given). This is the per-event hot path:
+        its steps are inlined on purpose."""
+        t = event.occurred_ts
         hits = self._events.hits(event, event.type)
+        acc = state.acc
+        machine: bool | None = None
         for rule in hits:
-            if rule.flag is not None:
-                flags[f"{rule.flag}:{rule.id}"] = t
-                if rule.section != ENGAGEMENT:
+            if rule.plain:
+                points = rule.points
+            else:
+                if rule.flag is not None:
+                    flag = f"{rule.flag}:{rule.id}"
+                    prev = state.flags.get(flag)
+                    if prev is None or t < prev:
+                        state.flags[flag] = t
+                    if rule.section != ENGAGEMENT:
+                        continue
+                if rule.window_s is not None:
+                    state.occurrences.setdefault(rule.id, set()).add(round(t * 1000))
                     continue
-            if rule.window_s is not None:
-                occurrences[rule.id] = round(t * 1000)
-                continue
-            points = rule.points_for(event)
-            if points is None:
-                continue
-            if rule.email:
-                if machine is None:
-                    machine = self.is_machine_open(event)
-                if machine:
-                    points *= self._machine_weight
-            era, units = rule.decay.increment(t, points)
-            key = (rule.id, era)
-            increments[key] = increments.get(key, 0) + units
+                points = rule.points if rule.per_get is None else rule.points_for(event)
+                if points is None:
+                    continue
+                if rule.email:
+                    if machine is None:
+                        machine = self.is_machine_open(event)
+                    if machine:
+                        points *= self._machine_weight
+            # Decay.increment, inlined
+            inv_h = rule.inv_h
+            if inv_h is None:
+                key = (rule.id, 0)
+                units = round(points * SCALE)
+            else:
+                era_s = rule.era_s
+                era = int(t // era_s)
+                key = (rule.id, era)
+                units = round(points * 2.0 ** ((t - era * era_s) * inv_h) * SCALE)
+            acc[key] = acc.get(key, 0) + units
+        if event.traits:
+            _merge_facts(state, event.traits, t, event.event_id)
+        _merge_seen(state, t, event.event_id, event.type, event.email, tuple([r.id for r in hits]))
+
+    def effects(self, event: Event) -> Effects:
+        """What `event` changes, for a store to apply with atomic adds and no read:
+        exactly what `apply` merges into a state, taken from a fresh one."""
+        scratch = LeadState()
+        self.apply(scratch, event)
+        (_, _, _, rules) = scratch.recent[0]
         return Effects(
-            at=t,
+            at=event.occurred_ts,
             event_id=event.event_id,
             type=event.type,
-            increments=increments,
-            occurrences=occurrences,
-            flags=flags,
-            facts=self.facts_of(event),
-            rules=tuple(r.id for r in hits),
+            increments=scratch.acc,
+            occurrences={rule_id: next(iter(times)) for rule_id, times in scratch.occurrences.items()},
+            flags=scratch.flags,
+            facts=dict(event.traits),
+            email=event.email,
+            rules=rules,
         )
-
-    def facts_of(self, event: Event) -> dict[str, Any]:
-        """Facts an event states about its lead: its traits, plus what its email implies."""
-        facts = dict(event.traits) if event.traits else {}
-        email = event.email
-        if email is None and isinstance(facts.get("email"), str):
-            email = facts["email"].strip().lower()
-        if email and "@" in email:
-            domain = email.rsplit("@", 1)[1]
-            facts["email"] = email
-            facts["email_domain"] = domain
-            facts["email_type"] = "free" if domain in self._free_domains else "corporate"
-        return facts
-
-    def apply(self, state: LeadState, event: Event) -> Effects:
-        """Merge one event into an in-memory state. Applying the same events in any
-        order, in any batches, gives the same `state.accumulated()`. The caller
-        dedupes by `event_id` (the store does; `apply` counts what it is given)."""
-        fx = self.effects(event)
-        merge(state, fx)
-        return fx
 
     # -- reading ---------------------------------------------------------
 
     def current_facts(self, state: LeadState) -> dict[str, Any]:
-        return {k: f.value for k, f in state.facts.items()}
+        """The lead's facts now: the latest value of each, plus what its email implies
+        (`email_domain`, and `email_type` free or corporate by the model's list)."""
+        facts = {k: f.value for k, f in state.facts.items()}
+        email = state.email or facts.get("email")
+        if isinstance(email, str) and "@" in email:
+            domain = email.rsplit("@", 1)[1].strip().lower()
+            facts["email"] = email
+            facts["email_domain"] = domain
+            facts["email_type"] = "free" if domain in self._free_domains else "corporate"
+        return facts
 
     def evaluate(self, state: LeadState, now: datetime | float) -> Score:
         """The score at `now`: fit from current facts, engagement decayed and capped.
@@ -353,12 +399,23 @@ class Engine:
             else:
                 cents = round(rule.points * 100)
                 if cents:
-                    reasons.append(Reason(rule.id, cents, FIT))
+                    reasons.append(_new_reason(Reason, (rule.id, cents, FIT)))
         values: dict[str, float] = {}
+        rules = self.rules
+        # sorted: a float sum in one fixed order, whatever order the state was built in
         for (rule_id, era), units in sorted(state.acc.items()):
-            rule = self.rules.get(rule_id)
-            if rule is not None and units:
-                values[rule_id] = values.get(rule_id, 0.0) + rule.decay.value(era, units, t)
+            rule = rules.get(rule_id)
+            if rule is None or not units:
+                continue
+            inv_h = rule.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
+            if inv_h is None:
+                value = units / SCALE
+            else:
+                exponent = (era * rule.era_s - t) * inv_h
+                if exponent > 0:
+                    continue  # an era that starts after `now`: nothing in it has happened yet
+                value = units * 2.0 ** exponent / SCALE
+            values[rule_id] = values.get(rule_id, 0.0) + value
         for rule_id, times in sorted(state.occurrences.items()):
             rule = self.rules.get(rule_id)
             if rule is not None and rule.window_s is not None:
@@ -369,7 +426,7 @@ class Engine:
                 value = min(value, rule.cap) if value > 0 else max(value, -rule.cap)
             cents = round(value * 100)
             if cents:
-                reasons.append(Reason(rule_id, cents, ENGAGEMENT))
+                reasons.append(_new_reason(Reason, (rule_id, cents, ENGAGEMENT)))
         customer = False
         for key in sorted(state.flags):
             kind, _, rule_id = key.partition(":")
@@ -379,9 +436,13 @@ class Engine:
                 disqualified.append(rule_id)
             elif kind == "customer":
                 customer = True
-        reasons.sort(key=lambda r: (-abs(r.cents), r.rule))
-        fit_cents = sum(r.cents for r in reasons if r.kind == FIT)
-        eng_cents = sum(r.cents for r in reasons if r.kind == ENGAGEMENT)
+        reasons.sort(key=_reason_order)
+        fit_cents = eng_cents = 0
+        for r in reasons:
+            if r.kind == FIT:
+                fit_cents += r.cents
+            else:
+                eng_cents += r.cents
         return Score(
             fit_cents=fit_cents,
             engagement_cents=eng_cents,
@@ -398,7 +459,10 @@ class Engine:
         window_ms = rule.window_s * 1000
         ordered = sorted(times)
         total = 0.0
+        now_ms = t * 1000
         for prev, cur in zip(ordered, ordered[1:]):
+            if cur > now_ms:
+                break  # not happened yet as of `t`
             if cur - prev <= window_ms:
                 total += rule.points * rule.decay.factor(t - cur / 1000)
         return total
@@ -437,23 +501,48 @@ def merge(state: LeadState, fx: Effects) -> None:
     for rule_id, ms in fx.occurrences.items():
         state.occurrences.setdefault(rule_id, set()).add(ms)
     for flag, t in fx.flags.items():
-        prev = state.flags.get(flag)
-        if prev is None or t < prev:
-            state.flags[flag] = t
+        _merge_flag(state, flag, t)
     if fx.facts:
-        facts = state.facts
-        for name, value in fx.facts.items():
-            new = Fact(fx.at, fx.event_id, value)
-            old = facts.get(name)
-            if old is None or new > old:
-                facts[name] = new
-    if state.first_seen is None or fx.at < state.first_seen:
-        state.first_seen = fx.at
-    if state.last_seen is None or fx.at > state.last_seen:
-        state.last_seen = fx.at
+        _merge_facts(state, fx.facts, fx.at, fx.event_id)
+    _merge_seen(state, fx.at, fx.event_id, fx.type, fx.email, fx.rules)
+
+
+def _merge_flag(state: LeadState, flag: str, t: float) -> None:
+    prev = state.flags.get(flag)
+    if prev is None or t < prev:
+        state.flags[flag] = t
+
+
+def _merge_facts(state: LeadState, values: dict[str, Any], t: float, event_id: str) -> None:
+    facts = state.facts
+    for name, value in values.items():
+        old = facts.get(name)
+        if old is None or (t, event_id) > (old.at, old.event_id):
+            facts[name] = Fact(t, event_id, value)
+
+
+def _merge_seen(state: LeadState, t: float, event_id: str, type_: str, email: str | None, rules: tuple[str, ...]) -> None:
+    if email is not None and email != state.email:
+        # the newest address wins; the same address seen again needs no bookkeeping
+        # because `email_seen` only orders *different* addresses
+        seen = (t, event_id)
+        if state.email is None or seen > state.email_seen:
+            state.email, state.email_seen = email, seen
+    elif email is not None:
+        seen = (t, event_id)
+        if seen > state.email_seen:
+            state.email_seen = seen
+    first = state.first_seen
+    if first is None or t < first:
+        state.first_seen = t
+    last = state.last_seen
+    if last is None or t > last:
+        state.last_seen = t
     state.event_count += 1
+    # keep at least the latest RECENT_LIMIT activities: trimming to the largest
+    # (at, event_id) never drops one of the overall latest, so any order ends the same
     recent = state.recent
-    recent.append(Activity(fx.at, fx.event_id, fx.type, fx.rules))
+    recent.append((t, event_id, type_, rules))
     if len(recent) > 2 * RECENT_LIMIT:
         recent.sort(reverse=True)
         del recent[RECENT_LIMIT:]
@@ -461,14 +550,28 @@ def merge(state: LeadState, fx: Effects) -> None:
 
 def recent_activity(state: LeadState, limit: int = RECENT_LIMIT) -> list[Activity]:
     """The lead's latest activities, newest first."""
-    return sorted(state.recent, reverse=True)[:limit]
+    return [Activity(*a) for a in sorted(state.recent, reverse=True)[:limit]]
 
 
 def compact(engine: Engine, state: LeadState, now: datetime | float) -> None:
     """Drop what has decayed below the accumulators' resolution (and rules the model
     no longer has). Call when the item is next written; it changes no score by more
-    than 1e-12 points per dropped era."""
+    than 1e-12 points per dropped era or occurrence."""
     t = epoch(now)
+    for rule_id in list(state.occurrences):
+        rule = engine.rules.get(rule_id)
+        if rule is None or rule.window_s is None:
+            del state.occurrences[rule_id]
+            continue
+        if rule.inv_h is None or not rule.points:
+            continue
+        # age beyond which one occurrence is worth under half a unit
+        horizon = rule.decay.half_life_s * math.log2(2 * abs(rule.points) * SCALE)
+        times = sorted(state.occurrences[rule_id])
+        old = [ms for ms in times if t - ms / 1000 > horizon]
+        # keep the newest old one: it may be the predecessor that makes the next a repeat
+        for ms in old[:-1]:
+            state.occurrences[rule_id].discard(ms)
     for key in list(state.acc):
         rule = engine.rules.get(key[0])
         if rule is None:
@@ -476,8 +579,6 @@ def compact(engine: Engine, state: LeadState, now: datetime | float) -> None:
         elif rule.decay.inv_h is not None and key[1] < int(t // rule.decay.era_s) - 1:
             if abs(rule.decay.value(key[1], state.acc[key], t)) * SCALE < 0.5:
                 del state.acc[key]
-    if len(state.recent) > RECENT_LIMIT:
-        state.recent[:] = recent_activity(state)
 
 
 __all__ = [

@@ -100,6 +100,9 @@ class Event(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     context: EventContext = EventContext()
+    #: Derived: `occurred_at` in epoch seconds, computed once at validation for
+    #: the engine's hot path. Ignored on input, never serialized.
+    occurred_ts: float = Field(default=0.0, exclude=True, repr=False)
 
     @field_validator("occurred_at", "received_at")
     @classmethod
@@ -119,4 +122,5 @@ class Event(BaseModel):
         if isinstance(url, str) and "path" not in self.properties:
             # frozen model: the dict itself is ours (pydantic copied it on validation)
             self.properties["path"] = path_of(url)
+        object.__setattr__(self, "occurred_ts", self.occurred_at.timestamp())  # frozen: set once, here
         return self

@@ -2,8 +2,10 @@
 
 Rules are bucketed by event type; inside a bucket, a rule with an exact-match
 condition (`eq` or `in`) is filed under each value it accepts, on the field
-most rules of that bucket share. A lookup is then one dict access per indexed
-field plus the rules with no exact key. `Index(..., indexed=False)` checks
+most rules of that bucket share; failing that, a `starts_with` rule is filed
+under its prefix, looked up by the prefix lengths in use. A lookup is then a
+few dict accesses plus the rules with no key, and only the candidates' other
+conditions are tested. `Index(..., indexed=False)` checks
 every rule against every subject: the naive baseline the benchmark compares.
 """
 
@@ -43,47 +45,79 @@ class Matcher:
 
 
 Residual = tuple[tuple[Getter, Test], ...]
+Entries = list[tuple[Any, Residual]]
+
+
+def _emit(entries: Entries, subject: Any, out: list[Any]) -> None:
+    for payload, residual in entries:
+        for get, test in residual:
+            if not test(get(subject)):
+                break
+        else:
+            out.append(payload)
 
 
 @dataclass
 class _Bucket:
-    scan: list[tuple[Any, Residual]] = field(default_factory=list)
-    keyed: list[tuple[Getter, dict[Any, list[tuple[Any, Residual]]]]] = field(default_factory=list)
+    always: list[Any] = field(default_factory=list)  # rules with no condition: every event of the type
+    scan: Entries = field(default_factory=list)  # rules with no indexable condition
+    # exact keys: (getter, {folded value: entries})
+    keyed: list[tuple[Getter, dict[Any, Entries]]] = field(default_factory=list)
+    # prefixes: (getter, prefix lengths, {folded prefix: entries})
+    prefixed: list[tuple[Getter, tuple[int, ...], dict[str, Entries]]] = field(default_factory=list)
 
     def collect(self, subject: Any, out: list[Any]) -> None:
-        for payload, residual in self.scan:
-            for get, test in residual:
-                if not test(get(subject)):
-                    break
-            else:
-                out.append(payload)
+        if self.always:
+            out += self.always
+        if self.scan:
+            _emit(self.scan, subject, out)
         for get, table in self.keyed:
             value = get(subject)
-            if value is None:
-                continue
-            if isinstance(value, str):
+            cls = value.__class__
+            if cls is str:
                 entries = table.get(value.casefold())
-            elif isinstance(value, (int, float)):
+            elif value is None:
+                continue
+            elif cls is int or cls is float or cls is bool:
                 entries = table.get(value)
-            elif isinstance(value, (list, tuple)):
-                entries = _entries_for_elements(table, value)
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                entries = _unique(table.get(fold(v)) for v in value if isinstance(v, (str, int, float, bool)))
             else:
                 continue
             if entries:
-                for payload, residual in entries:
+                for payload, residual in entries:  # _emit, inlined on the hot path
                     for get_, test in residual:
                         if not test(get_(subject)):
                             break
                     else:
                         out.append(payload)
+        for get, lengths, table in self.prefixed:
+            value = get(subject)
+            if value.__class__ is str:
+                folded = value.casefold()
+                n = len(folded)
+                for length in lengths:
+                    if length > n:
+                        break
+                    entries = table.get(folded[:length])
+                    if entries:
+                        _emit(entries, subject, out)
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                found = []
+                for v in value:
+                    if isinstance(v, str):
+                        f = v.casefold()
+                        found += [table.get(f[:length]) for length in lengths if length <= len(f)]
+                entries = _unique(found)
+                if entries:
+                    _emit(entries, subject, out)
 
 
-def _entries_for_elements(table: dict[Any, list[tuple[Any, Residual]]], values: Iterable[Any]) -> list[tuple[Any, Residual]]:
+def _unique(groups: Iterable[Entries | None]) -> Entries:
     seen: dict[int, tuple[Any, Residual]] = {}
-    for v in values:
-        if isinstance(v, (str, int, float)):
-            for entry in table.get(fold(v), ()):
-                seen.setdefault(id(entry[0]), entry)
+    for group in groups:
+        for entry in group or ():
+            seen.setdefault(id(entry[0]), entry)
     return list(seen.values())
 
 
@@ -93,6 +127,10 @@ def _key_values(t: FieldTest) -> list[Any] | None:
     if t.op == "in":
         return [fold(a) for a in t.arg]
     return None
+
+
+def _prefix(t: FieldTest) -> str | None:
+    return t.arg.casefold() if t.op == "starts_with" else None
 
 
 class Index:
@@ -115,18 +153,30 @@ class Index:
             bucket = _Bucket()
             # prefer the exact-match field most rules in this bucket share: fewer lookups
             counts = Counter(t.field for m in matchers for t in m.tests if _key_values(t) is not None)
-            tables: dict[str, tuple[Getter, dict[Any, list[tuple[Any, Residual]]]]] = {}
+            tables: dict[str, tuple[Getter, dict[Any, Entries]]] = {}
+            prefixes: dict[str, tuple[Getter, dict[str, Entries]]] = {}
             for m in matchers:
                 keyable = [t for t in m.tests if _key_values(t) is not None]
-                if not keyable:
+                by_prefix = [t for t in m.tests if _prefix(t) is not None]
+                if keyable:
+                    key_test = max(keyable, key=lambda t: (counts[t.field], -m.tests.index(t)))
+                    getter, table = tables.setdefault(key_test.field, (key_test.get, {}))
+                    keys = dict.fromkeys(_key_values(key_test) or ())
+                elif by_prefix:
+                    key_test = by_prefix[0]
+                    getter, table = prefixes.setdefault(key_test.field, (key_test.get, {}))
+                    keys = dict.fromkeys([_prefix(key_test)])
+                elif not m.tests:
+                    bucket.always.append(m.payload)
+                    continue
+                else:
                     bucket.scan.append((m.payload, tuple((t.get, t.test) for t in m.tests)))
                     continue
-                key_test = max(keyable, key=lambda t: (counts[t.field], -m.tests.index(t)))
                 residual = tuple((t.get, t.test) for t in m.tests if t is not key_test)
-                getter, table = tables.setdefault(key_test.field, (key_test.get, {}))
-                for value in dict.fromkeys(_key_values(key_test) or ()):
+                for value in keys:
                     table.setdefault(value, []).append((m.payload, residual))
             bucket.keyed = list(tables.values())
+            bucket.prefixed = [(g, tuple(sorted({len(k) for k in table})), table) for g, table in prefixes.values()]
             if etype == WILDCARD:
                 self._wild = bucket
             else:

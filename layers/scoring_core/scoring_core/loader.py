@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
+import re
+
 import yaml
 from pydantic import ValidationError
 
@@ -38,6 +40,24 @@ class ModelFileError(Exception):
     def __init__(self, errors: list[ModelError]):
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the country code
+    `NO`, or `on`, `off`, `yes`, `y` as booleans in a model file."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
+    )
+
+# values kept exactly as written, whatever they look like (`version: 1.10`)
+_VERBATIM: set[tuple[str | int, ...]] = {("version",)}
 
 
 @dataclass
@@ -71,6 +91,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marks: _Marks, 
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, path + (i,), marks, dupes) for i, item in enumerate(node.value)]
+    if path in _VERBATIM and isinstance(node, yaml.ScalarNode):
+        return node.value
     return loader.construct_object(node, deep=True)
 
 
@@ -88,6 +110,9 @@ def _locate(loc: tuple[Any, ...], marks: _Marks) -> tuple[Path, list[Any]]:
     for part in loc:
         if part == "in_":
             part = "in"
+        if part == "[key]":  # a mapping key failed: the rest names it
+            rest.append(part)
+            continue
         candidate = found + (part,)
         if not rest and (candidate in marks.value or candidate in marks.key):
             found = candidate
@@ -113,19 +138,60 @@ def _message(err: dict[str, Any], found: Path, rest: list[Any]) -> tuple[str, bo
     return f"{_dotted(found)}: {msg}", False
 
 
+def _yaml_error(file: str, exc: yaml.YAMLError) -> ModelError:
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None) or ""
+    mark = problem_mark or context_mark
+    message = f"not valid YAML: {problem}"
+    if context.startswith("while parsing a flow") and context_mark is not None:
+        # an unclosed bracket: PyYAML notices on a later line; point at the bracket
+        mark = context_mark
+        message += f" (the bracket opened here is not closed before line {problem_mark.line + 1})" if problem_mark else ""
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return ModelError(file, line, col, message)
+
+
+_TYPE_NAMES = {
+    "string_type": "text", "int_type": "a whole number", "float_type": "a number", "bool_type": "true/false",
+    "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+}
+
+
+def _collapse(errors: list[dict[str, Any]], marks: _Marks) -> list[tuple[dict[str, Any], Path, list[Any]]]:
+    """One error per place: a value that fits none of a union's types fails once per
+    type; say that once, and prefer a specific complaint over a type mismatch."""
+    by_place: dict[Path, list[tuple[dict[str, Any], Path, list[Any]]]] = {}
+    for err in errors:
+        found, rest = _locate(err["loc"], marks)
+        key = found + tuple(p for p in rest if p == "[key]") if err["type"] != "missing" else found + tuple(rest)
+        by_place.setdefault(key, []).append((err, found, rest))
+    out = []
+    for group in by_place.values():
+        specific = [g for g in group if g[0]["type"] not in _TYPE_NAMES]
+        if specific:
+            out.extend(specific)
+        elif len(group) == 1:
+            out.append(group[0])
+        else:
+            names = list(dict.fromkeys(_TYPE_NAMES[g[0]["type"]] for g in group))
+            err, found, rest = group[0]
+            expected = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+            out.append(({**err, "type": "union", "msg": f"expected {expected}"}, found, rest))
+    return out
+
+
 def parse_model(text: str, file: str = "<model>") -> ScoringModel:
     """Validate model text; raise ModelFileError listing every problem with its line."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         marks = _Marks({}, {})
         dupes: list[tuple[Path, str]] = []
         data = _build(loader, node, (), marks, dupes) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ModelFileError([ModelError(file, line, col, f"not valid YAML: {problem}")]) from None
+        raise ModelFileError([_yaml_error(file, exc)]) from None
     finally:
         loader.dispose()
 
@@ -140,13 +206,11 @@ def parse_model(text: str, file: str = "<model>") -> ScoringModel:
     try:
         model = ScoringModel.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            found, rest = _locate(err["loc"], marks)
+        for err, found, rest in _collapse(exc.errors(), marks):
             message, about_key = _message(err, found, rest)
-            errors.append(at(found, message, key=about_key))
+            errors.append(at(found, message, key=about_key or "[key]" in rest))
         model = None
-    if model is not None:
-        errors += [at(path, f"{_dotted(path)}: {msg}") for path, msg in semantic_errors(model)]
+    errors += [at(path, f"{_dotted(path)}: {msg}") for path, msg in semantic_errors(data)]
     if errors:
         raise ModelFileError(sorted(set(errors), key=lambda e: (e.line, e.col, e.message)))
     return model

@@ -11,12 +11,51 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+def _shaped(pattern: str, what: str) -> Any:
+    rx = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not rx.match(value):
+            raise ValueError(f"not {what}: {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_bool(value: Any) -> Any:
+    # YAML `true` would otherwise pass as 1 point
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
 
 Scalar = str | int | float | bool
-FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
-RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-EventType = Annotated[str, Field(pattern=r"^([a-z][a-z0-9_]{0,63}|\*)$")]
+Number = Annotated[float, BeforeValidator(_not_bool)]
+FieldName = Annotated[str, _shaped(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z",
+                                   "a field name (letters, digits and _, dots for nested fields, e.g. job_title or context.ip)")]
+RuleId = Annotated[str, _shaped(r"^[a-z][a-z0-9_]{0,63}\Z", "a rule id (lowercase letters, digits and _, e.g. pricing_page)")]
+EventType = Annotated[str, _shaped(r"^([a-z][a-z0-9_]{0,63}|\*)\Z", "an event type (lowercase letters, digits and _, e.g. page_view, or '*')")]
+Regex = Annotated[str, AfterValidator(lambda v: _check_regex(v))]
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP range: {value!r}") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+EventTypes = Annotated[list[EventType], BeforeValidator(_as_list), Field(min_length=1)]
 
 OPERATORS = (
     "eq", "ne", "in", "not_in", "contains", "starts_with", "ends_with",
@@ -49,11 +88,11 @@ class Condition(_Strict):
     contains: Scalar | None = None
     starts_with: str | None = None
     ends_with: str | None = None
-    matches: str | None = None
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
+    matches: Regex | None = None
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
     exists: bool | None = None
 
     @model_validator(mode="before")
@@ -66,11 +105,6 @@ class Condition(_Strict):
         if isinstance(data, dict) and not data:
             raise ValueError(f"a condition needs an operator: one of {', '.join(OPERATORS)}")
         return data
-
-    @field_validator("matches")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        return None if value is None else _check_regex(value)
 
     def operators(self) -> dict[str, Any]:
         """The operators set on this condition, by their YAML names."""
@@ -86,14 +120,14 @@ class FitRule(_Strict):
     id: RuleId
     description: str | None = None
     when: Conditions = Field(min_length=1)
-    points: float
+    points: Number
 
 
 class PointsPer(_Strict):
     """Scale a rule's points by a numeric field: points × value / unit."""
 
     field: FieldName
-    unit: float = Field(gt=0)
+    unit: Number = Field(gt=0)
 
 
 class EngagementRule(_Strict):
@@ -101,17 +135,17 @@ class EngagementRule(_Strict):
 
     id: RuleId
     description: str | None = None
-    on: EventType | list[EventType]
+    on: EventTypes
     when: Conditions = Field(default_factory=dict)
-    points: float
+    points: Number
     points_per: PointsPer | None = None
-    half_life_days: float | None = Field(default=None, gt=0)
-    cap: float | None = Field(default=None, gt=0)
-    repeat_within_days: float | None = Field(default=None, gt=0)
+    half_life_days: Number | None = Field(default=None, gt=0)
+    cap: Number | None = Field(default=None, gt=0)
+    repeat_within_days: Number | None = Field(default=None, gt=0)
     stage: Literal["customer"] | None = None
 
     def event_types(self) -> list[str]:
-        return [self.on] if isinstance(self.on, str) else list(self.on)
+        return list(self.on)
 
 
 class Disqualifier(_Strict):
@@ -120,7 +154,7 @@ class Disqualifier(_Strict):
 
     id: RuleId
     description: str | None = None
-    on: EventType | list[EventType] | None = None
+    on: EventTypes | None = None
     when: Conditions = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -130,14 +164,12 @@ class Disqualifier(_Strict):
         return self
 
     def event_types(self) -> list[str]:
-        if self.on is None:
-            return []
-        return [self.on] if isinstance(self.on, str) else list(self.on)
+        return [] if self.on is None else list(self.on)
 
 
 class StageThreshold(_Strict):
-    score: float
-    min_fit: float | None = None
+    score: Number
+    min_fit: Number | None = None
 
 
 class Stages(_Strict):
@@ -145,23 +177,23 @@ class Stages(_Strict):
 
     mql: StageThreshold
     sql: StageThreshold
-    hysteresis: float = Field(default=0, ge=0)
+    hysteresis: Number = Field(default=0, ge=0)
 
 
 class FitGrades(_Strict):
     """Minimum fit for each letter; below C is D."""
 
-    A: float
-    B: float
-    C: float
+    A: Number
+    B: Number
+    C: Number
 
 
 class EngagementGrades(_Strict):
     """Minimum engagement for each digit; below 3 is 4."""
 
-    one: float = Field(alias="1")
-    two: float = Field(alias="2")
-    three: float = Field(alias="3")
+    one: Number = Field(alias="1")
+    two: Number = Field(alias="2")
+    three: Number = Field(alias="3")
 
 
 class Grades(_Strict):
@@ -172,32 +204,17 @@ class Grades(_Strict):
 class Bands(_Strict):
     """Minimum total score for hot and warm; below warm is cold."""
 
-    hot: float
-    warm: float
+    hot: Number
+    warm: Number
 
 
 class EmailConfidence(_Strict):
     """Email events from machine openers (privacy proxies, link scanners) count a fraction."""
 
     events: list[EventType] = Field(default_factory=lambda: ["email_opened", "email_clicked"])
-    machine_weight: float = Field(ge=0, le=1)
-    user_agents: list[str] = Field(default_factory=list)
-    ip_ranges: list[str] = Field(default_factory=list)
-
-    @field_validator("user_agents")
-    @classmethod
-    def _regexes(cls, values: list[str]) -> list[str]:
-        return [_check_regex(v) for v in values]
-
-    @field_validator("ip_ranges")
-    @classmethod
-    def _cidrs(cls, values: list[str]) -> list[str]:
-        for v in values:
-            try:
-                ipaddress.ip_network(v, strict=False)
-            except ValueError:
-                raise ValueError(f"not an IP range: {v!r}") from None
-        return values
+    machine_weight: Number = Field(ge=0, le=1)
+    user_agents: list[Regex] = Field(default_factory=list)
+    ip_ranges: list[Cidr] = Field(default_factory=list)
 
 
 class ScoringModel(_Strict):
@@ -225,37 +242,57 @@ class ScoringModel(_Strict):
 Path = tuple[str | int, ...]
 
 
-def semantic_errors(model: ScoringModel) -> list[tuple[Path, str]]:
+def semantic_errors(data: Any) -> list[tuple[Path, str]]:
     """Checks that span fields: duplicate ids, thresholds out of order, inconsistent options.
 
-    Returns (path into the YAML document, message) pairs; empty when the model is sound.
+    Works on the raw document (so these are reported even when other parts of
+    the file fail validation), skipping whatever is missing or not a number.
+    Returns (path into the YAML document, message) pairs.
     """
     errors: list[tuple[Path, str]] = []
+    if not isinstance(data, dict):
+        return errors
+
+    def num(*path: str | int) -> float | None:
+        obj: Any = data
+        for p in path:
+            if isinstance(obj, dict) and p in obj:
+                obj = obj[p]
+            else:
+                return None
+        return float(obj) if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
+
     seen: dict[str, Path] = {}
     for section in ("fit", "engagement", "disqualifiers"):
-        for i, rule in enumerate(getattr(model, section)):
-            where: Path = (section, i, "id")
-            if rule.id in seen:
-                first = seen[rule.id]
-                errors.append((where, f"duplicate rule id '{rule.id}' (first used at {first[0]}[{first[1]}])"))
+        rules = data.get(section)
+        for i, rule in enumerate(rules if isinstance(rules, list) else []):
+            rule_id = rule.get("id") if isinstance(rule, dict) else None
+            if not isinstance(rule_id, str):
+                continue
+            if rule_id in seen:
+                first = seen[rule_id]
+                errors.append(((section, i, "id"), f"duplicate rule id '{rule_id}' (first used at {first[0]}[{first[1]}])"))
             else:
-                seen[rule.id] = where
-    for i, rule in enumerate(model.engagement):
-        if rule.repeat_within_days is not None and rule.points_per is not None:
-            errors.append((("engagement", i, "points_per"), "points_per cannot be combined with repeat_within_days"))
-        if "*" in rule.event_types() and rule.stage:
-            errors.append((("engagement", i, "stage"), "a stage-setting rule must name its event types, not '*'"))
-    st = model.stages
-    if st.sql.score <= st.mql.score:
-        errors.append((("stages", "sql", "score"), f"sql score ({st.sql.score:g}) must be above mql score ({st.mql.score:g})"))
-    if st.hysteresis >= st.mql.score and st.mql.score > 0:
-        errors.append((("stages", "hysteresis"), f"hysteresis ({st.hysteresis:g}) must be below the mql score ({st.mql.score:g})"))
-    fg = model.grades.fit
-    if not fg.A > fg.B > fg.C:
-        errors.append((("grades", "fit"), f"fit grades must decrease A > B > C (got {fg.A:g}, {fg.B:g}, {fg.C:g})"))
-    eg = model.grades.engagement
-    if not eg.one > eg.two > eg.three:
-        errors.append((("grades", "engagement"), f"engagement grades must decrease 1 > 2 > 3 (got {eg.one:g}, {eg.two:g}, {eg.three:g})"))
-    if model.bands.hot <= model.bands.warm:
-        errors.append((("bands", "hot"), f"hot ({model.bands.hot:g}) must be above warm ({model.bands.warm:g})"))
+                seen[rule_id] = (section, i, "id")
+            if section == "engagement" and isinstance(rule, dict):
+                if rule.get("repeat_within_days") is not None and rule.get("points_per") is not None:
+                    errors.append(((section, i, "points_per"), "points_per cannot be combined with repeat_within_days"))
+                on = rule.get("on")
+                if rule.get("stage") is not None and (on == "*" or (isinstance(on, list) and "*" in on)):
+                    errors.append(((section, i, "stage"), "a stage-setting rule must name its event types, not '*'"))
+
+    mql, sql, hyst = num("stages", "mql", "score"), num("stages", "sql", "score"), num("stages", "hysteresis")
+    if mql is not None and sql is not None and sql <= mql:
+        errors.append((("stages", "sql", "score"), f"sql score ({sql:g}) must be above mql score ({mql:g})"))
+    if mql is not None and hyst is not None and mql > 0 and hyst >= mql:
+        errors.append((("stages", "hysteresis"), f"hysteresis ({hyst:g}) must be below the mql score ({mql:g})"))
+    a, b, c = num("grades", "fit", "A"), num("grades", "fit", "B"), num("grades", "fit", "C")
+    if None not in (a, b, c) and not a > b > c:
+        errors.append((("grades", "fit"), f"fit grades must decrease A > B > C (got {a:g}, {b:g}, {c:g})"))
+    e1, e2, e3 = num("grades", "engagement", "1"), num("grades", "engagement", "2"), num("grades", "engagement", "3")
+    if None not in (e1, e2, e3) and not e1 > e2 > e3:
+        errors.append((("grades", "engagement"), f"engagement grades must decrease 1 > 2 > 3 (got {e1:g}, {e2:g}, {e3:g})"))
+    hot, warm = num("bands", "hot"), num("bands", "warm")
+    if hot is not None and warm is not None and hot <= warm:
+        errors.append((("bands", "hot"), f"hot ({hot:g}) must be above warm ({warm:g})"))
     return errors

@@ -1,0 +1,120 @@
+"""template.yaml: lints clean, transforms with the SAM translator, and points at real code.
+
+Nothing here talks to AWS: cfn-lint works offline, and the SAM translator gets
+a region and an empty managed-policy lookup instead of an IAM client.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint_file
+from cfnlint.decode.decode import decode
+from samtranslator.translator.arn_generator import ArnGenerator
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "eu-central-1"
+
+# Local paths `sam build` packages; the translator accepts only S3 locations
+# (cfn-lint's own SAM transform swaps them the same way).
+LOCAL_URIS = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+    "AWS::Serverless::Api": "DefinitionUri",
+    "AWS::Serverless::HttpApi": "DefinitionUri",
+    "AWS::Serverless::StateMachine": "DefinitionUri",
+}
+
+
+class _NoIamPolicyLoader:
+    """Stands in for ManagedPolicyLoader, which would list policies through IAM.
+
+    The translator resolves AWS managed policy names from its bundled list and
+    only falls back to this loader; an empty map keeps it offline.
+    """
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def _template() -> dict[str, Any]:
+    template, problems = decode(str(TEMPLATE))
+    assert not problems, [str(p) for p in problems]
+    return json.loads(json.dumps(template))  # plain dicts and strs, as the translator expects
+
+
+def _format(matches) -> str:
+    return "\n".join(f"{m.rule.id} {m.filename}:{m.linenumber}:{m.columnnumber} {m.message}" for m in matches) or "(none)"
+
+
+@pytest.fixture(scope="module")
+def lint_matches():
+    return lint_file(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    template = _template()
+    for resource in template.get("Resources", {}).values():
+        prop = LOCAL_URIS.get(resource.get("Type"))
+        props = resource.get("Properties", {})
+        if prop and isinstance(props.get(prop), str) and not props[prop].startswith("s3://"):
+            props[prop] = "s3://bucket/value"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        mp.setattr(ArnGenerator, "BOTO_SESSION_REGION_NAME", REGION)
+        return transform(template, {}, _NoIamPolicyLoader())
+
+
+def _layer_content_dir() -> Path:
+    layers = [r for r in _template()["Resources"].values() if r["Type"] == "AWS::Serverless::LayerVersion"]
+    assert len(layers) == 1, "expected exactly one layer (the scoring engine)"
+    return TEMPLATE.parent / layers[0]["Properties"]["ContentUri"]
+
+
+def test_the_template_passes_cfn_lint_without_errors(lint_matches):
+    errors = [m for m in lint_matches if m.rule.id.startswith("E")]
+    others = [m for m in lint_matches if not m.rule.id.startswith("E")]
+
+    assert not errors, f"cfn-lint errors:\n{_format(errors)}\nwarnings and notes:\n{_format(others)}"
+
+
+def test_the_sam_translator_turns_every_serverless_resource_into_plain_cloudformation(transformed):
+    types = sorted(r["Type"] for r in transformed["Resources"].values())
+
+    assert "AWS::Lambda::LayerVersion" in types
+    assert not [t for t in types if t.startswith("AWS::Serverless::")], types
+    assert "Transform" not in transformed
+
+
+def test_the_translated_layer_output_refers_to_the_translated_layer(transformed):
+    layer_ids = [k for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Lambda::LayerVersion"]
+
+    value = transformed["Outputs"]["ScoringCoreLayerArn"]["Value"]
+
+    assert value == {"Ref": layer_ids[0]}
+
+
+def test_the_layer_folder_holds_the_scoring_core_package_its_default_model_and_requirements():
+    folder = _layer_content_dir()
+
+    assert folder.is_dir(), folder
+    assert (folder / "scoring_core" / "__init__.py").is_file()
+    assert (folder / "scoring_core" / "models" / "default.yaml").is_file()
+    assert (folder / "requirements.txt").is_file()
+
+
+def test_the_layer_requirements_match_the_project_dependencies():
+    folder = _layer_content_dir()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    lines = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    requirements = {line.split("#")[0].strip() for line in lines} - {""}
+
+    assert requirements == set(project["dependencies"])
