@@ -221,11 +221,21 @@ class Transition:
         return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
 
 
-_new_reason = tuple.__new__  # builds a Reason without NamedTuple's Python-level __new__
+def _add_row(rows: list[tuple[int, str, int, str]], rule: CompiledRule, value: float) -> None:
+    """An engagement rule's contribution, capped and rounded to cents; zero is no reason."""
+    cap = rule.cap
+    if cap is not None:
+        if value > cap:
+            value = cap
+        elif value < -cap:
+            value = -cap
+    cents = round(value * 100)
+    if cents:
+        rows.append((-abs(cents), rule.id, cents, ENGAGEMENT))
 
 
-def _reason_order(r: Reason) -> tuple[int, str]:
-    return (-abs(r.cents), r.rule)
+def _reason_of_row(row: tuple[int, str, int, str]) -> Reason:
+    return tuple.__new__(Reason, row[1:])  # skips NamedTuple's Python-level __new__
 
 
 def transition_id(lead_key: str, seq: int, from_stage: str, to_stage: str) -> str:
@@ -391,7 +401,7 @@ class Engine:
         Deterministic in the state and `now`; reasons are rounded to 0.01 points
         first, so they sum exactly to the total, and come largest (by size) first."""
         t = epoch(now)
-        reasons: list[Reason] = []
+        rows: list[tuple[int, str, int, str]] = []  # (-|cents|, rule, cents, kind): sorts largest first
         disqualified: list[str] = []
         for rule in self._facts.hits(self.current_facts(state), FIT):
             if rule.flag == "disqualified":
@@ -399,34 +409,35 @@ class Engine:
             else:
                 cents = round(rule.points * 100)
                 if cents:
-                    reasons.append(_new_reason(Reason, (rule.id, cents, FIT)))
-        values: dict[str, float] = {}
+                    rows.append((-abs(cents), rule.id, cents, FIT))
         rules = self.rules
-        # sorted: a float sum in one fixed order, whatever order the state was built in
+        # one pass over the accumulators sorted by (rule, era): a rule's eras are
+        # adjacent, and every float sum runs in one fixed order whatever order
+        # the state was built in
+        current: CompiledRule | None = None
+        total = 0.0
         for (rule_id, era), units in sorted(state.acc.items()):
-            rule = rules.get(rule_id)
-            if rule is None or not units:
+            if current is None or rule_id != current.id:
+                if current is not None:
+                    _add_row(rows, current, total)
+                current, total = rules.get(rule_id), 0.0
+                if current is not None and current.window_s is not None:
+                    current = None  # repeat rules are valued from occurrences below
+            if current is None or not units:
                 continue
-            inv_h = rule.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
+            inv_h = current.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
             if inv_h is None:
-                value = units / SCALE
+                total += units / SCALE
             else:
-                exponent = (era * rule.era_s - t) * inv_h
-                if exponent > 0:
-                    continue  # an era that starts after `now`: nothing in it has happened yet
-                value = units * 2.0 ** exponent / SCALE
-            values[rule_id] = values.get(rule_id, 0.0) + value
+                exponent = (era * current.era_s - t) * inv_h
+                if exponent <= 0:  # > 0: the era starts after `now`, nothing in it has happened yet
+                    total += units * 2.0 ** exponent / SCALE
+        if current is not None:
+            _add_row(rows, current, total)
         for rule_id, times in sorted(state.occurrences.items()):
-            rule = self.rules.get(rule_id)
+            rule = rules.get(rule_id)
             if rule is not None and rule.window_s is not None:
-                values[rule_id] = values.get(rule_id, 0.0) + self._repeat_value(rule, times, t)
-        for rule_id, value in values.items():
-            rule = self.rules[rule_id]
-            if rule.cap is not None:
-                value = min(value, rule.cap) if value > 0 else max(value, -rule.cap)
-            cents = round(value * 100)
-            if cents:
-                reasons.append(_new_reason(Reason, (rule_id, cents, ENGAGEMENT)))
+                _add_row(rows, rule, self._repeat_value(rule, times, t))
         customer = False
         for key in sorted(state.flags):
             kind, _, rule_id = key.partition(":")
@@ -436,19 +447,20 @@ class Engine:
                 disqualified.append(rule_id)
             elif kind == "customer":
                 customer = True
-        reasons.sort(key=_reason_order)
+        rows.sort()
+        reasons = tuple(map(_reason_of_row, rows))
         fit_cents = eng_cents = 0
-        for r in reasons:
-            if r.kind == FIT:
-                fit_cents += r.cents
+        for row in rows:
+            if row[3] == FIT:
+                fit_cents += row[2]
             else:
-                eng_cents += r.cents
+                eng_cents += row[2]
         return Score(
             fit_cents=fit_cents,
             engagement_cents=eng_cents,
             grade=self._grade(fit_cents, eng_cents),
             band=self._band(fit_cents + eng_cents),
-            reasons=tuple(reasons),
+            reasons=reasons,
             disqualified_by=tuple(sorted(set(disqualified))),
             customer=customer,
             at=t,
