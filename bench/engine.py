@@ -174,6 +174,15 @@ def measure(name: str, model, events: list[Event], naive_events: int) -> dict:
     }
 
 
+def loop_calibration() -> float:
+    """Millions of plain `x += i` iterations per second: how fast this machine runs Python."""
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(3_000_000):
+        x += i
+    return round(3.0 / (time.perf_counter() - t0), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -199,6 +208,7 @@ def main() -> None:
         "events": big["events"], "rules": big["rules"], "indexed_eps": big["indexed_eps"],
         "naive_eps": big["naive_eps"], "ratio": big["ratio"],
         "identical_scores": True, "default_model": results[0],
+        "python_loop_mops": loop_calibration(),
     }))
 
 

@@ -244,3 +244,16 @@ def test_event_stamped_decades_ahead_does_not_break_scoring():
     score = DECAYING.evaluate(state, NOW)
 
     assert score.engagement_cents >= 1000  # at least the present ping's 10 points
+
+
+def test_engine_increments_equal_the_documented_decay_formula():
+    # the engine inlines Decay.increment on its hot path; both must agree to the unit
+    from scoring_core.decay import Decay
+
+    events = [ping(NOW - timedelta(days=d, hours=h)) for d in (0, 3, 250, 900) for h in (0, 5)]
+    decay = Decay(H * 86400.0)
+
+    for ev in events:
+        fx = DECAYING.effects(ev)
+        era, units = decay.increment(ev.occurred_ts, 10)
+        assert fx.increments == {("signal", era): units}

@@ -86,13 +86,13 @@ def _types(types: list[str]) -> tuple[str, ...]:
     return (WILDCARD,) if WILDCARD in types else tuple(dict.fromkeys(types))
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Fact:
     """A fact about a lead and when it was learnt; the latest (at, event_id) wins."""
 
     at: float
     event_id: str
-    value: Any = field(compare=False)
+    value: Any
 
 
 class Activity(NamedTuple):

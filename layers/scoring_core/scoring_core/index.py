@@ -58,56 +58,61 @@ def _emit(entries: Entries, subject: Any, out: list[Any]) -> None:
 
 
 @dataclass
+class _Probe:
+    """The index of one field in one bucket: exact values and prefixes, read once."""
+
+    get: Getter
+    exact: dict[Any, Entries] = field(default_factory=dict)
+    prefixes: dict[str, Entries] = field(default_factory=dict)
+    lengths: tuple[int, ...] = ()
+
+
+@dataclass
 class _Bucket:
     always: list[Any] = field(default_factory=list)  # rules with no condition: every event of the type
     scan: Entries = field(default_factory=list)  # rules with no indexable condition
-    # exact keys: (getter, {folded value: entries})
-    keyed: list[tuple[Getter, dict[Any, Entries]]] = field(default_factory=list)
-    # prefixes: (getter, prefix lengths, {folded prefix: entries})
-    prefixed: list[tuple[Getter, tuple[int, ...], dict[str, Entries]]] = field(default_factory=list)
+    probes: list[_Probe] = field(default_factory=list)
 
     def collect(self, subject: Any, out: list[Any]) -> None:
         if self.always:
             out += self.always
         if self.scan:
             _emit(self.scan, subject, out)
-        for get, table in self.keyed:
-            value = get(subject)
+        for probe in self.probes:
+            value = probe.get(subject)
             cls = value.__class__
             if cls is str:
-                entries = table.get(value.casefold())
+                folded = value.casefold()
+                entries = probe.exact.get(folded)
+                if entries:
+                    for payload, residual in entries:  # _emit, inlined on the hot path
+                        for get_, test in residual:
+                            if not test(get_(subject)):
+                                break
+                        else:
+                            out.append(payload)
+                if probe.lengths:
+                    n = len(folded)
+                    for length in probe.lengths:
+                        if length > n:
+                            break
+                        entries = probe.prefixes.get(folded[:length])
+                        if entries:
+                            _emit(entries, subject, out)
             elif value is None:
                 continue
             elif cls is int or cls is float or cls is bool:
-                entries = table.get(value)
+                entries = probe.exact.get(value)
+                if entries:
+                    _emit(entries, subject, out)
             elif isinstance(value, (list, tuple, set, frozenset)):
-                entries = _unique(table.get(fold(v)) for v in value if isinstance(v, (str, int, float, bool)))
-            else:
-                continue
-            if entries:
-                for payload, residual in entries:  # _emit, inlined on the hot path
-                    for get_, test in residual:
-                        if not test(get_(subject)):
-                            break
-                    else:
-                        out.append(payload)
-        for get, lengths, table in self.prefixed:
-            value = get(subject)
-            if value.__class__ is str:
-                folded = value.casefold()
-                n = len(folded)
-                for length in lengths:
-                    if length > n:
-                        break
-                    entries = table.get(folded[:length])
-                    if entries:
-                        _emit(entries, subject, out)
-            elif isinstance(value, (list, tuple, set, frozenset)):
-                found = []
+                found: list[Entries | None] = []
                 for v in value:
-                    if isinstance(v, str):
-                        f = v.casefold()
-                        found += [table.get(f[:length]) for length in lengths if length <= len(f)]
+                    if isinstance(v, (str, int, float, bool)):
+                        f = fold(v)
+                        found.append(probe.exact.get(f))
+                        if isinstance(f, str):
+                            found += [probe.prefixes.get(f[:length]) for length in probe.lengths if length <= len(f)]
                 entries = _unique(found)
                 if entries:
                     _emit(entries, subject, out)
@@ -153,18 +158,17 @@ class Index:
             bucket = _Bucket()
             # prefer the exact-match field most rules in this bucket share: fewer lookups
             counts = Counter(t.field for m in matchers for t in m.tests if _key_values(t) is not None)
-            tables: dict[str, tuple[Getter, dict[Any, Entries]]] = {}
-            prefixes: dict[str, tuple[Getter, dict[str, Entries]]] = {}
+            probes: dict[str, _Probe] = {}
             for m in matchers:
                 keyable = [t for t in m.tests if _key_values(t) is not None]
                 by_prefix = [t for t in m.tests if _prefix(t) is not None]
                 if keyable:
                     key_test = max(keyable, key=lambda t: (counts[t.field], -m.tests.index(t)))
-                    getter, table = tables.setdefault(key_test.field, (key_test.get, {}))
+                    table = probes.setdefault(key_test.field, _Probe(key_test.get)).exact
                     keys = dict.fromkeys(_key_values(key_test) or ())
                 elif by_prefix:
                     key_test = by_prefix[0]
-                    getter, table = prefixes.setdefault(key_test.field, (key_test.get, {}))
+                    table = probes.setdefault(key_test.field, _Probe(key_test.get)).prefixes
                     keys = dict.fromkeys([_prefix(key_test)])
                 elif not m.tests:
                     bucket.always.append(m.payload)
@@ -175,8 +179,9 @@ class Index:
                 residual = tuple((t.get, t.test) for t in m.tests if t is not key_test)
                 for value in keys:
                     table.setdefault(value, []).append((m.payload, residual))
-            bucket.keyed = list(tables.values())
-            bucket.prefixed = [(g, tuple(sorted({len(k) for k in table})), table) for g, table in prefixes.values()]
+            for probe in probes.values():
+                probe.lengths = tuple(sorted({len(k) for k in probe.prefixes}))
+            bucket.probes = list(probes.values())
             if etype == WILDCARD:
                 self._wild = bucket
             else:
