@@ -10,7 +10,7 @@ import textwrap
 from datetime import timedelta
 
 import pytest
-from scoring_core import Engine, EventContext, LeadState, Score, parse_model
+from scoring_core import Engine, Event, EventContext, LeadState, Score, parse_model
 
 from tests.conftest import NOW, make_event
 
@@ -508,3 +508,68 @@ def test_default_model_careers_page_visitor_loses_points(engine):
 
     # page_view +1, careers_page −10
     assert cents_by_rule(score) == {"page_view": 100, "careers_page": -1000, "email_corporate": 500}
+
+
+# --- safety properties found in review ----------------------------------------
+
+ANY_EVENT = engine_for("""
+engagement:
+  - id: anything
+    on: "*"
+    points: 10
+email_confidence:
+  machine_weight: 0.2
+  user_agents: ["^Mozilla/5\\\\.0$"]
+  ip_ranges: [17.0.0.0/8]
+""")
+
+
+def test_machine_opener_weighting_applies_only_to_email_events():
+    page = make_event("page_view", context={"user_agent": "Mozilla/5.0", "ip": "17.1.2.3"})
+    open_ = make_event("email_opened", context={"user_agent": "Mozilla/5.0", "ip": "17.1.2.3"})
+
+    # a page view from the same agent is a person browsing: full 10 points; the open counts 0.2 × 10
+    assert cents_by_rule(score_of(ANY_EVENT, page)) == {"anything": 1000}
+    assert cents_by_rule(score_of(ANY_EVENT, open_)) == {"anything": 200}
+
+
+def test_an_opt_out_stays_disqualifying_after_its_rule_is_renamed():
+    with_rule = engine_for("""
+disqualifiers:
+  - id: explicit_opt_out
+    on: opt_out
+""")
+    renamed = engine_for("""
+disqualifiers:
+  - id: opted_out
+    on: opt_out
+""")
+    state = LeadState()
+    with_rule.apply(state, make_event("opt_out"))
+
+    score = renamed.evaluate(state, NOW)
+
+    assert score.disqualified_by == ("explicit_opt_out",)
+
+
+def test_an_event_stamped_after_it_was_received_is_moved_back_to_the_receive_time():
+    ev = Event(event_id="skew", type="page_view", source="test", email="ann@acme.io",
+               occurred_at=NOW + timedelta(hours=3), received_at=NOW)
+
+    assert ev.occurred_at == NOW
+    assert ev.occurred_ts == NOW.timestamp()
+
+
+def test_an_email_trait_is_normalized_before_its_domain_is_judged():
+    engine = engine_for("""
+free_email_domains: [gmail.com]
+fit:
+  - id: free
+    when: {email_type: free}
+    points: -5
+""")
+    ev = make_event("identify", email=None, anonymous_id="v1", traits={"email": "  Ann@GMAIL.com "})
+
+    score = score_of(engine, ev)
+
+    assert cents_by_rule(score) == {"free": -500}

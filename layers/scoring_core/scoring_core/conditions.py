@@ -1,7 +1,9 @@
 """Conditions compiled into plain Python predicates.
 
 Semantics (documented in docs/model.md):
-- string comparisons ignore case;
+- string comparisons (eq, ne, in, not_in, contains, starts_with, ends_with)
+  ignore case; `matches` is a regular expression used as written (start it
+  with `(?i)` to ignore case);
 - a list-valued field (e.g. `tech_stack`) satisfies an operator when any element does,
   and `ne` / `not_in` hold only when no element matches;
 - a missing field satisfies nothing except `exists: false` and `eq: null`;

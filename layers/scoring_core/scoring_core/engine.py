@@ -254,6 +254,7 @@ class Engine:
         event_matchers: list[Matcher] = []
         fact_matchers: list[Matcher] = []
         email_types = set(model.email_confidence.events) if model.email_confidence else set()
+        self._email_types = frozenset(email_types)
 
         for r in model.fit:
             rule = self._add(CompiledRule(r.id, FIT, r.points))
@@ -343,7 +344,7 @@ class Engine:
                 points = rule.points if rule.per_get is None else rule.points_for(event)
                 if points is None:
                     continue
-                if rule.email:
+                if rule.email and event.type in self._email_types:
                     if machine is None:
                         machine = self.is_machine_open(event)
                     if machine:
@@ -389,7 +390,8 @@ class Engine:
         facts = {k: f.value for k, f in state.facts.items()}
         email = state.email or facts.get("email")
         if isinstance(email, str) and "@" in email:
-            domain = email.rsplit("@", 1)[1].strip().lower()
+            email = email.strip().lower()
+            domain = email.rsplit("@", 1)[1]
             facts["email"] = email
             facts["email_domain"] = domain
             facts["email_type"] = "free" if domain in self._free_domains else "corporate"
@@ -440,9 +442,9 @@ class Engine:
                 _add_row(rows, rule, self._repeat_value(rule, times, t))
         customer = False
         for key in sorted(state.flags):
+            # sticky marks outlive their rule: renaming an opt-out rule must not
+            # quietly re-qualify everyone who opted out
             kind, _, rule_id = key.partition(":")
-            if rule_id not in self.rules:
-                continue
             if kind == "disqualified":
                 disqualified.append(rule_id)
             elif kind == "customer":

@@ -101,7 +101,7 @@ class Event(BaseModel):
     traits: dict[str, Any] = Field(default_factory=dict)
     context: EventContext = EventContext()
     #: Derived: `occurred_at` in epoch seconds, computed once at validation for
-    #: the engine's hot path. Ignored on input, never serialized.
+    #: the engine's hot path. Overwritten if given, never serialized.
     occurred_ts: float = Field(default=0.0, exclude=True, repr=False)
 
     @field_validator("occurred_at", "received_at")
@@ -118,6 +118,10 @@ class Event(BaseModel):
     def _identity_and_path(self) -> Event:
         if not (self.anonymous_id or self.email or self.lead_id):
             raise ValueError("an event needs anonymous_id, email or lead_id")
+        if self.occurred_at > self.received_at:
+            # a sender's clock ahead of ours: nothing happens after we hear of it,
+            # and a future event would count more than its points until then
+            object.__setattr__(self, "occurred_at", self.received_at)
         url = self.properties.get("url")
         if isinstance(url, str) and "path" not in self.properties:
             # frozen model: the dict itself is ours (pydantic copied it on validation)

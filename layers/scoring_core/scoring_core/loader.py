@@ -145,7 +145,7 @@ def _yaml_error(file: str, exc: yaml.YAMLError) -> ModelError:
     context = getattr(exc, "context", None) or ""
     mark = problem_mark or context_mark
     message = f"not valid YAML: {problem}"
-    if context.startswith("while parsing a flow") and context_mark is not None:
+    if context in ("while parsing a flow mapping", "while parsing a flow sequence") and context_mark is not None:
         # an unclosed bracket: PyYAML notices on a later line; point at the bracket
         mark = context_mark
         message += f" (the bracket opened here is not closed before line {problem_mark.line + 1})" if problem_mark else ""
