@@ -72,10 +72,10 @@ def transformed() -> dict[str, Any]:
         return transform(template, {}, _NoIamPolicyLoader())
 
 
-def _layer_content_dir() -> Path:
-    layers = [r for r in _template()["Resources"].values() if r["Type"] == "AWS::Serverless::LayerVersion"]
-    assert len(layers) == 1, "expected exactly one layer (the scoring engine)"
-    return TEMPLATE.parent / layers[0]["Properties"]["ContentUri"]
+def _layer_content_dir(logical_id: str = "ScoringCoreLayer") -> Path:
+    layer = _template()["Resources"][logical_id]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    return TEMPLATE.parent / layer["Properties"]["ContentUri"]
 
 
 def test_the_template_passes_cfn_lint_without_errors(lint_matches):
@@ -110,11 +110,21 @@ def test_the_layer_folder_holds_the_scoring_core_package_its_default_model_and_r
     assert (folder / "requirements.txt").is_file()
 
 
-def test_the_layer_requirements_match_the_project_dependencies():
-    folder = _layer_content_dir()
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-
+def _requirements(folder: Path) -> set[str]:
     lines = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    requirements = {line.split("#")[0].strip() for line in lines} - {""}
+    return {line.split("#")[0].strip() for line in lines} - {""}
 
-    assert requirements == set(project["dependencies"])
+
+def test_the_layers_together_install_every_runtime_dependency_but_boto3():
+    # boto3 ships with the Lambda runtime; everything else must come from a layer
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    layered = _requirements(_layer_content_dir("ScoringCoreLayer")) | _requirements(_layer_content_dir("RuntimeLayer"))
+
+    assert layered == {d for d in project["dependencies"] if not d.startswith("boto3")}
+
+
+def test_the_runtime_layer_holds_the_leadscore_package():
+    folder = _layer_content_dir("RuntimeLayer")
+
+    assert (folder / "leadscore" / "ingest" / "pixel.py").is_file()
+    assert (folder / "leadscore" / "adapters" / "queue.py").is_file()

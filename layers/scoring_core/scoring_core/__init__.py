@@ -7,25 +7,41 @@
     score, transition = engine.advance(state, now)
 """
 
-from .engine import (
-    Activity,
-    Effects,
-    Engine,
-    Fact,
-    LeadState,
-    Reason,
-    Score,
-    Transition,
-    compact,
-    epoch,
-    merge,
-    recent_activity,
-    transition_id,
-)
-from .events import Consent, Event, EventContext, normalize_email
-from .loader import ModelError, ModelFileError, load_model, parse_model
-from .model import ScoringModel
-from .stages import STAGES, Outcome, Stage, apply_feedback
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Exports load on first use (PEP 562): an ingest Lambda that needs only
+# `scoring_core.events` does not pay for the engine, the YAML loader and the
+# model schema at cold start.
+_EXPORTS = {
+    **dict.fromkeys(
+        ("Activity", "Effects", "Engine", "Fact", "LeadState", "Reason", "Score", "Transition",
+         "compact", "epoch", "merge", "recent_activity", "transition_id"), "engine"),
+    **dict.fromkeys(("Consent", "Event", "EventContext", "normalize_email"), "events"),
+    **dict.fromkeys(("ModelError", "ModelFileError", "load_model", "parse_model"), "loader"),
+    "ScoringModel": "model",
+    **dict.fromkeys(("STAGES", "Outcome", "Stage", "apply_feedback"), "stages"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scoring_core' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import (
+        Activity, Effects, Engine, Fact, LeadState, Reason, Score, Transition,
+        compact, epoch, merge, recent_activity, transition_id,
+    )
+    from .events import Consent, Event, EventContext, normalize_email
+    from .loader import ModelError, ModelFileError, load_model, parse_model
+    from .model import ScoringModel
+    from .stages import STAGES, Outcome, Stage, apply_feedback
 
 __all__ = [
     "STAGES",

@@ -1,0 +1,56 @@
+"""POST /v1/{batch,track,identify,page,screen,group,alias}: the Segment-compatible SDK endpoint."""
+
+import json
+from datetime import datetime, timezone
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from leadscore import runtime
+from leadscore.adapters.queue import QueueError
+from leadscore.adapters.secrets import write_keys
+from leadscore.ingest.errors import Rejected, UnknownSource
+from leadscore.ingest.segment import parse_request
+
+KINDS = frozenset({"batch", "track", "identify", "page", "screen", "group", "alias"})
+
+logger = Logger(service="collect")
+metrics = Metrics(namespace="leadscore", service="collect")
+cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Content-Encoding"], max_age=600)
+app = APIGatewayHttpResolver(cors=cors)
+
+
+def init() -> None:
+    runtime.event_queue()
+
+
+@app.post("/v1/<kind>")
+def collect(kind: str) -> dict:
+    if kind not in KINDS:
+        raise UnknownSource(f"unknown call /v1/{kind}")
+    request = app.current_event
+    events = parse_request(kind, request.headers or {}, runtime.raw_body(request), write_keys(), datetime.now(timezone.utc))
+    runtime.event_queue().send(events)
+    metrics.add_metric(name="SdkEventsQueued", unit=MetricUnit.Count, value=len(events))
+    logger.info("queued", extra={"kind": kind, "events": len(events)})
+    return {"success": True}
+
+
+@app.exception_handler(Rejected)
+def rejected(exc: Rejected) -> Response:
+    metrics.add_metric(name=f"SdkRejected_{exc.status}", unit=MetricUnit.Count, value=1)
+    logger.info("rejected", extra={"status": exc.status, "reason": exc.message if exc.status != 401 else "unauthorized"})
+    body = '{"error": "unauthorized"}' if exc.status == 401 else json.dumps({"error": exc.message})
+    return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.exception_handler(QueueError)
+def not_queued(exc: QueueError) -> Response:
+    # 503: the SDK retries with backoff, so nothing is lost
+    logger.error("events not queued", extra={"failed": exc.failed})
+    return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body='{"error": "could not queue events, retry"}')
+
+
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

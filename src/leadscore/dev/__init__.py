@@ -1,0 +1,1 @@
+"""The local stack: AWS on moto, created from template.yaml, with the real handlers."""

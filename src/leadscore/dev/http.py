@@ -1,0 +1,169 @@
+"""Serve Lambda handlers over real HTTP, as API Gateway HTTP API (payload 2.0) would.
+
+Each request becomes the event API Gateway sends (headers lowercased and
+comma-joined, query parameters, cookies, the body base64-encoded unless it is
+text, requestContext with method, path, source IP, user agent, request id),
+the handler runs exactly as in Lambda, and its answer (status, headers,
+cookies, base64 bodies) becomes the HTTP response.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .functions import LambdaContext
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "application/javascript")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # /hooks/{source}
+    handler: Handler
+    name: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$")
+
+
+def http_api_event(method: str, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes,
+                   route_key: str, path_parameters: dict[str, str], source_ip: str = "127.0.0.1") -> dict[str, Any]:
+    """The API Gateway HTTP API v2 event for one request."""
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+    query: dict[str, str] = {}
+    for k, v in parse_qsl(raw_query, keep_blank_values=True):
+        query[k] = f"{query[k]},{v}" if k in query else v
+    content_type = lowered.get("content-type", "")
+    is_text = bool(body) and content_type.startswith(_TEXT_TYPES) and "content-encoding" not in lowered
+    now = datetime.now(timezone.utc)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": lowered.get("host", "127.0.0.1"),
+            "domainPrefix": "127",
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                     "userAgent": lowered.get("user-agent", "")},
+            "requestId": uuid.uuid4().hex,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": not is_text and bool(body),
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body:
+        event["body"] = body.decode("utf-8") if is_text else base64.b64encode(body).decode("ascii")
+    return event
+
+
+class LambdaHttpServer(ThreadingHTTPServer):
+    """A threaded HTTP server dispatching to Lambda handlers by route."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], routes: list[Route], cors: dict[str, str] | None = None,
+                 extra: Callable[[BaseHTTPRequestHandler], bool] | None = None, log: Callable[[str], None] | None = None):
+        self.routes = routes
+        self.cors = cors or {}
+        self.extra = extra  # a hook for non-Lambda paths (the demo site); returns True when it answered
+        self.log = log or (lambda line: None)
+        super().__init__(address, _RequestHandler)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="lambda-http", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: LambdaHttpServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the stack logs one line per event itself
+        pass
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.command == "OPTIONS" and self.server.cors:
+            self._send(204, {**self.server.cors}, b"")
+            return
+        if self.server.extra is not None and self.server.extra(self):
+            return
+        for route in self.server.routes:
+            match = route.pattern.match(parts.path)
+            if match and route.method in (self.command, "ANY"):
+                event = http_api_event(self.command, parts.path, parts.query, dict(self.headers.items()), body,
+                                       f"{route.method} {route.path}", match.groupdict(), self.client_address[0])
+                try:
+                    result = route.handler(event, LambdaContext(route.name))
+                except Exception as exc:  # as API Gateway: the function failed
+                    self.server.log(f"{self.command} {parts.path} -> 500 ({exc.__class__.__name__})")
+                    self._send(500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
+                    return
+                self._answer(result)
+                self.server.log(f"{self.command} {parts.path} -> {result.get('statusCode')} ({(time.perf_counter() - started) * 1000:.0f} ms)")
+                return
+        self._send(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+
+    def _answer(self, result: dict[str, Any]) -> None:
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+        headers = dict(result.get("headers") or {})
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = ",".join(values)
+        if self.server.cors:
+            for k, v in self.server.cors.items():
+                headers.setdefault(k, v)
+        self._send(int(result.get("statusCode", 200)), headers, raw, result.get("cookies") or [])
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes, cookies: list[str] | None = None) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() != "content-length":
+                self.send_header(k, v)
+        for cookie in cookies or []:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch

@@ -1,0 +1,115 @@
+"""template.yaml, read as the single source of truth for local resources.
+
+CloudFormation's short tags (!Ref, !GetAtt, !Sub, ...) become their long
+forms; `create_queues` builds the template's queues (dead-letter queues and
+redrive policies included) on whatever SQS endpoint it is given (moto here).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(name: str, split_dots: bool = False):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if split_dots:
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    return construct
+
+
+_CfnLoader.add_constructor("!Ref", _tag("Ref"))
+_CfnLoader.add_constructor("!GetAtt", _tag("Fn::GetAtt", split_dots=True))
+for _fn in ("Sub", "Join", "If", "Equals", "Not", "And", "Or", "Select", "Split", "FindInMap", "ImportValue", "Base64", "GetAZs", "Cidr"):
+    _CfnLoader.add_constructor(f"!{_fn}", _tag(f"Fn::{_fn}"))
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template.get("Resources", {}).items() if r.get("Type") == type_}
+
+
+def create_queues(sqs: Any, template: dict[str, Any]) -> dict[str, str]:
+    """Create every AWS::SQS::Queue; returns {logical id: queue URL}. Queues named as
+    another's dead-letter target are created first."""
+    queues = resources(template, "AWS::SQS::Queue")
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+
+    def dlq_of(props: dict[str, Any]) -> str | None:
+        target = (props.get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+        return target["Fn::GetAtt"][0] if isinstance(target, dict) and "Fn::GetAtt" in target else None
+
+    def create(logical_id: str) -> None:
+        if logical_id in urls:
+            return
+        props = queues[logical_id].get("Properties", {})
+        attributes: dict[str, str] = {}
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+            if key in props:
+                attributes[key] = str(props[key])
+        dlq = dlq_of(props)
+        if dlq:
+            create(dlq)
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[dlq], "maxReceiveCount": int(props["RedrivePolicy"]["maxReceiveCount"])}
+            )
+        url = sqs.create_queue(QueueName=f"leadscore-{logical_id}", Attributes=attributes)["QueueUrl"]
+        urls[logical_id] = url
+        arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    for logical_id in queues:
+        create(logical_id)
+    return urls
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str  # API Gateway form: /hooks/{source}
+    function: str  # logical id
+    code_uri: Path
+    handler: str  # module.function
+
+
+def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
+    """Every HttpApi event of every function in the template."""
+    routes = []
+    for logical_id, fn in resources(template, "AWS::Serverless::Function").items():
+        props = fn.get("Properties", {})
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            ep = event.get("Properties", {})
+            routes.append(HttpRoute(ep["Method"].upper(), ep["Path"], logical_id, ROOT / props["CodeUri"], props["Handler"]))
+    return routes
+
+
+def function_environment(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """Globals' and the function's own environment variables (intrinsics left unresolved)."""
+    env = dict(((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {}))
+    fn = template["Resources"][logical_id].get("Properties", {})
+    env.update((fn.get("Environment") or {}).get("Variables", {}))
+    return env

@@ -1,0 +1,109 @@
+"""The tracking pixel: a `GET /t.gif` hit becomes one canonical event, or is dropped.
+
+The answer is always the same transparent GIF (the handler's job); here we only
+decide what the hit means. Query parameters: `vid` anonymous visitor id, `e`
+event type (default `page_view`), `url`, `ref` referrer, `lid` known lead id
+(email pixels), `cid` campaign, `eid` an optional client-made id for the hit
+(our snippet sends one per page view, so a double-fired pixel dedupes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+
+#: The 43-byte transparent 1×1 GIF.
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_MAX_URL = 2048
+
+# Reasons a hit is dropped, for the metric; never the hit's content.
+BOT, NO_CONSENT, NO_IDENTITY, BAD_INPUT = "bot", "no_consent", "no_identity", "bad_input"
+
+_bot_cache: dict[str, bool] = {}
+
+
+def is_bot(user_agent: str) -> bool:
+    """True for crawlers, by the maintained `crawler-user-agents` list (compiled on first use)."""
+    known = _bot_cache.get(user_agent)
+    if known is None:
+        import crawleruseragents  # lazily: its ~600 patterns compile on the first hit, not at cold start
+
+        known = crawleruseragents.is_crawler(user_agent)
+        if len(_bot_cache) > 10_000:
+            _bot_cache.clear()
+        _bot_cache[user_agent] = known
+    return known
+
+
+def _text(query: Mapping[str, str], name: str, limit: int = _MAX_URL) -> str | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    return value[:limit]
+
+
+def event_from_hit(
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    source_ip: str | None,
+    request_id: str,
+    received_at: datetime,
+):
+    """(event, None) for a usable hit, or (None, reason) for one to drop.
+
+    `headers` have lowercased names. A hit needs a visitor id (`vid`) or a lead id
+    (`lid`); crawlers are dropped; an unidentified visitor who sends `DNT: 1` or
+    `Sec-GPC: 1` is not tracked."""
+    user_agent = headers.get("user-agent") or ""
+    if not user_agent or is_bot(user_agent):
+        return None, BOT
+    vid, lid = query.get("vid"), query.get("lid")
+    vid = vid if vid and _ID.match(vid) else None
+    lid = lid if lid and _ID.match(lid) else None
+    if vid is None and lid is None:
+        return None, NO_IDENTITY
+    dnt = headers.get("dnt") == "1"
+    gpc = headers.get("sec-gpc") == "1"
+    if (dnt or gpc) and lid is None:
+        return None, NO_CONSENT
+    etype = query.get("e") or "page_view"
+    if not _TYPE.match(etype):
+        return None, BAD_INPUT
+    eid = query.get("eid")
+    properties = {}
+    url = _text(query, "url") or headers.get("referer", "")[:_MAX_URL] or None
+    if url:
+        properties["url"] = url
+    for key, name in (("ref", "referrer"), ("cid", "campaign")):
+        value = _text(query, key)
+        if value:
+            properties[name] = value
+
+    from scoring_core.events import Event  # pydantic: loaded on the first usable hit
+    from pydantic import ValidationError
+
+    try:
+        event = Event(
+            event_id=f"px-{eid}" if eid and _ID.match(eid) else f"px-{request_id}",
+            type=etype,
+            occurred_at=received_at,
+            received_at=received_at,
+            source="pixel",
+            anonymous_id=vid,
+            lead_id=lid,
+            properties=properties,
+            context={
+                "ip": source_ip,
+                "user_agent": user_agent[:1024],
+                "consent": {"do_not_track": dnt, "global_privacy_control": gpc},
+            },
+        )
+    except ValidationError:
+        return None, BAD_INPUT
+    return event, None

@@ -1,0 +1,57 @@
+"""What one Lambda container builds once: settings and AWS clients, created on
+first use (not at import), so importing a handler needs no environment and no AWS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+from .adapters.queue import EventQueue
+
+
+class ConfigError(Exception):
+    """A required setting is missing: a deployment problem, raised so the platform alarms."""
+
+
+def setting(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} is not set")
+    return value
+
+
+@lru_cache(maxsize=None)
+def aws_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+
+
+@lru_cache(maxsize=1)
+def event_queue() -> EventQueue:
+    return EventQueue(aws_client("sqs"), setting("QUEUE_URL"))
+
+
+def raw_body(event: Any) -> bytes:
+    """The request body exactly as sent (API Gateway base64-encodes binary bodies such as gzip)."""
+    body = event.body or ""
+    if event.is_base64_encoded:
+        return base64.b64decode(body)
+    return body.encode("utf-8")
+
+
+def field_map(source: str) -> dict[str, str]:
+    """`FIELD_MAP_<SOURCE>`: a JSON object mapping a sender's field keys to trait names."""
+    raw = os.environ.get(f"FIELD_MAP_{source.upper()}")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"FIELD_MAP_{source.upper()} is not a JSON object") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"FIELD_MAP_{source.upper()} is not a JSON object")
+    return {str(k): str(v) for k, v in value.items()}

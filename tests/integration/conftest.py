@@ -1,0 +1,60 @@
+"""AWS on moto, built from template.yaml, and the real handlers invoked with API Gateway events."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from leadscore import runtime
+from leadscore.dev.functions import LambdaContext, load_handler
+from leadscore.dev.http import http_api_event
+from leadscore.dev.template import create_queues, http_routes, load_template
+from moto import mock_aws
+
+TEMPLATE = load_template()
+ROUTES = {r.function: r for r in http_routes(TEMPLATE)}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """Queues from the template on moto; QUEUE_URL set as the template sets it."""
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("SECRETS_ARN", raising=False)
+    runtime.aws_client.cache_clear()
+    runtime.event_queue.cache_clear()
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        urls = create_queues(sqs, TEMPLATE)
+        monkeypatch.setenv("QUEUE_URL", urls["EventsQueue"])
+        yield SimpleNamespace(sqs=sqs, queue_url=urls["EventsQueue"], dlq_url=urls["EventsDeadLetterQueue"])
+    runtime.aws_client.cache_clear()
+    runtime.event_queue.cache_clear()
+
+
+def queued(aws) -> list[dict[str, Any]]:
+    """Every event body on the events queue (received once, then deleted)."""
+    out = []
+    while True:
+        messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return out
+        for m in messages:
+            out.append(json.loads(m["Body"]))
+            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def invoke(function: str, path: str, *, method: str | None = None, headers: dict[str, str] | None = None,
+           query: dict[str, str] | None = None, body: bytes = b"", path_parameters: dict[str, str] | None = None,
+           source_ip: str = "203.0.113.7") -> dict[str, Any]:
+    """Invoke a function's real handler with the API Gateway v2 event for this request."""
+    route = ROUTES[function]
+    event = http_api_event(method or route.method, path, urlencode(query or {}), headers or {}, body,
+                           f"{route.method} {route.path}", path_parameters or {}, source_ip)
+    return load_handler(route.code_uri, route.handler)(event, LambdaContext(function))
