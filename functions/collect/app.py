@@ -1,4 +1,8 @@
-"""POST /v1/{batch,track,identify,page,screen,group,alias}: the Segment-compatible SDK endpoint."""
+"""POST /v1/{kind}: the Segment-compatible SDK endpoint.
+
+`kind` is batch, track, identify, page, screen, group or alias, or one of
+analytics.js's short forms (b, t, i, p, s, g, a); see leadscore.ingest.segment.KINDS.
+"""
 
 import json
 from datetime import datetime, timezone
@@ -10,9 +14,7 @@ from leadscore import runtime
 from leadscore.adapters.queue import QueueError
 from leadscore.adapters.secrets import write_keys
 from leadscore.ingest.errors import Rejected, UnknownSource
-from leadscore.ingest.segment import parse_request
-
-KINDS = frozenset({"batch", "track", "identify", "page", "screen", "group", "alias"})
+from leadscore.ingest.segment import KINDS, parse_request
 
 logger = Logger(service="collect")
 metrics = Metrics(namespace="leadscore", service="collect")
@@ -40,7 +42,10 @@ def collect(kind: str) -> dict:
 def rejected(exc: Rejected) -> Response:
     metrics.add_metric(name=f"SdkRejected_{exc.status}", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"status": exc.status, "reason": exc.message if exc.status != 401 else "unauthorized"})
-    body = '{"error": "unauthorized"}' if exc.status == 401 else json.dumps({"error": exc.message})
+    # `code` and `message` as Segment's API answers (its SDKs read them), `error` as all our routes do
+    message = "unauthorized" if exc.status == 401 else exc.message
+    code = {400: "invalid_request", 401: "unauthorized", 404: "not_found"}.get(exc.status, "error")
+    body = json.dumps({"error": message, "code": code, "message": message})
     return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=body)
 
 

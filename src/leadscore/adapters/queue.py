@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 if TYPE_CHECKING:  # pragma: no cover
     from scoring_core.events import Event
 
@@ -53,14 +55,19 @@ class EventQueue:
         bodies = [ev.model_dump_json() for ev in events]
         failed_codes: list[str] = []
         failed = 0
-        for chunk in _chunks(bodies):
+        chunks = _chunks(bodies)
+        for index, chunk in enumerate(chunks):
             pending = chunk
             for attempt in range(ATTEMPTS):
                 if attempt:
                     self._sleep(0.05 * 2**attempt)
-                response = self._client.send_message_batch(
-                    QueueUrl=self._url, Entries=[{"Id": i, "MessageBody": body} for i, body in pending]
-                )
+                try:
+                    response = self._client.send_message_batch(
+                        QueueUrl=self._url, Entries=[{"Id": i, "MessageBody": body} for i, body in pending]
+                    )
+                except (BotoCoreError, ClientError) as exc:
+                    # botocore already retried throttling and 5xx; the whole call failed
+                    raise QueueError(failed + sum(len(c) for c in chunks[index:]), [exc.__class__.__name__]) from None
                 errors = response.get("Failed", [])
                 # sender faults (a malformed entry) will never succeed: do not retry them
                 retry_ids = {e["Id"] for e in errors if not e.get("SenderFault")}

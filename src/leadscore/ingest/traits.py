@@ -45,11 +45,12 @@ def canonical_name(name: str) -> str:
 
 
 def clean_traits(raw: dict[str, Any]) -> dict[str, Any]:
-    """Traits under canonical names, empty values dropped. A nested `company`
-    object (Segment's reserved trait) is flattened into company facts."""
+    """Traits under canonical names. An explicit null is kept (it clears the fact);
+    empty strings and lists are dropped (an unanswered field says nothing). A nested
+    `company` object (Segment's reserved trait) is flattened into company facts."""
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if value is None or value == "" or value == []:
+        if value == "" or value == []:
             continue
         if isinstance(value, dict) and snake(key) == "company":
             for sub_key, sub_value in value.items():
