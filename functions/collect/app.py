@@ -4,15 +4,15 @@
 analytics.js's short forms (b, t, i, p, s, g, a); see leadscore.ingest.segment.KINDS.
 """
 
-import json
 from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import runtime
 from leadscore.adapters.queue import QueueError
 from leadscore.adapters.secrets import write_keys
+from leadscore.ingest.answers import not_queued, rejection
 from leadscore.ingest.errors import Rejected, UnknownSource
 from leadscore.ingest.segment import KINDS, parse_request
 
@@ -43,17 +43,14 @@ def rejected(exc: Rejected) -> Response:
     metrics.add_metric(name=f"SdkRejected_{exc.status}", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"status": exc.status, "reason": exc.message if exc.status != 401 else "unauthorized"})
     # `code` and `message` as Segment's API answers (its SDKs read them), `error` as all our routes do
-    message = "unauthorized" if exc.status == 401 else exc.message
     code = {400: "invalid_request", 401: "unauthorized", 404: "not_found"}.get(exc.status, "error")
-    body = json.dumps({"error": message, "code": code, "message": message})
-    return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=body)
+    return rejection(exc, code=code, message=None)
 
 
 @app.exception_handler(QueueError)
-def not_queued(exc: QueueError) -> Response:
-    # 503: the SDK retries with backoff, so nothing is lost
+def queue_failed(exc: QueueError) -> Response:
     logger.error("events not queued", extra={"failed": exc.failed})
-    return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body='{"error": "could not queue events, retry"}')
+    return not_queued()
 
 
 @metrics.log_metrics

@@ -1,14 +1,14 @@
 """POST /hooks/{source}: signed webhooks from form builders, schedulers and shops."""
 
-import json
 from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import runtime
 from leadscore.adapters.queue import QueueError
 from leadscore.adapters.secrets import get_secret
+from leadscore.ingest.answers import json_response, not_queued, rejection
 from leadscore.ingest.errors import BadRequest, Rejected, Unauthorized
 from leadscore.ingest.webhooks import get_source
 from leadscore.ingest.webhooks.base import Delivery
@@ -47,22 +47,20 @@ def hook(source: str) -> Response:
     runtime.event_queue().send(events)
     metrics.add_metric(name="HookEventsQueued", unit=MetricUnit.Count, value=len(events))
     logger.info("queued", extra={"source": source, "events": len(events)})
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=json.dumps({"queued": len(events)}))
+    return json_response(202, {"queued": len(events)})
 
 
 @app.exception_handler(Rejected)
 def rejected(exc: Rejected) -> Response:
     metrics.add_metric(name=f"HookRejected_{exc.status}", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"status": exc.status, "reason": exc.message})
-    body = '{"error": "unauthorized"}' if exc.status == 401 else json.dumps({"error": exc.message})
-    return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=body)
+    return rejection(exc)
 
 
 @app.exception_handler(QueueError)
-def not_queued(exc: QueueError) -> Response:
-    # 503: the sender retries its delivery, so nothing is lost
+def queue_failed(exc: QueueError) -> Response:
     logger.error("events not queued", extra={"failed": exc.failed})
-    return Response(status_code=503, content_type=content_types.APPLICATION_JSON, body='{"error": "could not queue events, retry"}')
+    return not_queued()
 
 
 @metrics.log_metrics
