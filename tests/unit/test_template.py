@@ -128,3 +128,28 @@ def test_the_runtime_layer_holds_the_leadscore_package():
 
     assert (folder / "leadscore" / "ingest" / "pixel.py").is_file()
     assert (folder / "leadscore" / "adapters" / "queue.py").is_file()
+
+
+def _statements(transformed):
+    for resource in transformed["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                yield from policy["PolicyDocument"]["Statement"]
+
+
+def test_no_policy_grants_a_wildcard_action_or_resource(transformed):
+    statements = list(_statements(transformed))
+
+    assert statements, "the functions have inline policies"
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        assert not [a for a in actions if "*" in a], st
+        assert "*" not in resources, st
+
+
+def test_the_events_queue_has_a_dead_letter_queue():
+    queue = _template()["Resources"]["EventsQueue"]["Properties"]
+
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 1
