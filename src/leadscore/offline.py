@@ -14,16 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+
+from .ingest.errors import describe_validation_error
 from scoring_core import Engine, Event, LeadState, ScoringModel, epoch, recent_activity
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """The problems without the offending values (they may hold emails or names)."""
-    parts = []
-    for err in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "event"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
 
 
 def read_events(path: Path) -> tuple[list[Event], list[tuple[int, str]]]:

@@ -55,3 +55,22 @@ def field_map(source: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ConfigError(f"FIELD_MAP_{source.upper()} is not a JSON object")
     return {str(k): str(v) for k, v in value.items()}
+
+
+@lru_cache(maxsize=1)
+def worker() -> Any:
+    """The scoring worker with its engine (MODEL_FILE, else the default model), table and bus."""
+    from scoring_core import Engine, load_model
+
+    from .adapters.bus import TransitionBus
+    from .adapters.leads import LeadStore
+    from .adapters.secrets import get_secret
+    from .identity import LOCAL_KEY_SECRET
+    from .worker import Worker
+
+    engine = Engine(load_model(os.environ.get("MODEL_FILE") or None))
+    store = LeadStore(aws_client("dynamodb"), setting("LEADS_TABLE"), int(os.environ.get("RETENTION_DAYS") or 400))
+    bus = TransitionBus(aws_client("events"), setting("BUS_NAME"))
+    # the key of the email hash; without one, keys are hashes anyone could recompute from an address
+    key_secret = get_secret("LEAD_KEY_SECRET") or LOCAL_KEY_SECRET
+    return Worker(engine, store, bus, key_secret)

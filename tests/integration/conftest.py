@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +18,24 @@ from moto import mock_aws
 
 TEMPLATE = load_template()
 ROUTES = {r.function: r for r in http_routes(TEMPLATE)}
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch):
+    """DynamoDB makes each single-item write atomic; moto's in-process backend has no lock
+    (four threads doing 1,200 `ADD n :1` end with n < 1,200). Give the emulator that
+    guarantee, and nothing more, for tests that run workers concurrently."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("update_item", "put_item", "get_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self, *args, _original=original, **kwargs):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
 
 
 @pytest.fixture

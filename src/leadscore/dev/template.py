@@ -113,3 +113,35 @@ def function_environment(template: dict[str, Any], logical_id: str) -> dict[str,
     fn = template["Resources"][logical_id].get("Properties", {})
     env.update((fn.get("Environment") or {}).get("Variables", {}))
     return env
+
+
+def create_tables(dynamodb: Any, template: dict[str, Any]) -> dict[str, str]:
+    """Create every AWS::DynamoDB::Table with its keys, indexes and TTL; {logical id: table name}."""
+    names = {}
+    for logical_id, table in resources(template, "AWS::DynamoDB::Table").items():
+        props = table.get("Properties", {})
+        name = f"leadscore-{logical_id}"
+        args: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**args)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+        names[logical_id] = name
+    return names
+
+
+def create_buses(events: Any, template: dict[str, Any]) -> dict[str, str]:
+    """Create every AWS::Events::EventBus; {logical id: bus name}."""
+    names = {}
+    for logical_id in resources(template, "AWS::Events::EventBus"):
+        name = f"leadscore-{logical_id}"
+        events.create_event_bus(Name=name)
+        names[logical_id] = name
+    return names

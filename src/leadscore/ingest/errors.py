@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Rejected(Exception):
     """A request that will never succeed as sent. `status` is the HTTP answer."""
@@ -36,3 +38,13 @@ class UnknownSource(Rejected):
     """A webhook source we do not know: 404."""
 
     status = 404
+
+
+def describe_validation_error(exc: Any) -> str:
+    """A pydantic ValidationError as `field: problem; ...`, without the offending
+    values (they may hold emails or names): safe for logs and error answers."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

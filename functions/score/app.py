@@ -1,0 +1,59 @@
+"""The scoring worker: SQS batches of canonical events → lead state → stage transitions.
+
+powertools batch processing parses each record (a record that is not a valid
+event fails alone and reaches the DLQ after its retries); the worker applies
+the valid ones grouped by lead and reports the records it could not finish,
+so only those are redelivered.
+"""
+
+import time
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from leadscore import runtime
+from leadscore.ingest.errors import describe_validation_error
+from pydantic import ValidationError
+from scoring_core.events import Event
+
+logger = Logger(service="score")
+metrics = Metrics(namespace="leadscore", service="score")
+
+
+class InvalidEvent(Exception):
+    """A queued message that is not a canonical event: it will never succeed."""
+
+
+def init() -> None:
+    runtime.worker()
+
+
+def lambda_handler(event, context):
+    parsed: list[tuple[str, Event]] = []
+
+    def parse(record: SQSRecord) -> None:
+        try:
+            parsed.append((record.message_id, Event.model_validate_json(record.body)))
+        except ValidationError as exc:
+            # the message names fields and problems, never values (no emails in logs)
+            raise InvalidEvent(describe_validation_error(exc)) from None
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    with processor(records=event["Records"], handler=parse):
+        processor.process()
+    invalid = [{"itemIdentifier": r.message_id} for r in processor.fail_messages]
+    if invalid:
+        metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=len(invalid))
+        logger.warning("invalid events", extra={"count": len(invalid), "errors": [str(e[1]) for e in processor.exceptions]})
+
+    result = runtime.worker().process(parsed, time.time())
+    metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=result.applied)
+    metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=result.duplicates)
+    metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=len(result.transitions))
+    metrics.add_metric(name="Merges", unit=MetricUnit.Count, value=result.merges)
+    metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=len(result.failed))
+    metrics.flush_metrics()
+    for t in result.transitions:
+        logger.info("stage changed", extra={"lead": t["lead_id"], "from": t["from_stage"], "to": t["to_stage"], "score": t["score"]})
+    return {"batchItemFailures": invalid + [{"itemIdentifier": m} for m in sorted(result.failed)]}

@@ -1,0 +1,48 @@
+"""Publish stage transitions to EventBridge: PutEvents in chunks of 10, failed entries retried."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+SOURCE = "leadscore"
+DETAIL_TYPE = "LeadStageChanged"
+MAX_ENTRIES = 10
+ATTEMPTS = 3
+
+
+class TransitionBus:
+    def __init__(self, client: Any, bus_name: str, sleep: Callable[[float], None] = time.sleep, log: Callable[..., None] | None = None):
+        self._client = client
+        self.bus_name = bus_name
+        self._sleep = sleep
+        self._log = log or (lambda *a, **k: None)
+
+    def publish(self, details: Sequence[dict[str, Any]]) -> set[str]:
+        """Publish each transition detail; returns the `transition_id`s that could not be published."""
+        failed: set[str] = set()
+        for start in range(0, len(details), MAX_ENTRIES):
+            pending = list(details[start : start + MAX_ENTRIES])
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    self._sleep(0.1 * 2**attempt)
+                entries = [{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(d), "EventBusName": self.bus_name} for d in pending]
+                try:
+                    response = self._client.put_events(Entries=entries)
+                except (BotoCoreError, ClientError) as exc:
+                    self._log("put_events failed", error=exc.__class__.__name__)
+                    continue
+                results = response.get("Entries", [])
+                retry = [d for d, r in zip(pending, results) if r.get("ErrorCode")]
+                for r in results:
+                    if r.get("ErrorCode"):
+                        self._log("entry not published", error_code=r.get("ErrorCode"), error_message=r.get("ErrorMessage"))
+                pending = retry
+                if not pending:
+                    break
+            failed |= {d["transition_id"] for d in pending}
+        return failed

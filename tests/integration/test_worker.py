@@ -1,0 +1,218 @@
+"""The scoring worker on moto: each event applied once, each transition published once."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from leadscore import runtime
+from leadscore.adapters.leads import state_of
+from leadscore.dev.functions import LambdaContext, load_handler
+from leadscore.dev.sqs import sqs_event, sqs_record
+from leadscore.dev.template import create_buses, create_tables
+from leadscore.identity import LOCAL_KEY_SECRET, email_key
+from scoring_core import Engine, Event, LeadState, load_model
+
+from tests.integration.conftest import TEMPLATE
+
+ENGINE = Engine(load_model())
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+
+@pytest.fixture
+def stack(aws, monkeypatch):
+    """Queue, table and bus from the template; a rule captures every LeadStageChanged into a queue."""
+    ddb, events = boto3.client("dynamodb"), boto3.client("events")
+    tables, buses = create_tables(ddb, TEMPLATE), create_buses(events, TEMPLATE)
+    monkeypatch.setenv("LEADS_TABLE", tables["LeadsTable"])
+    monkeypatch.setenv("BUS_NAME", buses["LeadsBus"])
+    monkeypatch.delenv("LEAD_KEY_SECRET", raising=False)
+    capture = aws.sqs.create_queue(QueueName="capture")["QueueUrl"]
+    capture_arn = aws.sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="capture", EventBusName=buses["LeadsBus"],
+                    EventPattern=json.dumps({"source": ["leadscore"], "detail-type": ["LeadStageChanged"]}))
+    events.put_targets(Rule="capture", EventBusName=buses["LeadsBus"], Targets=[{"Id": "q", "Arn": capture_arn}])
+    runtime.worker.cache_clear()
+    aws.ddb, aws.table, aws.capture = ddb, tables["LeadsTable"], capture
+    yield aws
+    runtime.worker.cache_clear()
+
+
+def published(stack) -> list[dict]:
+    out = []
+    while True:
+        msgs = stack.sqs.receive_message(QueueUrl=stack.capture, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            out.append(json.loads(m["Body"])["detail"])
+            stack.sqs.delete_message(QueueUrl=stack.capture, ReceiptHandle=m["ReceiptHandle"])
+
+
+def ev(i, type_, *, email="ann@acme.example", anon=None, days_ago=0.0, **fields) -> Event:
+    at = NOW - timedelta(days=days_ago)
+    return Event(event_id=fields.pop("event_id", f"e-{i}"), type=type_, occurred_at=at, received_at=at,
+                 source="test", email=email, anonymous_id=anon, **fields)
+
+
+def run(events, batch=10, handler=None):
+    """Deliver events in SQS batches of `batch`; returns the batchItemFailures of each batch."""
+    handler = handler or load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")
+    failures = []
+    for start in range(0, len(events), batch):
+        records = [sqs_record(f"m-{e.event_id}", e.model_dump_json(), "arn:aws:sqs:us-east-1:123456789012:leadscore-EventsQueue")
+                   for e in events[start : start + batch]]
+        failures += handler(sqs_event(records), LambdaContext("score"))["batchItemFailures"]
+    return failures
+
+
+def lead_item(stack, email="ann@acme.example") -> dict:
+    return runtime.worker().store.get(email_key(email, LOCAL_KEY_SECRET))
+
+
+def snapshot(item, at=None):
+    """What must be identical however the events arrived: the accumulated state and the score."""
+    st = state_of(item)
+    score = ENGINE.evaluate(st, at or NOW + timedelta(hours=1))
+    return ({k: v for k, v in st.acc.items() if v}, {k: frozenset(v) for k, v in st.occurrences.items()},
+            {k: f.value for k, f in st.facts.items()}, set(st.flags), st.event_count, score.total_cents, score.reasons)
+
+
+def expected_snapshot(events, at=None):
+    st = LeadState()
+    for e in {e.event_id: e for e in events}.values():
+        ENGINE.apply(st, e)
+    score = ENGINE.evaluate(st, at or NOW + timedelta(hours=1))
+    return ({k: v for k, v in st.acc.items() if v}, {k: frozenset(v) for k, v in st.occurrences.items()},
+            {k: f.value for k, f in st.facts.items()}, set(st.flags), st.event_count, score.total_cents, score.reasons)
+
+
+def stream(n=60, seed=1, email="ann@acme.example"):
+    rng = random.Random(seed)
+    events = [ev(0, "identify", email=email, days_ago=20, traits={"job_title": "VP Marketing", "company_size": 300, "industry": "software", "country": "DE"})]
+    kinds = [("page_view", {"properties": {"url": "https://relaywise.example/features"}}),
+             ("page_view", {"properties": {"url": "https://relaywise.example/pricing"}}),
+             ("email_opened", {}), ("email_clicked", {}), ("form_submitted", {}), ("webinar_attended", {})]
+    for i in range(1, n):
+        kind, extra = rng.choice(kinds)
+        events.append(ev(i, kind, email=email, days_ago=rng.uniform(0, 19), **json.loads(json.dumps(extra))))
+    return events
+
+
+def test_every_event_applied_once_however_often_it_is_delivered(stack):
+    events = stream()
+
+    run(events)
+    first = snapshot(lead_item(stack))
+    run(events)  # SQS redelivers everything
+    run(events[10:30], batch=7)  # and some again, batched differently
+
+    assert snapshot(lead_item(stack)) == first == expected_snapshot(events)
+
+
+def test_a_shuffled_stream_gives_the_identical_state(stack):
+    events = stream(seed=2)
+    shuffled = random.Random(5).sample(events, len(events))
+
+    run(shuffled, batch=3)
+
+    assert snapshot(lead_item(stack)) == expected_snapshot(events)
+
+
+def test_the_same_event_twice_in_one_batch_counts_once(stack):
+    a = ev(1, "demo_requested")
+    again = ev(1, "demo_requested")  # a sender's retry: same delivery id
+
+    run([a, again, ev(2, "page_view", properties={"url": "https://relaywise.example/pricing"})])
+
+    assert snapshot(lead_item(stack)) == expected_snapshot([a, ev(2, "page_view", properties={"url": "https://relaywise.example/pricing"})])
+
+
+def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
+    events = stream(n=200, seed=3)
+    handler = load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")
+    runtime.worker()  # one container's worker, shared by the threads as Lambda would not; the table is the only shared state
+    parts = [events[i::4] for i in range(4)]
+    errors = []
+
+    def work(part):
+        try:
+            failures = run(part, batch=5, handler=handler)
+            if failures:
+                errors.append(("batch item failures", failures))
+        except Exception as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert not errors
+    assert snapshot(lead_item(stack)) == expected_snapshot(events)
+
+
+def test_a_crash_between_the_write_and_the_publish_still_publishes_each_transition_once(stack, monkeypatch):
+    events = [ev(0, "identify", traits={"job_title": "CTO", "company_size": 300, "industry": "software", "country": "US"}),
+              ev(1, "demo_requested"), ev(2, "page_view", properties={"url": "https://relaywise.example/pricing"})]
+    worker = runtime.worker()
+    real = worker.bus.publish
+
+    def crash(details):
+        raise SystemExit("worker died before publishing")
+
+    monkeypatch.setattr(worker.bus, "publish", crash)
+    with pytest.raises(SystemExit):
+        run(events)
+    assert published(stack) == []
+    monkeypatch.setattr(worker.bus, "publish", real)
+
+    run(events)  # SQS redelivers the batch
+    run(events)  # and once more for good measure
+
+    details = published(stack)
+    assert [(d["from_stage"], d["to_stage"]) for d in details] == [("lead", "sql")]
+    assert len({d["transition_id"] for d in details}) == 1
+    assert lead_item(stack)["stage"] == "sql"
+
+
+def test_anonymous_browsing_then_identify_scores_the_combined_history(stack):
+    visitor = "v-7c1f"
+    browsing = [ev(i, "page_view", email=None, anon=visitor, days_ago=3 - i / 10,
+                   properties={"url": f"https://relaywise.example/{p}"}) for i, p in enumerate(["", "features", "pricing", "pricing/enterprise"])]
+    identify = ev(10, "identify", anon=visitor, days_ago=1, traits={"job_title": "Head of Growth", "company_size": 120})
+    later = [ev(20, "page_view", email=None, anon=visitor, properties={"url": "https://relaywise.example/pricing"})]
+
+    run(browsing)
+    run([identify])
+    run(later)  # the visitor's later events reach the lead
+
+    everything = browsing + [identify] + later
+    assert snapshot(lead_item(stack)) == expected_snapshot(everything)
+    visitor_item = runtime.worker().store.get(f"v:{visitor}")
+    assert visitor_item["merged_into"] == email_key("ann@acme.example", LOCAL_KEY_SECRET)
+    assert not [k for k in visitor_item if k.startswith("a.")]  # nothing left to count twice
+
+
+def test_a_poison_message_fails_alone(stack):
+    good = [ev(i, "page_view", properties={"url": "https://relaywise.example/"}) for i in range(4)]
+    records = [sqs_record(f"m-{e.event_id}", e.model_dump_json(), "arn:aws:sqs:us-east-1:1:q") for e in good]
+    records.insert(2, sqs_record("m-poison", '{"event_id": "x", "type": "page_view", "email": "secret.person@acme.example"}', "arn:aws:sqs:us-east-1:1:q"))
+
+    response = load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")(sqs_event(records), LambdaContext("score"))
+
+    assert response["batchItemFailures"] == [{"itemIdentifier": "m-poison"}]
+    assert lead_item(stack)["n"] == 4
+
+
+def test_no_email_appears_in_the_workers_logs(stack, capsys):
+    run(stream(n=20, seed=9, email="private.person@acme.example"))
+
+    out = capsys.readouterr()
+    assert "private.person@acme.example" not in out.out + out.err
