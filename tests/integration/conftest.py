@@ -13,7 +13,7 @@ import pytest
 from leadscore import runtime
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.http import http_api_event
-from leadscore.dev.template import create_queues, http_routes, load_template
+from leadscore.dev.template import create_buses, create_queues, create_tables, http_routes, load_template
 from moto import mock_aws
 
 TEMPLATE = load_template()
@@ -77,3 +77,22 @@ def invoke(function: str, path: str, *, method: str | None = None, headers: dict
     event = http_api_event(method or route.method, path, urlencode(query or {}), headers or {}, body,
                            f"{route.method} {route.path}", path_parameters or {}, source_ip)
     return load_handler(route.code_uri, route.handler)(event, LambdaContext(function))
+
+
+@pytest.fixture
+def stack(aws, monkeypatch):
+    """Queue, table and bus from the template; a rule captures every LeadStageChanged into a queue."""
+    ddb, events = boto3.client("dynamodb"), boto3.client("events")
+    tables, buses = create_tables(ddb, TEMPLATE), create_buses(events, TEMPLATE)
+    monkeypatch.setenv("LEADS_TABLE", tables["LeadsTable"])
+    monkeypatch.setenv("BUS_NAME", buses["LeadsBus"])
+    monkeypatch.delenv("LEAD_KEY_SECRET", raising=False)
+    capture = aws.sqs.create_queue(QueueName="capture")["QueueUrl"]
+    capture_arn = aws.sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="capture", EventBusName=buses["LeadsBus"],
+                    EventPattern=json.dumps({"source": ["leadscore"], "detail-type": ["LeadStageChanged"]}))
+    events.put_targets(Rule="capture", EventBusName=buses["LeadsBus"], Targets=[{"Id": "q", "Arn": capture_arn}])
+    runtime.worker.cache_clear()
+    aws.ddb, aws.table, aws.capture = ddb, tables["LeadsTable"], capture
+    yield aws
+    runtime.worker.cache_clear()

@@ -7,13 +7,11 @@ import random
 import threading
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
 from leadscore import runtime
 from leadscore.adapters.leads import state_of
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
-from leadscore.dev.template import create_buses, create_tables
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from scoring_core import Engine, Event, LeadState, load_model
 
@@ -22,25 +20,6 @@ from tests.integration.conftest import TEMPLATE
 ENGINE = Engine(load_model())
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
-
-
-@pytest.fixture
-def stack(aws, monkeypatch):
-    """Queue, table and bus from the template; a rule captures every LeadStageChanged into a queue."""
-    ddb, events = boto3.client("dynamodb"), boto3.client("events")
-    tables, buses = create_tables(ddb, TEMPLATE), create_buses(events, TEMPLATE)
-    monkeypatch.setenv("LEADS_TABLE", tables["LeadsTable"])
-    monkeypatch.setenv("BUS_NAME", buses["LeadsBus"])
-    monkeypatch.delenv("LEAD_KEY_SECRET", raising=False)
-    capture = aws.sqs.create_queue(QueueName="capture")["QueueUrl"]
-    capture_arn = aws.sqs.get_queue_attributes(QueueUrl=capture, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="capture", EventBusName=buses["LeadsBus"],
-                    EventPattern=json.dumps({"source": ["leadscore"], "detail-type": ["LeadStageChanged"]}))
-    events.put_targets(Rule="capture", EventBusName=buses["LeadsBus"], Targets=[{"Id": "q", "Arn": capture_arn}])
-    runtime.worker.cache_clear()
-    aws.ddb, aws.table, aws.capture = ddb, tables["LeadsTable"], capture
-    yield aws
-    runtime.worker.cache_clear()
 
 
 def published(stack) -> list[dict]:
