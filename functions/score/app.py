@@ -6,6 +6,7 @@ the valid ones grouped by lead and reports the records it could not finish,
 so only those are redelivered.
 """
 
+import os
 import time
 
 from aws_lambda_powertools import Logger, Metrics
@@ -53,6 +54,13 @@ def lambda_handler(event, context):
     metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=len(result.transitions))
     metrics.add_metric(name="Merges", unit=MetricUnit.Count, value=result.merges)
     metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=len(result.failed))
+    failing = {f["itemIdentifier"] for f in invalid} | result.failed
+    last_try = int(os.environ.get("MAX_RECEIVES") or 5)  # the queue's maxReceiveCount
+    to_dlq = sum(1 for r in event["Records"]
+                 if r["messageId"] in failing and int(r.get("attributes", {}).get("ApproximateReceiveCount", 1)) >= last_try)
+    metrics.add_metric(name="SentToDLQ", unit=MetricUnit.Count, value=to_dlq)
+    if to_dlq:
+        logger.error("records going to the dead-letter queue", extra={"count": to_dlq})
     metrics.flush_metrics()
     for t in result.transitions:
         logger.info("stage changed", extra={"lead": t["lead_id"], "from": t["from_stage"], "to": t["to_stage"], "score": t["score"]})

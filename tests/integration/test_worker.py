@@ -195,3 +195,15 @@ def test_no_email_appears_in_the_workers_logs(stack, capsys):
 
     out = capsys.readouterr()
     assert "private.person@acme.example" not in out.out + out.err
+
+
+def test_a_poison_message_on_its_last_receive_is_counted_as_sent_to_the_dead_letter_queue(stack, capsys):
+    records = [sqs_record("m-poison", "not json", "arn:aws:sqs:us-east-1:1:q", receive_count=5)]
+
+    response = load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")(
+        sqs_event(records + [sqs_record("m-ok", ev(1, "page_view").model_dump_json(), "arn:aws:sqs:us-east-1:1:q")]),
+        LambdaContext("score"))
+
+    assert response["batchItemFailures"] == [{"itemIdentifier": "m-poison"}]
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [m["SentToDLQ"] for m in emf if "SentToDLQ" in m] == [[1.0]]
