@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from scoring_core.events import Event
 
 logger = Logger(service="score")
+clock = time.time  # tests move time forward to act as a later redelivery
 metrics = Metrics(namespace="leadscore", service="score")
 
 
@@ -48,7 +49,7 @@ def lambda_handler(event, context):
         metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=len(invalid))
         logger.warning("invalid events", extra={"count": len(invalid), "errors": [str(e[1]) for e in processor.exceptions]})
 
-    result = runtime.worker().process(parsed, time.time())
+    result = runtime.worker().process(parsed, clock())
     metrics.add_metric(name="EventsApplied", unit=MetricUnit.Count, value=result.applied)
     metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=result.duplicates)
     metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=len(result.transitions))

@@ -64,7 +64,7 @@ def worker() -> Any:
 
     from .adapters.bus import TransitionBus
     from .adapters.leads import LeadStore
-    from .adapters.secrets import get_secret
+    from .adapters.secrets import get_secret, in_aws
     from .identity import LOCAL_KEY_SECRET
     from .worker import Worker
 
@@ -72,5 +72,9 @@ def worker() -> Any:
     store = LeadStore(aws_client("dynamodb"), setting("LEADS_TABLE"), int(os.environ.get("RETENTION_DAYS") or 400))
     bus = TransitionBus(aws_client("events"), setting("BUS_NAME"))
     # the key of the email hash; without one, keys are hashes anyone could recompute from an address
-    key_secret = get_secret("LEAD_KEY_SECRET") or LOCAL_KEY_SECRET
+    key_secret = get_secret("LEAD_KEY_SECRET")
+    if not key_secret:
+        if in_aws():
+            raise ConfigError("LEAD_KEY_SECRET is missing from the secrets (the template's LeadKeySecret generates it)")
+        key_secret = LOCAL_KEY_SECRET
     return Worker(engine, store, bus, key_secret)

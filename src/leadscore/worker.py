@@ -2,12 +2,13 @@
 
 Per batch: events are grouped by lead; each lead gets one UpdateItem that
 applies its events once each and returns the new state (`LeadStore.apply`);
-the engine evaluates it; transitions are published to EventBridge (PutEvents
-in chunks of 10) and then recorded on the lead with a condition on the
-transition counter. Publish-then-record makes a crash anywhere safe: the
-messages are redelivered, their events are recognised as applied, the state
-is evaluated again and the same transition (same deterministic
-`transition_id`) is published; it is recorded only once. See docs/data-model.md.
+the engine evaluates it; a transition is recorded on the lead together with
+an outbox entry, conditioned on the lead's transition counter (so of two
+concurrent evaluations only one records, the other evaluates again); then
+every outbox entry is published to EventBridge (PutEvents in chunks of 10)
+and cleared. A crash after the record leaves the entry in the outbox: the
+messages are redelivered, their events are recognised as applied, and the
+outbox is published then. See docs/data-model.md.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 
 from .adapters.bus import TransitionBus
-from .adapters.leads import LeadStore, Pending, heat_increment, state_of
+from .adapters.leads import LeadStore, Pending, heat_increment, outbox_of, state_of
 from .identity import keys_of
 
 MAX_REDIRECTS = 5
+MAX_RECORD_ATTEMPTS = 4
+OUTBOX_GRACE_S = 60.0  # > the worker's 30 s timeout, < the queue's 180 s visibility timeout
 ALERT_FACTS = ("name", "first_name", "last_name", "job_title", "company", "company_size", "industry", "country")
 
 
@@ -46,6 +49,10 @@ class _Group:
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) -> dict[str, Any]:
@@ -110,30 +117,30 @@ class Worker:
             group.pending.append(Pending(fx, self._heat(fx)))
             group.aliases += [k for k in keys[1:] if k not in group.aliases]
 
-        outgoing: list[tuple[_Group, str, LeadState, dict[str, Any], int]] = []
+        outboxes: list[tuple[_Group, str, list[dict[str, Any]]]] = []
         for group in groups.values():
             try:
-                evaluated = self._apply_group(group, now, result)
+                key, outbox = self._apply_group(group, now, result)
             except Exception as exc:  # DynamoDB failing after retries: redeliver these messages
                 self._log("lead update failed", error=exc.__class__.__name__, messages=len(group.messages))
                 result.failed |= set(group.messages)
                 continue
-            if evaluated is not None:
-                outgoing.append((group, *evaluated))
+            if outbox:
+                outboxes.append((group, key, outbox))
 
-        not_published = self.bus.publish([detail for _, _, _, detail, _ in outgoing]) if outgoing else set()
-        for group, key, state, detail, expected in outgoing:
-            if detail["transition_id"] in not_published:
-                result.failed |= set(group.messages)  # redelivered: evaluated and published again
+        not_published = self.bus.publish([d for _, _, outbox in outboxes for d in outbox]) if outboxes else set()
+        for group, key, outbox in outboxes:
+            done = [d["transition_id"] for d in outbox if d["transition_id"] not in not_published]
+            if len(done) < len(outbox):
+                result.failed |= set(group.messages)  # redelivered: the outbox is published then
+            if not done:
                 continue
-            score = {"score": detail["score"], "fit": detail["fit"], "engagement": detail["engagement"], "grade": detail["grade"]}
             try:
-                self.store.record_stage(key, state, expected, score, now)
-            except Exception as exc:
-                self._log("stage not recorded", error=exc.__class__.__name__)
+                self.store.clear_outbox(key, done)
+            except Exception as exc:  # published but not cleared: a redelivery would publish again
+                self._log("outbox not cleared", error=exc.__class__.__name__)
                 result.failed |= set(group.messages)
-                continue
-            result.transitions.append(detail)
+            result.transitions += [d for d in outbox if d["transition_id"] in done]
         return result
 
     def _apply_group(self, group: _Group, now: float, result: BatchResult):
@@ -161,14 +168,27 @@ class Worker:
             result.merges += 1
             item = self.store.get(key)  # the merge path only: read the combined lead once
 
-        state = state_of(item)
-        before = (state.transitions, state.recycled)
-        score, tr = self.engine.advance(state, now)
-        if tr is None:
-            if state.recycled != before[1]:
-                self.store.record_stage(key, state, before[0], {"score": score.total}, now)
-            return None
-        return key, state, transition_detail(key, state, score, tr), before[0]
+        mine: set[str] = set()
+        for _ in range(MAX_RECORD_ATTEMPTS):
+            state = state_of(item)
+            expected, was_recycled = state.transitions, state.recycled
+            score, tr = self.engine.advance(state, now)
+            if tr is None:
+                if state.recycled != was_recycled:
+                    self.store.record_recycled(key, state.recycled, expected)
+                break
+            if tr.to_stage in ("mql", "sql") and not state.email:
+                break  # nobody to contact yet: it qualifies once identified (merged into its email lead)
+            detail = transition_detail(key, state, score, tr)
+            recorded, item = self.store.record_transition(key, state, expected, detail, now)
+            if recorded:
+                mine.add(detail["transition_id"])
+                break
+            # another invocation recorded a change first: evaluate again from the lead as it is now
+        # publish what this invocation recorded, and what a crashed one left behind: an entry
+        # older than the grace period cannot belong to an invocation still running (timeout 30 s)
+        return key, [d for d in outbox_of(item)
+                     if d["transition_id"] in mine or now - _epoch(d["changed_at"]) >= OUTBOX_GRACE_S]
 
     def _link(self, alias: str, key: str, target_state: LeadState, now: float) -> tuple[str, bool]:
         """Point `alias` at `key`, merging its history once: (where it points, whether history moved)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -135,6 +136,9 @@ def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
 
     assert not errors
     assert snapshot(lead_item(stack)) == expected_snapshot(events)
+    chain = [(d["from_stage"], d["to_stage"]) for d in sorted(published(stack), key=lambda d: d["changed_at"])]
+    assert all(a[1] == b[0] for a, b in zip(chain, chain[1:])), chain  # one consistent history, no fork
+    assert (chain[-1][1] if chain else "lead") == lead_item(stack)["stage"]
 
 
 def test_a_crash_between_the_write_and_the_publish_still_publishes_each_transition_once(stack, monkeypatch):
@@ -152,7 +156,10 @@ def test_a_crash_between_the_write_and_the_publish_still_publishes_each_transiti
     assert published(stack) == []
     monkeypatch.setattr(worker.bus, "publish", real)
 
-    run(events)  # SQS redelivers the batch
+    app = sys.modules["lambda_score_app"]
+    real_clock = app.clock
+    monkeypatch.setattr(app, "clock", lambda: real_clock() + 181)  # SQS redelivers after the visibility timeout
+    run(events)
     run(events)  # and once more for good measure
 
     details = published(stack)
@@ -207,3 +214,27 @@ def test_a_poison_message_on_its_last_receive_is_counted_as_sent_to_the_dead_let
     assert response["batchItemFailures"] == [{"itemIdentifier": "m-poison"}]
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert [m["SentToDLQ"] for m in emf if "SentToDLQ" in m] == [[1.0]]
+
+
+def test_a_late_event_redelivered_days_later_is_still_applied_once(stack):
+    worker = runtime.worker()
+    late = ev(1, "demo_requested", days_ago=20)
+    applied_at = NOW.timestamp()
+
+    worker.process([("m1", late)], applied_at)
+    worker.process([("m1", late)], applied_at + 2 * 86400)  # the sender retries two days later
+
+    assert lead_item(stack)["n"] == 1
+    assert snapshot(lead_item(stack)) == expected_snapshot([late])
+
+
+def test_an_anonymous_visitor_does_not_alert_sales_until_identified(stack):
+    visitor = "v-hot"
+    hot = [ev(i, kind, email=None, anon=visitor, properties={"url": "https://relaywise.example/pricing"})
+           for i, kind in enumerate(["demo_requested", "page_view", "meeting_booked", "webinar_attended", "form_submitted"])]
+
+    run(hot)
+    assert published(stack) == []
+
+    run([ev(9, "identify", anon=visitor, traits={"job_title": "CEO", "company_size": 200})])
+    assert [d["to_stage"] for d in published(stack)] == ["sql"]

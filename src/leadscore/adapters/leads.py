@@ -21,6 +21,7 @@ the update is retried without them.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,11 +34,14 @@ from scoring_core.engine import Effects, Fact, LeadState
 from ..identity import event_hash
 
 DEDUPE_DAYS = 7  # an event id is remembered at least this many days after it occurred
+LATE_LOOKBACK_DAYS = 3  # a late event (older than DEDUPE_DAYS) is recognised for 3 more days
+STALE_BUCKET_DAYS = 30  # buckets this far back are removed on the next write
 RECENT_KEEP, RECENT_TRIM_AT = 10, 25
 HEAT_T0 = 1767225600.0  # 2026-01-01T00:00:00Z: epoch of the heat accumulator
 HEAT_HALF_LIFE_S = 30 * 86400.0
 MAX_ATTEMPTS = 6
 QUALIFIED = ("mql", "sql", "customer")
+OUTBOX = "ob."  # ob.<transition_id>: a recorded transition not yet confirmed published (JSON detail)
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -99,6 +103,11 @@ class Applied:
     applied: list[str] = field(default_factory=list)  # event ids applied now
     duplicates: list[str] = field(default_factory=list)  # event ids applied before
     redirect: str | None = None  # the key is an alias: apply at this lead instead
+
+
+def outbox_of(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Transitions recorded on the lead but not yet confirmed published."""
+    return [json.loads(v) for k, v in sorted(item.items()) if k.startswith(OUTBOX)]
 
 
 def state_of(item: dict[str, Any]) -> LeadState:
@@ -258,12 +267,17 @@ class LeadStore:
             recent.append(f"{fx.at:.3f}|{event_hash(fx.event_id)}|{fx.type}|{','.join(fx.rules)}")
 
         u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
+        oldest = today - DEDUPE_DAYS
         for day, hashes in seen.items():
             bucket = u.name(f"s.{day}")
+            # a late event was filed in the oldest bucket of the day it was applied:
+            # look in the buckets of the last few days too
+            checked = [bucket] + ([u.name(f"s.{d}") for d in range(oldest - LATE_LOOKBACK_DAYS, oldest)] if day == oldest else [])
             for h in hashes:
-                u.conditions.append(f"NOT contains({bucket}, {u.value(h)})")
+                hv = u.value(h)
+                u.conditions += [f"NOT contains({b}, {hv})" for b in checked]
             u.add.append(f"{bucket} {u.value(set(hashes))}")
-        for day in range(today - DEDUPE_DAYS - 3, today - DEDUPE_DAYS):
+        for day in range(oldest - STALE_BUCKET_DAYS, oldest - LATE_LOOKBACK_DAYS):
             u.remove.append(u.name(f"s.{day}"))
         for name, units in increments.items():
             if units:
@@ -318,16 +332,20 @@ class LeadStore:
 
     # -- stage -------------------------------------------------------------
 
-    def record_stage(self, key: str, state: LeadState, expected_transitions: int, score: dict[str, Any], now: float) -> bool:
-        """Write the stage `Engine.advance` moved to, if no one recorded another change first."""
+    def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
+                          now: float) -> tuple[bool, dict[str, Any]]:
+        """Write the stage `Engine.advance` moved to and put the transition in the item's
+        outbox (`ob.<transition_id>`), if no one recorded another change first. Returns
+        (recorded, the lead's item: new when recorded, current when not)."""
         u = _Update()
         u.set += [
             f"{u.name('stage')} = {u.value(state.stage)}",
             f"{u.name('stage_at')} = {u.value(now)}",
             f"{u.name('tr')} = {u.value(state.transitions)}",
             f"{u.name('recycled')} = {u.value(state.recycled)}",
-            f"{u.name('score')} = {u.value(score)}",
+            f"{u.name('score')} = {u.value({k: detail[k] for k in ('score', 'fit', 'engagement', 'grade')})}",
             f"{u.name('heat')} = if_not_exists({u.name('heat')}, {u.value(0)})",
+            f"{u.name(OUTBOX + detail['transition_id'])} = {u.value(json.dumps(detail))}",
         ]
         qstage = u.name("qstage")  # the sparse ByStage index holds qualified leads only
         if state.stage in QUALIFIED:
@@ -335,11 +353,31 @@ class LeadStore:
         else:
             u.remove.append(qstage)
         u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
+        return self._conditional(key, u)
+
+    def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:
+        """A lost deal's lead stops being recycled once its score has dipped (no stage change)."""
+        u = _Update()
+        u.set.append(f"{u.name('recycled')} = {u.value(recycled)}")
+        u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        self._conditional(key, u)
+
+    def clear_outbox(self, key: str, transition_ids: Sequence[str]) -> None:
+        """Forget transitions once EventBridge has them."""
+        u = _Update()
+        u.remove += [u.name(OUTBOX + t) for t in transition_ids]
+        self._client.update_item(TableName=self.table, Key={"pk": {"S": key}}, **u.request())
+
+    def _conditional(self, key: str, u: _Update) -> tuple[bool, dict[str, Any]]:
         try:
-            self._client.update_item(TableName=self.table, Key={"pk": {"S": key}}, **u.request())
-            return True
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
+            response = self._client.update_item(
+                TableName=self.table, Key={"pk": {"S": key}}, ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD", **u.request(),
+            )
+            return True, deserialize(response.get("Attributes"))
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            return False, deserialize(exc.response.get("Item"))
 
     # -- identities ----------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 `get_secret("WEBHOOK_SECRET_TYPEFORM")` reads the environment variable of that
 name when it is set (the local stack, tests); otherwise, when `SECRETS_ARN`
-names a Secrets Manager secret holding a JSON object, the key of that name in
-it (fetched through powertools parameters, cached for 5 minutes). Never log
-what this returns.
+names Secrets Manager secrets (comma-separated) holding JSON objects, the key
+of that name in the first that has it (fetched through powertools parameters,
+cached for 5 minutes). Never log what this returns.
 """
 
 from __future__ import annotations
@@ -18,14 +18,22 @@ def get_secret(name: str) -> str | None:
     value = os.environ.get(name)
     if value is not None:
         return value
-    arn = os.environ.get("SECRETS_ARN")
-    if not arn:
+    arns = [a.strip() for a in (os.environ.get("SECRETS_ARN") or "").split(",") if a.strip()]
+    if not arns:
         return None
     from aws_lambda_powertools.utilities import parameters  # only on AWS, only on a cache miss path
 
-    data = parameters.get_secret(arn, transform="json", max_age=CACHE_SECONDS)
-    value = data.get(name) if isinstance(data, dict) else None
-    return None if value is None else str(value)
+    for arn in arns:
+        data = parameters.get_secret(arn, transform="json", max_age=CACHE_SECONDS)
+        value = data.get(name) if isinstance(data, dict) else None
+        if value is not None:
+            return str(value)
+    return None
+
+
+def in_aws() -> bool:
+    """Secrets come from Secrets Manager (deployed), not the environment (local stack, tests)."""
+    return bool(os.environ.get("SECRETS_ARN"))
 
 
 def write_keys() -> frozenset[str]:
