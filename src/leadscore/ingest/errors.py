@@ -40,11 +40,20 @@ class UnknownSource(Rejected):
     status = 404
 
 
-def describe_validation_error(exc: Any) -> str:
-    """A pydantic ValidationError as `field: problem; ...`, without the offending
-    values (they may hold emails or names): safe for logs and error answers."""
-    parts = []
-    for err in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "event"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
+def describe_validation_error(exc: Any, where: str = "") -> str:
+    """`field.path: what is wrong` for the first problem (and how many more), without
+    the offending values (they may hold emails or names): safe for logs and answers."""
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    if not problems:
+        return "invalid"
+    first = problems[0]
+    if first["type"] == "json_invalid":
+        return "body is not valid JSON"
+    path = where
+    for part in first["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    message = first["msg"]
+    if first["type"] in ("model_type", "dict_type") and not first["loc"] and not where:
+        message = "body must be a JSON object"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{path}: {message}{more}" if path else f"{message}{more}"

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from scoring_core import Event, normalize_email
 
-from ..errors import BadRequest
+from ..errors import BadRequest, describe_validation_error
 from ..traits import canonical_name
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,20 +40,7 @@ class SenderModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-def describe(error: ValidationError, where: str = "") -> str:
-    """`field.path: what is wrong` for the first problem, without the offending value."""
-    problems = error.errors(include_url=False, include_input=False, include_context=False)
-    first = problems[0]
-    if first["type"] == "json_invalid":
-        return "body is not valid JSON"
-    path = where
-    for part in first["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    message = first["msg"]
-    if first["type"] in ("model_type", "dict_type") and not first["loc"] and not where:
-        message = "body must be a JSON object"
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{path}: {message}{more}" if path else f"{message}{more}"
+describe = describe_validation_error  # the shared wording, without values
 
 
 def parse(model: type[M], body: bytes) -> M:
