@@ -185,6 +185,8 @@ class Worker:
                 mine.add(detail["transition_id"])
                 break
             # another invocation recorded a change first: evaluate again from the lead as it is now
+        else:
+            raise RuntimeError("the lead's stage kept changing under concurrent updates")  # redeliver
         # publish what this invocation recorded, and what a crashed one left behind: an entry
         # older than the grace period cannot belong to an invocation still running (timeout 30 s)
         return key, [d for d in outbox_of(item)
