@@ -238,3 +238,20 @@ def test_an_anonymous_visitor_does_not_alert_sales_until_identified(stack):
 
     run([ev(9, "identify", anon=visitor, traits={"job_title": "CEO", "company_size": 200})])
     assert [d["to_stage"] for d in published(stack)] == ["sql"]
+
+
+def test_an_identify_with_sixty_traits_is_applied_whole(stack):
+    traits = {f"custom_field_{i:02d}": f"value {i}" for i in range(60)} | {"job_title": "CTO"}
+    big = ev(1, "identify", traits=traits)
+    sizes = []  # moto does not enforce DynamoDB's 4 KB expression limit: measure what is sent
+    client = runtime.worker().store._client
+    client.meta.events.register("provide-client-params.dynamodb.UpdateItem", lambda params, **kw: sizes.append(
+        max(len(params.get("UpdateExpression", "").encode()), len(params.get("ConditionExpression", "").encode()))))
+
+    assert run([big]) == []
+
+    assert sizes and max(sizes) <= 4096, sizes
+
+    item = lead_item(stack)
+    assert {k[2:] for k in item if k.startswith("f.")} == set(traits)
+    assert snapshot(item) == expected_snapshot([big])

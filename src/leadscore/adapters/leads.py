@@ -41,6 +41,7 @@ HEAT_T0 = 1767225600.0  # 2026-01-01T00:00:00Z: epoch of the heat accumulator
 HEAT_HALF_LIFE_S = 30 * 86400.0
 MAX_ATTEMPTS = 6
 QUALIFIED = ("mql", "sql", "customer")
+FACTS_PER_UPDATE = 20
 OUTBOX = "ob."  # ob.<transition_id>: a recorded transition not yet confirmed published (JSON detail)
 
 _ser = TypeSerializer()
@@ -208,6 +209,7 @@ class LeadStore:
             else:
                 ids.add(p.event_id)
                 todo.append(p)
+        todo = self._apply_extra_facts(key, todo)
         for _ in range(MAX_ATTEMPTS):
             if not todo:
                 return result
@@ -234,13 +236,40 @@ class LeadStore:
             return result
         raise RuntimeError(f"lead {key}: update kept conflicting after {MAX_ATTEMPTS} attempts")
 
+    def _apply_extra_facts(self, key: str, todo: list[Pending]) -> list[Pending]:
+        """Facts beyond FACTS_PER_UPDATE go in fact-only updates first: each fact's
+        newest-wins condition costs ~90 characters, and an expression may not exceed
+        4 KB. A fact-only update is idempotent, so it is safe for a duplicate event too."""
+        names = {name for p in todo for name in p.effects.facts}
+        if len(names) <= FACTS_PER_UPDATE:
+            return todo
+        extra = sorted(names)[FACTS_PER_UPDATE:]
+        for start in range(0, len(extra), FACTS_PER_UPDATE):
+            chunk = set(extra[start : start + FACTS_PER_UPDATE])
+            only = [Pending(Effects(**{**p.effects.__dict__, "facts": {k: v for k, v in p.effects.facts.items() if k in chunk}}))
+                    for p in todo if chunk & p.effects.facts.keys()]
+            for _ in range(MAX_ATTEMPTS):
+                u = _Update()
+                for fact, (t, event_id, value) in _newest_facts(only).items():
+                    _set_fact(u, fact, t, event_id, value)
+                if not u.set:
+                    break
+                try:
+                    self._client.update_item(TableName=self.table, Key={"pk": {"S": key}}, **u.request())
+                    break
+                except self._client.exceptions.ConditionalCheckFailedException:
+                    stored = self.get(key)  # rare: an out-of-order fact among a very large identify
+                    only = [_without_older_facts(p, stored) for p in only]
+        return [Pending(Effects(**{**p.effects.__dict__, "facts": {k: v for k, v in p.effects.facts.items() if k not in extra}}), p.heat)
+                for p in todo]
+
     def _apply_request(self, key: str, todo: Sequence[Pending], now: float) -> dict[str, Any]:
         u = _Update()
         today = int(now // 86400)
         increments: dict[str, int] = {}
         occurrences: dict[str, set[int]] = {}
         flags: dict[str, float] = {}
-        facts: dict[str, tuple[float, str, Any]] = {}
+        facts = _newest_facts(todo)
         seen: dict[int, list[str]] = {}
         heat = 0.0
         first = min(p.effects.at for p in todo)
@@ -256,10 +285,6 @@ class LeadStore:
                 occurrences.setdefault(f"o.{rule}", set()).add(ms)
             for flag, t in fx.flags.items():
                 flags[f"x.{flag}"] = min(t, flags.get(f"x.{flag}", t))
-            for name, value in fx.facts.items():
-                current = facts.get(name)
-                if current is None or (fx.at, fx.event_id) > current[:2]:
-                    facts[name] = (fx.at, fx.event_id, value)
             seen.setdefault(_seen_day(fx.at, today), []).append(event_hash(fx.event_id))
             heat += p.heat
             email = email or fx.email
@@ -288,13 +313,7 @@ class LeadStore:
             n = u.name(name)
             u.set.append(f"{n} = if_not_exists({n}, {u.value(t)})")
         for fact, (t, event_id, value) in facts.items():
-            n = u.name(f"f.{fact}")
-            tv, ev = u.value(t), u.value(event_id)
-            # newest wins: never overwrite a fact learnt from a later event
-            u.conditions.append(
-                f"(attribute_not_exists({n}) OR {n}.{u.name('t')} < {tv} OR ({n}.{u.name('t')} = {tv} AND {n}.{u.name('e')} < {ev}))"
-            )
-            u.set.append(f"{n} = {u.value({'v': value, 't': t, 'e': event_id})}")
+            _set_fact(u, fact, t, event_id, value)
         if email:
             n = u.name("email")
             u.set.append(f"{n} = if_not_exists({n}, {u.value(email)})")
@@ -449,6 +468,28 @@ class LeadStore:
     def get(self, key: str) -> dict[str, Any]:
         response = self._client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True)
         return deserialize(response.get("Item"))
+
+
+def _newest_facts(todo: Sequence[Pending]) -> dict[str, tuple[float, str, Any]]:
+    """Per fact, the value of the newest event among these: (at, event id, value)."""
+    facts: dict[str, tuple[float, str, Any]] = {}
+    for p in todo:
+        fx = p.effects
+        for name, value in fx.facts.items():
+            current = facts.get(name)
+            if current is None or (fx.at, fx.event_id) > current[:2]:
+                facts[name] = (fx.at, fx.event_id, value)
+    return facts
+
+
+def _set_fact(u: _Update, fact: str, t: float, event_id: str, value: Any) -> None:
+    """SET f.<fact>, unless a fact learnt from a later event is stored (newest wins)."""
+    n = u.name(f"f.{fact}")
+    tv, ev = u.value(t), u.value(event_id)
+    u.conditions.append(
+        f"(attribute_not_exists({n}) OR {n}.{u.name('t')} < {tv} OR ({n}.{u.name('t')} = {tv} AND {n}.{u.name('e')} < {ev}))"
+    )
+    u.set.append(f"{n} = {u.value({'v': value, 't': t, 'e': event_id})}")
 
 
 def _without_older_facts(p: Pending, stored: dict[str, Any]) -> Pending:
