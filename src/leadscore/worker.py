@@ -72,6 +72,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) 
         "disqualified_by": list(score.disqualified_by),
         "changed_at": iso(tr.at),
         "transition_id": tr.transition_id(key),
+        "sequence": tr.seq + 1,  # the lead's n-th stage change: orders its transitions
         "facts": facts,
         "recent": [{"type": a.type, "at": iso(a.at)} for a in recent_activity(state, 5)],
     }

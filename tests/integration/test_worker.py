@@ -136,7 +136,7 @@ def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
 
     assert not errors
     assert snapshot(lead_item(stack)) == expected_snapshot(events)
-    chain = [(d["from_stage"], d["to_stage"]) for d in sorted(published(stack), key=lambda d: d["changed_at"])]
+    chain = [(d["from_stage"], d["to_stage"]) for d in sorted(published(stack), key=lambda d: d["sequence"])]
     assert all(a[1] == b[0] for a, b in zip(chain, chain[1:])), chain  # one consistent history, no fork
     assert (chain[-1][1] if chain else "lead") == lead_item(stack)["stage"]
 
