@@ -255,3 +255,28 @@ def test_an_identify_with_sixty_traits_is_applied_whole(stack):
     item = lead_item(stack)
     assert {k[2:] for k in item if k.startswith("f.")} == set(traits)
     assert snapshot(item) == expected_snapshot([big])
+
+
+def test_an_accumulator_three_eras_old_is_dropped_when_its_rule_is_next_touched(stack):
+    # page views decay with a 7-day half-life: an era is 32 half-lives, 224 days
+    era_s = 32 * 7 * 86400.0
+    era_now = int(NOW.timestamp() // era_s)
+    old_ts = (era_now - 3) * era_s + 86400  # a day into the era three before today's
+    old = ev(1, "page_view", days_ago=(NOW.timestamp() - old_ts) / 86400, properties={"url": "https://relaywise.example/"})
+    new = ev(2, "page_view", properties={"url": "https://relaywise.example/"})
+    worker = runtime.worker()
+    worker.process([("m1", old)], old.occurred_ts)
+
+    worker.process([("m2", new)], NOW.timestamp())
+
+    eras = sorted(int(k.rsplit(".", 1)[1]) for k in lead_item(stack) if k.startswith("a.page_view."))
+    assert len(eras) == 1  # the old era is gone; only the current one remains
+    score = ENGINE.evaluate(state_of(lead_item(stack)), NOW)
+    assert score.total_cents == ENGINE.evaluate(expected_state([new]), NOW).total_cents
+
+
+def expected_state(events):
+    st = LeadState()
+    for e in events:
+        ENGINE.apply(st, e)
+    return st

@@ -42,6 +42,7 @@ HEAT_HALF_LIFE_S = 30 * 86400.0
 MAX_ATTEMPTS = 6
 QUALIFIED = ("mql", "sql", "customer")
 FACTS_PER_UPDATE = 20
+ERAS_KEPT = 3  # a touched accumulator's era k drops era k-3 of the same rule
 OUTBOX = "ob."  # ob.<transition_id>: a recorded transition not yet confirmed published (JSON detail)
 
 _ser = TypeSerializer()
@@ -307,6 +308,14 @@ class LeadStore:
         for name, units in increments.items():
             if units:
                 u.add.append(f"{u.name(name)} {u.value(units)}")
+        # compaction without a read: an era three eras back has decayed by at least 2^-64
+        # (each era is 32 half-lives), far below the engine's resolution; removing an
+        # attribute that is not there is a no-op
+        for name in increments:
+            rule, _, era = name[2:].rpartition(".")
+            stale = f"a.{rule}.{int(era) - ERAS_KEPT}"
+            if stale not in increments:
+                u.remove.append(u.name(stale))
         for name, values in occurrences.items():
             u.add.append(f"{u.name(name)} {u.value(values)}")
         for name, t in flags.items():
