@@ -182,3 +182,18 @@ def build_event(
         )
     except ValidationError as error:
         raise BadRequest(describe(error, where)) from None
+
+
+def form_submission(source: str, event_id: str, occurred_at: datetime | None, received_at: datetime,
+                    facts: LeadFacts, where: str, **form: str | None) -> Event:
+    """The `form_submitted` event of a form builder: the form's ids in `properties`
+    (form_id, form_title, response_id, ... as given, empty ones left out), UTM tags,
+    and the lead facts its answers carried."""
+    properties: dict[str, Any] = {k: v.strip() if k == "form_title" else v for k, v in form.items() if v}
+    if facts.utm:
+        properties["utm"] = facts.utm
+    return build_event(
+        source=source, event_id=event_id, type="form_submitted", occurred_at=occurred_at, received_at=received_at,
+        email=facts.email, anonymous_id=facts.anonymous_id, lead_id=facts.lead_id,
+        properties=properties, traits=facts.traits, where=where,
+    )

@@ -21,7 +21,7 @@ from scoring_core import Event
 
 from ..errors import BadRequest
 from .base import Delivery
-from .payloads import LeadFacts, SenderModel, build_event, default_name, parse
+from .payloads import LeadFacts, SenderModel, default_name, form_submission, parse
 from .signatures import verify_base64
 
 HEADER = "Tally-Signature"
@@ -100,29 +100,10 @@ class TallySource:
             name = facts.name_for(field.key, field.label, fallback=default_name(field.label))
             facts.add(name, field.resolved(), is_email=field.type == "INPUT_EMAIL")
 
-        properties: dict[str, Any] = {"form_id": data.formId}
-        if data.formName:
-            properties["form_title"] = data.formName.strip()
-        if data.responseId:
-            properties["response_id"] = data.responseId
-        if data.respondentId:
-            properties["respondent_id"] = data.respondentId
-        if facts.utm:
-            properties["utm"] = facts.utm
         return [
-            build_event(
-                source=self.name,
-                event_id=payload.eventId,
-                type="form_submitted",
-                occurred_at=data.createdAt or payload.createdAt,
-                received_at=delivery.received_at,
-                email=facts.email,
-                anonymous_id=facts.anonymous_id,
-                lead_id=facts.lead_id,
-                properties=properties,
-                traits=facts.traits,
-                where="data",
-            )
+            form_submission(self.name, payload.eventId, data.createdAt or payload.createdAt, delivery.received_at, facts,
+                            "data", form_id=data.formId, form_title=data.formName, response_id=data.responseId,
+                            respondent_id=data.respondentId)
         ]
 
 

@@ -29,7 +29,7 @@ from scoring_core import Event
 
 from ..errors import BadRequest
 from .base import Delivery
-from .payloads import LeadFacts, SenderModel, build_event, default_name, parse
+from .payloads import LeadFacts, SenderModel, default_name, form_submission, parse
 from .signatures import verify_base64
 
 HEADER = "Typeform-Signature"
@@ -127,25 +127,8 @@ class TypeformSource:
         for key, value in response.hidden.items():
             facts.add(facts.name_for(key, fallback=default_name(key)), value)
 
-        properties: dict[str, Any] = {"form_id": response.form_id}
-        if response.definition.title:
-            properties["form_title"] = response.definition.title
-        if response.token:
-            properties["response_id"] = response.token
-        if facts.utm:
-            properties["utm"] = facts.utm
         return [
-            build_event(
-                source=self.name,
-                event_id=payload.event_id,
-                type="form_submitted",
-                occurred_at=response.submitted_at,
-                received_at=delivery.received_at,
-                email=facts.email,
-                anonymous_id=facts.anonymous_id,
-                lead_id=facts.lead_id,
-                properties=properties,
-                traits=facts.traits,
-                where="form_response",
-            )
+            form_submission(self.name, payload.event_id, response.submitted_at, delivery.received_at, facts,
+                            "form_response", form_id=response.form_id, form_title=response.definition.title,
+                            response_id=response.token)
         ]
