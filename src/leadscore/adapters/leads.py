@@ -5,7 +5,7 @@ attributes, so every change is an atomic ADD or a conditional SET:
 
     a.<rule>.<era>   N   decay accumulator, integer units (ADD)
     o.<rule>         NS  repeat-rule occurrence times, ms (ADD)
-    f.<fact>         M   {v: value, t: when, e: event id}: newest wins (conditional SET)
+    f.<fact>         M   {v: value, t: when, e: event hash}: newest wins (conditional SET)
     x.<kind>:<rule>  N   sticky flag (disqualified / customer), first time seen
     s.<day>          SS  hashes of the event ids applied, by day of occurrence (dedupe)
     n, first_at, last_at, email, recent, heat, stage, stage_at, tr, pinned, recycled,
@@ -36,7 +36,7 @@ from ..identity import event_hash
 DEDUPE_DAYS = 7  # an event id is remembered at least this many days after it occurred
 LATE_LOOKBACK_DAYS = 3  # a late event (older than DEDUPE_DAYS) is recognised for 3 more days
 STALE_BUCKET_DAYS = 30  # buckets this far back are removed on the next write
-RECENT_KEEP, RECENT_TRIM_AT = 10, 25
+RECENT_KEEP, RECENT_TRIM_AT = 10, 15  # small items: a write over 1 KB bills 2 units
 HEAT_T0 = 1767225600.0  # 2026-01-01T00:00:00Z: epoch of the heat accumulator
 HEAT_HALF_LIFE_S = 30 * 86400.0
 MAX_ATTEMPTS = 6
@@ -130,8 +130,8 @@ def state_of(item: dict[str, Any]) -> LeadState:
     st.last_seen = float(item["last_at"]) if "last_at" in item else None
     st.event_count = int(item.get("n", 0))
     for entry in item.get("recent", []):
-        at, event_id, type_, rules = str(entry).split("|", 3)
-        st.recent.append((float(at), event_id, type_, tuple(r for r in rules.split(",") if r)))
+        at, event_id, type_, *rules = str(entry).split("|", 3)
+        st.recent.append((float(at), event_id, type_, tuple(r for r in (rules[0] if rules else "").split(",") if r)))
     st.stage = item.get("stage", "lead")
     st.stage_changed_at = float(item["stage_at"]) if "stage_at" in item else None
     st.transitions = int(item.get("tr", 0))
@@ -290,7 +290,7 @@ class LeadStore:
             heat += p.heat
             email = email or fx.email
             # the short hash, not the sender's id: it cannot contain the separator
-            recent.append(f"{fx.at:.3f}|{event_hash(fx.event_id)}|{fx.type}|{','.join(fx.rules)}")
+            recent.append(f"{int(fx.at)}|{event_hash(fx.event_id)}|{fx.type}")
 
         u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
         oldest = today - DEDUPE_DAYS
@@ -480,14 +480,16 @@ class LeadStore:
 
 
 def _newest_facts(todo: Sequence[Pending]) -> dict[str, tuple[float, str, Any]]:
-    """Per fact, the value of the newest event among these: (at, event id, value)."""
+    """Per fact, the value of the newest event among these: (at, event hash, value)."""
     facts: dict[str, tuple[float, str, Any]] = {}
     for p in todo:
         fx = p.effects
         for name, value in fx.facts.items():
             current = facts.get(name)
-            if current is None or (fx.at, fx.event_id) > current[:2]:
-                facts[name] = (fx.at, fx.event_id, value)
+            # the stored tie-breaker is the event's short hash: items stay small
+            key = (fx.at, event_hash(fx.event_id))
+            if current is None or key > current[:2]:
+                facts[name] = (*key, value)
     return facts
 
 
@@ -507,7 +509,7 @@ def _without_older_facts(p: Pending, stored: dict[str, Any]) -> Pending:
     keep = {}
     for name, value in fx.facts.items():
         old = stored.get(f"f.{name}")
-        if old is None or (fx.at, fx.event_id) > (float(old["t"]), str(old["e"])):
+        if old is None or (fx.at, event_hash(fx.event_id)) > (float(old["t"]), str(old["e"])):
             keep[name] = value
     if len(keep) == len(fx.facts):
         return p
