@@ -356,7 +356,7 @@ class LeadStore:
             )
             item["recent"] = keep
         except self._client.exceptions.ConditionalCheckFailedException:
-            pass  # someone appended meanwhile; the next write trims
+            return  # someone appended meanwhile; the next write trims
 
     # -- stage -------------------------------------------------------------
 
