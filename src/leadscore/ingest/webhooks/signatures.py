@@ -109,3 +109,11 @@ def verify_timestamped(
     if not any(matches):
         raise Unauthorized("signature mismatch")
     return signature
+
+
+def sign_timestamped(body: bytes, secret: str, timestamp: int) -> str:
+    """The header value `t=<unix>,v1=<hex>` that `verify_timestamped` accepts: how
+    leadscore signs what it sends (the CRM webhook) in its generic scheme."""
+    _require_secret(secret)
+    signed = str(timestamp).encode("ascii") + b"." + body
+    return f"t={timestamp},v1={hmac_sha256(secret, signed).hex()}"

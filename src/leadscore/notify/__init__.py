@@ -1,0 +1,5 @@
+"""Notifiers: a `LeadStageChanged` event becomes a Slack message, an email or a signed CRM webhook.
+
+`deliver.notify(channel, event, context)` is what each notifier function calls;
+`alert.Alert` is what every channel says; `slack`, `mail` and `crm` send it.
+"""

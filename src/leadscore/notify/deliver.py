@@ -1,0 +1,152 @@
+"""One alert per transition per channel: validate, dedupe on `transition_id`, send, park what cannot be sent.
+
+Dedupe is powertools idempotency on the alerts table, keyed `alert#<channel>#<hash
+of transition_id>`: a second delivery of the same event (EventBridge and Lambda
+both retry) finds the first one's record and sends nothing; one that arrives while
+the first is still sending fails and is retried after it. A `Transient` failure
+fails the invocation, so Lambda retries it and finally hands it to the on-failure
+destination; a `Permanent` one (or an event that is not a valid transition) is
+parked on the alerts dead-letter queue (`ALERTS_DLQ_URL`) at once, with the reason.
+
+Configuration (environment locally, the secrets in AWS):
+- Slack: `SLACK_WEBHOOK_URL_MQL`, `SLACK_WEBHOOK_URL_SQL` (a channel per stage), else `SLACK_WEBHOOK_URL`.
+- Email: `ALERT_EMAIL_FROM`, and `ALERT_EMAIL_TO_MQL` / `ALERT_EMAIL_TO_SQL`, else `ALERT_EMAIL_TO` (comma-separated).
+- CRM: `CRM_WEBHOOK_URL` and `CRM_WEBHOOK_SECRET`.
+- `LEAD_URL_BASE`: the "View lead" link is `<LEAD_URL_BASE>/<lead_id>`.
+- `CONSOLE_ALERTS=1` (the local stack): with no Slack webhook, print the alert instead.
+A channel with nothing configured for a stage skips it (logged, counted), it does not fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..adapters.secrets import get_secret
+from ..ingest.errors import describe_validation_error
+from ..runtime import aws_client, setting
+from .alert import Alert, StageChanged, Transition
+from .errors import Permanent, Transient
+
+#: the stages each channel alerts on (the template's rules route the same ones)
+STAGES = {
+    "slack": frozenset({"mql", "sql"}),
+    "email": frozenset({"mql", "sql"}),
+    "crm": frozenset({"mql", "sql", "customer", "disqualified"}),
+}
+KEEP_RECORDS_S = 14 * 86400  # longer than any retry: EventBridge 24 h, Lambda's async queue 6 h
+
+
+def _per_stage(name: str, stage: str) -> str | None:
+    return get_secret(f"{name}_{stage.upper()}") or get_secret(name) or None
+
+
+def _addresses(raw: str | None) -> list[str]:
+    return [a.strip() for a in (raw or "").split(",") if a.strip()]
+
+
+def _lead_url_base() -> str | None:
+    return os.environ.get("LEAD_URL_BASE") or None
+
+
+def send_slack(transition: dict[str, Any]) -> dict[str, Any]:
+    t = Transition.model_validate(transition)
+    alert = Alert(t, lead_url_base=_lead_url_base())
+    url = _per_stage("SLACK_WEBHOOK_URL", t.to_stage)
+    if not url:
+        if os.environ.get("CONSOLE_ALERTS"):
+            print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
+            return {"status": "printed"}
+        return {"status": "skipped", "reason": "no Slack webhook configured for this stage"}
+    from . import slack
+
+    slack.send(alert, url)
+    return {"status": "sent"}
+
+
+def send_email(transition: dict[str, Any]) -> dict[str, Any]:
+    t = Transition.model_validate(transition)
+    # addresses are configuration (template parameters), not secrets: environment only
+    stage_list = os.environ.get(f"ALERT_EMAIL_TO_{t.to_stage.upper()}") or os.environ.get("ALERT_EMAIL_TO")
+    sender, recipients = os.environ.get("ALERT_EMAIL_FROM"), _addresses(stage_list)
+    if not sender or not recipients:
+        return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
+    from . import mail
+
+    message_id = mail.send(Alert(t, lead_url_base=_lead_url_base()), aws_client("sesv2"), sender, recipients)
+    return {"status": "sent", "message_id": message_id}
+
+
+def send_crm(transition: dict[str, Any]) -> dict[str, Any]:
+    url = get_secret("CRM_WEBHOOK_URL")
+    if not url:
+        return {"status": "skipped", "reason": "no CRM webhook configured"}
+    secret = get_secret("CRM_WEBHOOK_SECRET")
+    if not secret:
+        raise Permanent("CRM_WEBHOOK_SECRET is not configured: refusing to send unsigned")
+    from . import crm
+
+    return {"status": "sent", "http_status": crm.post(url, transition, secret)}
+
+
+SENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"slack": send_slack, "email": send_email, "crm": send_crm}
+
+
+def _with_parking(channel: str, send: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def deliver(transition: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return send(transition)
+        except Permanent as exc:
+            park(channel, {"detail": transition}, str(exc))
+            return {"status": "parked", "reason": str(exc)}
+
+    deliver.__name__ = deliver.__qualname__ = f"deliver_{channel}"
+    return deliver
+
+
+@lru_cache(maxsize=None)
+def _idempotent(channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    store = DynamoDBPersistenceLayer(table_name=setting("ALERTS_TABLE"), boto3_client=aws_client("dynamodb"))
+    config = IdempotencyConfig(event_key_jmespath="transition_id", raise_on_no_idempotency_key=True,
+                               expires_after_seconds=KEEP_RECORDS_S)
+    fn = idempotent_function(_with_parking(channel, SENDERS[channel]), data_keyword_argument="transition",
+                             persistence_store=store, config=config, key_prefix=f"alert#{channel}")
+    return fn, config
+
+
+def park(channel: str, event: Any, reason: str) -> None:
+    """Put an alert that cannot be delivered on the alerts dead-letter queue, for a person to look at."""
+    url = os.environ.get("ALERTS_DLQ_URL")
+    if not url:
+        raise Transient(f"cannot park the alert ({reason}): ALERTS_DLQ_URL is not set")
+    body = json.dumps({"channel": channel, "reason": reason, "event": event}, default=str)
+    aws_client("sqs").send_message(QueueUrl=url, MessageBody=body)
+
+
+def notify(channel: str, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Deliver one EventBridge `LeadStageChanged` event on one channel; returns what happened.
+
+    Raises `Transient` (and powertools' in-progress error) so Lambda retries."""
+    try:
+        changed = StageChanged.model_validate(event)
+    except ValidationError as exc:
+        reason = f"not a LeadStageChanged event: {describe_validation_error(exc)}"
+        park(channel, event, reason)
+        return {"status": "invalid", "reason": reason}
+    if changed.detail.to_stage not in STAGES[channel]:
+        return {"status": "ignored", "reason": f"{channel} does not alert on {changed.detail.to_stage}"}
+    deliver, config = _idempotent(channel)
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(context)
+    return deliver(transition=changed.detail.model_dump(mode="json"))
