@@ -96,3 +96,50 @@ def stack(aws, monkeypatch):
     aws.ddb, aws.table, aws.capture = ddb, tables["LeadsTable"], capture
     yield aws
     runtime.worker.cache_clear()
+
+
+#: every setting that turns a notifier channel on (deliver.py's docstring); `notify` clears them all
+CHANNEL_SETTINGS = ("SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_MQL", "SLACK_WEBHOOK_URL_SQL", "ALERT_EMAIL_FROM",
+                    "ALERT_EMAIL_TO", "ALERT_EMAIL_TO_MQL", "ALERT_EMAIL_TO_SQL", "CRM_WEBHOOK_URL", "CRM_WEBHOOK_SECRET",
+                    "LEAD_URL_BASE", "CONSOLE_ALERTS")
+
+
+def _created(names: list[str], logical_id: str) -> str:
+    """The one created resource (table name or queue URL) named after a template logical id."""
+    found = [n for n in names if n.rsplit("/", 1)[-1].endswith(f"-{logical_id}")]
+    assert len(found) == 1, (logical_id, names)
+    return found[0]
+
+
+@pytest.fixture
+def notify(stack, monkeypatch):
+    """The notifiers' resources as the template sets them: ALERTS_TABLE and ALERTS_DLQ_URL
+    (both created from the template by `stack`/`aws`), no channel configured. `stack.alerts_dlq`
+    is the dead-letter queue's URL. The per-container caches are cleared around each test,
+    since each test gets a fresh moto."""
+    from leadscore.notify import deliver
+
+    for name in CHANNEL_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    table = _created(stack.ddb.list_tables()["TableNames"], "AlertsTable")
+    dlq = _created(stack.sqs.list_queues().get("QueueUrls", []), "AlertsDeadLetterQueue")
+    monkeypatch.setenv("ALERTS_TABLE", table)
+    monkeypatch.setenv("ALERTS_DLQ_URL", dlq)
+    runtime.aws_client.cache_clear()
+    deliver._idempotent.cache_clear()
+    stack.alerts_table, stack.alerts_dlq = table, dlq
+    yield stack
+    runtime.aws_client.cache_clear()
+    deliver._idempotent.cache_clear()
+
+
+def parked(aws) -> list[dict[str, Any]]:
+    """Every message on the alerts dead-letter queue (received once, then deleted)."""
+    out = []
+    while True:
+        messages = aws.sqs.receive_message(QueueUrl=aws.alerts_dlq, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return out
+        for m in messages:
+            out.append(json.loads(m["Body"]))
+            aws.sqs.delete_message(QueueUrl=aws.alerts_dlq, ReceiptHandle=m["ReceiptHandle"])

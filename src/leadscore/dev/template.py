@@ -107,6 +107,44 @@ def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
     return routes
 
 
+@dataclass(frozen=True)
+class BusRule:
+    """An EventBridgeRule event of a function: which bus, which pattern, which handler."""
+
+    name: str  # function logical id + event name, e.g. SlackNotifyFunctionQualified
+    bus: str  # the bus's logical id
+    pattern: dict[str, Any]
+    function: str  # logical id
+    code_uri: Path
+    handler: str
+
+
+def bus_rules(template: dict[str, Any]) -> list[BusRule]:
+    """Every EventBridgeRule event of every function in the template (SAM's form of a rule and its target)."""
+    rules = []
+    for logical_id, fn in resources(template, "AWS::Serverless::Function").items():
+        props = fn.get("Properties", {})
+        for event_name, event in (props.get("Events") or {}).items():
+            if event.get("Type") != "EventBridgeRule":
+                continue
+            ep = event.get("Properties", {})
+            bus = ep.get("EventBusName")
+            bus_id = bus["Ref"] if isinstance(bus, dict) and "Ref" in bus else str(bus or "default")
+            rules.append(BusRule(f"{logical_id}{event_name}", bus_id, ep["Pattern"], logical_id,
+                                 ROOT / props["CodeUri"], props["Handler"]))
+    return rules
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """Whether an event matches an EventBridge pattern, for the pattern forms the template uses
+    (lists of exact values, nested objects): enough for tests to pick a sample's functions."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(k in event and matches(v, event[k]) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        return event in pattern
+    return pattern == event
+
+
 def function_environment(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
     """Globals' and the function's own environment variables (intrinsics left unresolved)."""
     env = dict(((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {}))

@@ -1,0 +1,105 @@
+"""GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API.
+
+`Authorization: Bearer <API_TOKEN>` on every call (401 otherwise). Answers are
+scored at the time of the request. Feedback and erasure come with a later issue.
+"""
+
+import hmac
+import os
+import time
+from functools import lru_cache
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from leadscore import runtime
+from leadscore.adapters.secrets import get_secret
+from leadscore.ingest.answers import json_response
+from leadscore.ingest.errors import BadRequest, Rejected, Unauthorized
+
+logger = Logger(service="leads")
+cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
+app = APIGatewayHttpResolver(cors=cors)
+STAGES = ("mql", "sql", "customer")
+MAX_LIMIT = 100
+
+
+class NotFound(Rejected):
+    status = 404
+
+
+@lru_cache(maxsize=1)
+def engine():
+    from scoring_core import Engine, load_model
+
+    return Engine(load_model(os.environ.get("MODEL_FILE") or None))
+
+
+def init() -> None:
+    engine()
+
+
+def _authorize() -> None:
+    token = get_secret("API_TOKEN") or ""
+    header = (app.current_event.headers or {}).get("authorization") or ""
+    scheme, _, given = header.partition(" ")
+    # an unset token refuses everything rather than letting everyone in
+    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("bad or missing bearer token")
+
+
+def _table() -> str:
+    return runtime.setting("LEADS_TABLE")
+
+
+@app.get("/leads/<id>")
+def get_lead(id: str) -> dict:  # noqa: A002 (the route's name)
+    from leadscore.views import lead_view, resolve
+
+    _authorize()
+    item = resolve(runtime.aws_client("dynamodb"), _table(), id)
+    if item is None:
+        raise NotFound("no such lead")
+    return lead_view(engine(), item, time.time())
+
+
+@app.get("/leads")
+def list_leads() -> dict:
+    from leadscore.identity import LOCAL_KEY_SECRET, email_key
+    from leadscore.views import lead_view, qualified, resolve
+    from scoring_core.events import normalize_email
+
+    _authorize()
+    query = app.current_event.query_string_parameters or {}
+    client, now = runtime.aws_client("dynamodb"), time.time()
+    if "email" in query:
+        try:
+            email = normalize_email(query["email"])
+        except ValueError:
+            raise BadRequest("email is not an email address") from None
+        key_secret = get_secret("LEAD_KEY_SECRET") or LOCAL_KEY_SECRET
+        item = resolve(client, _table(), email_key(email, key_secret))
+        if item is None:
+            raise NotFound("no lead with this email")
+        return lead_view(engine(), item, now)
+    stage = query.get("stage")
+    if stage not in STAGES:
+        raise BadRequest("give ?email= or ?stage= (one of mql, sql, customer)")
+    try:
+        limit = int(query.get("limit", "20"))
+    except ValueError:
+        raise BadRequest("limit must be a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    items = qualified(client, _table(), stage, limit)
+    return {"leads": [lead_view(engine(), i, now, full=False) for i in items]}
+
+
+@app.exception_handler(Rejected)
+def rejected(exc: Rejected) -> Response:
+    message = "unauthorized" if exc.status == 401 else exc.message
+    return json_response(exc.status, {"error": message})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)
