@@ -63,6 +63,10 @@ def lambda_handler(event, context):
     if to_dlq:
         logger.error("records going to the dead-letter queue", extra={"count": to_dlq})
     metrics.flush_metrics()
+    if logger.log_level <= 10:  # DEBUG (the local stack's readable log): one line per event
+        for lead, type_, points in result.events:
+            score, stage = result.scores.get(runtime.worker().resolve(lead), (None, None))
+            logger.debug("scored", extra={"lead": lead, "type": type_, "points": round(points, 2), "score": score, "stage": stage})
     for t in result.transitions:
         logger.info("stage changed", extra={"lead": t["lead_id"], "from": t["from_stage"], "to": t["to_stage"], "score": t["score"]})
     return {"batchItemFailures": invalid + [{"itemIdentifier": m} for m in sorted(result.failed)]}

@@ -73,13 +73,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    print(
-        "leadscore dev: the local stack (moto server, HTTP routes on :3000, worker, notifiers, demo site)\n"
-        "is not built yet. Meanwhile, score the sample stream offline:\n"
-        "  .venv/bin/leadscore score events/sample_stream.jsonl --at 2026-11-01T00:00:00Z",
-        file=sys.stderr,
-    )
-    return EXIT_USAGE
+    from .dev.stack import run
+
+    return run(args.host, args.port, verbose=args.verbose)
 
 
 def cmd_not_yet(args: argparse.Namespace) -> int:
@@ -103,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=cmd_model_check)
 
-    p = sub.add_parser("dev", help="run the whole pipeline locally")
+    p = sub.add_parser("dev", help="run the whole pipeline locally: AWS on moto, routes on :3000, demo site")
+    p.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--verbose", action="store_true", help="the handlers' JSON logs and one line per HTTP request")
     p.set_defaults(func=cmd_dev)
     for name in ("backtest", "calibrate"):
         p = sub.add_parser(name, help=f"{name} a model against known outcomes (not built yet)")

@@ -37,6 +37,9 @@ class BatchResult:
     duplicates: int = 0
     transitions: list[dict[str, Any]] = field(default_factory=list)
     merges: int = 0
+    # for readable logs: (lead key, event type, points the event brought when it happened)
+    events: list[tuple[str, str, float]] = field(default_factory=list)
+    scores: dict[str, tuple[float, str]] = field(default_factory=dict)  # lead key -> (score, stage) after the batch
 
 
 @dataclass
@@ -90,6 +93,10 @@ class Worker:
         self.redirects: dict[str, str] = {}  # alias -> lead, learnt from merges and failed conditions
         self._log = log or (lambda *a, **k: None)
 
+    def resolve(self, key: str) -> str:
+        """Where a key points, as far as this container has learnt (merged aliases)."""
+        return self._resolve(key)
+
     def _resolve(self, key: str) -> str:
         for _ in range(MAX_REDIRECTS):
             nxt = self.redirects.get(key)
@@ -98,13 +105,14 @@ class Worker:
             key = nxt
         return key
 
-    def _heat(self, effects: Any) -> float:
+    def _points(self, effects: Any) -> float:
+        """The engagement points an event brought at the moment it happened (before caps)."""
         points = 0.0
         for (rule_id, era), units in effects.increments.items():
             rule = self.engine.rules.get(rule_id)
             if rule is not None:
                 points += rule.decay.value(era, units, effects.at)
-        return heat_increment(points, effects.at) if points else 0.0
+        return points
 
     def process(self, messages: Sequence[tuple[str, Event]], now: float) -> BatchResult:
         result = BatchResult()
@@ -114,8 +122,10 @@ class Worker:
             key = self._resolve(keys[0])
             group = groups.setdefault(key, _Group(key))
             fx = self.engine.effects(event)
+            points = self._points(fx)
             group.messages.append(message_id)
-            group.pending.append(Pending(fx, self._heat(fx)))
+            group.pending.append(Pending(fx, heat_increment(points, fx.at) if points else 0.0))
+            result.events.append((key, event.type, points))
             group.aliases += [k for k in keys[1:] if k not in group.aliases]
 
         outboxes: list[tuple[_Group, str, list[dict[str, Any]]]] = []
@@ -174,6 +184,7 @@ class Worker:
             state = state_of(item)
             expected, was_recycled = state.transitions, state.recycled
             score, tr = self.engine.advance(state, now)
+            result.scores[key] = (score.total, state.stage)
             if tr is None:
                 if state.recycled != was_recycled:
                     self.store.record_recycled(key, state.recycled, expected)

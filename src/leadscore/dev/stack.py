@@ -1,0 +1,534 @@
+"""`leadscore dev`: the whole pipeline on one machine, AWS emulated by moto's server.
+
+Everything comes from template.yaml: the queues (with their redrive policies),
+tables (keys, indexes, TTL), event buses, the functions' environment, the HTTP
+API routes, the SQS event source (batch size), and each function's
+EventBridge rules (pattern, then the function as target, with its async retry
+count and on-failure destination). The handlers are the real ones, invoked
+with the event shapes Lambda gives them:
+
+- HTTP: API Gateway HTTP API v2 events built from real requests (`http.py`).
+- The queue: polled like Lambda's event source mapping; records a handler
+  reports as failed become visible again after `REDELIVERY_DELAY_S` (Lambda
+  waits for the visibility timeout) and go to the DLQ after the queue's
+  `maxReceiveCount`, which moto's SQS applies.
+- The bus: each rule delivers to a queue of its own (moto matches the
+  pattern); a poller invokes the function as Lambda's async invoke would,
+  retrying a failed event `MaximumRetryAttempts` times (after 1 s, 2 s, ...
+  locally; Lambda waits about a minute, then two) and then sending Lambda's
+  on-failure record to the destination the template names.
+
+All functions run in this one process, so their environment variables are
+merged (the template's, resolved; then any already set in the shell win).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets as pysecrets
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .functions import LambdaContext, load_handler, load_module
+from .http import LambdaHttpServer, Route
+from .sqs import sqs_event, sqs_record
+from .template import (
+    ROOT,
+    bus_rules,
+    create_buses,
+    create_queues,
+    create_tables,
+    function_environment,
+    http_routes,
+    load_template,
+    resources,
+)
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "leadscore-local"
+REDELIVERY_DELAY_S = 2  # a failed queue record is received again after this (Lambda: the visibility timeout)
+ASYNC_RETRY_DELAY_S = 1  # an async event's n-th retry waits n times this (Lambda: about 1 min, then 2)
+DEMO = Path(__file__).resolve().parent / "demo"
+SOURCES = ("generic", "typeform", "tally", "calendly", "stripe")
+LOGGERS = ("pixel", "collect", "hooks", "score", "leads", "notify")
+
+
+class PortInUse(Exception):
+    pass
+
+
+def check_port(host: str, port: int) -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: only a listener counts
+    try:
+        probe.bind((host, port))
+    except OSError:
+        raise PortInUse(f"port {port} on {host} is in use: stop what is using it, or run `leadscore dev --port N`") from None
+    finally:
+        probe.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+# -- template intrinsics, resolved against the local resources ---------------------------------
+
+@dataclass
+class Resolved:
+    template: dict[str, Any]
+    refs: dict[str, str] = field(default_factory=dict)  # logical id / parameter / pseudo -> Ref value
+    arns: dict[str, str] = field(default_factory=dict)  # logical id -> Arn
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value((self.template.get("Conditions") or {})[name]))
+
+    def value(self, node: Any) -> Any:
+        """A template value with its intrinsics resolved; None when it names something with no
+        local counterpart (a secret's ARN: locally secrets come from the environment)."""
+        if not isinstance(node, dict):
+            return node
+        if len(node) != 1:
+            return {k: self.value(v) for k, v in node.items()}
+        (fn, arg), = node.items()
+        if fn == "Ref":
+            return self.refs.get(arg)
+        if fn == "Fn::GetAtt":
+            return self.arns.get(arg[0]) if arg[1] == "Arn" else None
+        if fn == "Fn::Join":
+            parts = [self.value(p) for p in arg[1]]
+            return None if any(p is None for p in parts) else str(arg[0]).join(str(p) for p in parts)
+        if fn == "Fn::Sub":
+            def sub(m: re.Match[str]) -> str:
+                name = m.group(1)
+                got = self.arns.get(name.split(".")[0]) if name.endswith(".Arn") else self.refs.get(name)
+                return "" if got is None else str(got)
+            return re.sub(r"\$\{([^}]+)\}", sub, arg if isinstance(arg, str) else arg[0])
+        if fn == "Fn::If":
+            return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+        if fn == "Fn::Not":
+            return not self.value(arg[0])
+        if fn == "Fn::Equals":
+            return str(self.value(arg[0])) == str(self.value(arg[1]))
+        if fn == "Condition":
+            return self.condition(arg)
+        return {fn: arg}
+
+
+# -- readable logs ----------------------------------------------------------------------------
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_SHOWN = ("route", "kind", "source", "events", "lead", "type", "points", "score", "stage", "from", "to", "channel",
+          "to_stage", "status", "reason", "error", "count", "http_status")
+
+
+def _formatter_class() -> type:
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    class ReadableFormatter(LambdaPowertoolsFormatter):
+        """One short line per log record: time, service, message, the useful fields. A
+        powertools formatter, so the loggers' append_keys and context injection still work."""
+
+        format = _format_readable
+
+    return ReadableFormatter
+
+
+def _format_readable(self, record: logging.LogRecord) -> str:
+    fields = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+    at = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+    if record.getMessage() == "scored":
+        pts = fields.get("points") or 0
+        line = f"{fields.get('type')} {pts:+g}" if pts else str(fields.get("type"))
+        return f"{at} score   {_short(fields.get('lead'))}  {line:<24} score {fields.get('score')} ({fields.get('stage')})"
+    if record.getMessage() == "stage changed":
+        return (f"{at} score   {_short(fields.get('lead'))}  *** {fields.get('from')} -> {str(fields.get('to')).upper()}"
+                f" at score {fields.get('score')}")
+    extra = " ".join(f"{k}={fields[k]}" for k in _SHOWN if fields.get(k) not in (None, ""))
+    return f"{at} {record.name:<7} {record.getMessage()} {extra}".rstrip()
+
+
+def _short(key: Any) -> str:
+    text = str(key)
+    return text if len(text) <= 16 else text[:15] + "…"
+
+
+def readable_logs(verbose: bool) -> Callable[[], None]:
+    """Turn the handlers' JSON loggers into one-line ones (the JSON stays with --verbose).
+    Returns what puts them back as they were (the stack's stop calls it)."""
+    if verbose:
+        return lambda: None
+    formatter = _formatter_class()()
+    saved: list[tuple[logging.Logger, int, list[tuple[logging.Handler, logging.Formatter | None]]]] = []
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, [(h, h.formatter) for h in logger.handlers]))
+        for handler in logger.handlers:
+            handler.setFormatter(formatter)
+        logger.setLevel(logging.DEBUG if name == "score" else logging.INFO)
+
+    def restore() -> None:
+        for logger, level, handlers in saved:
+            logger.setLevel(level)
+            for handler, original in handlers:
+                handler.setFormatter(original)
+
+    return restore
+
+
+# -- the stack --------------------------------------------------------------------------------
+
+@dataclass
+class Function:
+    logical_id: str
+    handler: Callable[[dict[str, Any], Any], Any]
+    timeout_s: float
+
+
+class DevStack:
+    def __init__(self, host: str = "127.0.0.1", port: int = 3000, *, out: Callable[[str], None] = print,
+                 verbose: bool = False, template_path: Path | None = None):
+        self.host, self.port = host, port
+        self.out = out
+        self.verbose = verbose
+        self.template = load_template(template_path) if template_path else load_template()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.moto: Any = None
+        self.http: LambdaHttpServer | None = None
+        self.settings: dict[str, str] = {}
+        self._restore_logs: Callable[[], None] = lambda: None
+
+    # ---- start-up
+
+    def start(self) -> DevStack:
+        started = time.perf_counter()
+        check_port(self.host, self.port)
+        self._start_moto()
+        self._create_resources()
+        self._environment()
+        self._load_functions()
+        self._restore_logs = readable_logs(self.verbose)
+        self._serve_http()
+        self._start_queue_poller()
+        self._start_bus_pollers()
+        self.startup_s = time.perf_counter() - started
+        return self
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's access log
+        port = free_port()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.moto.start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._reset_emulator()  # moto's backends live in this process: start from nothing
+        for name, value in {"AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+                            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
+            os.environ[name] = value
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.pop("AWS_PROFILE", None)
+        from .. import runtime
+
+        runtime.aws_client.cache_clear()
+
+    def _reset_emulator(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def _create_resources(self) -> None:
+        t = self.template
+        sqs, ddb, events = self.client("sqs"), self.client("dynamodb"), self.client("events")
+        self.queues = create_queues(sqs, t)
+        tables = create_tables(ddb, t)
+        buses = create_buses(events, t)
+        r = Resolved(t)
+        for name, p in (t.get("Parameters") or {}).items():
+            r.refs[name] = str(p.get("Default", ""))
+        r.refs.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK,
+                       "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "HttpApi": "local"})
+        for logical_id, url in self.queues.items():
+            r.refs[logical_id] = url
+            r.arns[logical_id] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{url.rsplit('/', 1)[1]}"
+        for logical_id, name in tables.items():
+            r.refs[logical_id] = name
+            r.arns[logical_id] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+        for logical_id, name in buses.items():
+            r.refs[logical_id] = name
+            r.arns[logical_id] = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+        self.resolved = r
+        self.queue_by_arn = {r.arns[k]: url for k, url in self.queues.items()}
+
+        # each EventBridge rule of a function: the template's pattern, delivered to a queue of its own
+        self.rules = []
+        for rule in bus_rules(t):
+            bus = buses[rule.bus]
+            url = sqs.create_queue(QueueName=f"leadscore-rule-{rule.name}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name=rule.name, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+            events.put_targets(Rule=rule.name, EventBusName=bus, Targets=[{"Id": rule.function, "Arn": arn}])
+            self.rules.append((rule, url))
+
+    def _environment(self) -> None:
+        """The template's environment, resolved; local secrets generated; what the shell sets wins."""
+        env: dict[str, str] = {}
+        for logical_id in resources(self.template, "AWS::Serverless::Function"):
+            for name, value in function_environment(self.template, logical_id).items():
+                resolved = self.resolved.value(value)
+                if resolved is not None and name not in ("SECRETS_ARN", "POWERTOOLS_SERVICE_NAME"):
+                    env[name] = str(resolved)
+        base = f"http://{self.host}:{self.port}"
+        local = {
+            "LEAD_URL_BASE": f"{base}/demo/leads",
+            "API_TOKEN": pysecrets.token_urlsafe(24),
+            "WRITE_KEYS": "wk_demo",
+            "CONSOLE_ALERTS": "1",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+            **{f"WEBHOOK_SECRET_{s.upper()}": f"whsec_local_{s}" for s in SOURCES},
+        }
+        env.update(local)
+        for name, value in env.items():
+            if name in ("QUEUE_URL", "LEADS_TABLE", "BUS_NAME", "ALERTS_TABLE", "ALERTS_DLQ_URL"):
+                os.environ[name] = value  # the local resources: never the shell's
+            else:
+                os.environ.setdefault(name, value)
+        self.settings = {k: os.environ[k] for k in env}
+        self.write_key = os.environ["WRITE_KEYS"].split(",")[0].strip()
+
+    def _load_functions(self) -> None:
+        self.functions: dict[str, Function] = {}
+        glob = ((self.template.get("Globals") or {}).get("Function") or {})
+        for logical_id, fn in resources(self.template, "AWS::Serverless::Function").items():
+            props = fn["Properties"]
+            handler = load_handler(ROOT / props["CodeUri"], props["Handler"])
+            module = load_module(ROOT / props["CodeUri"], props["Handler"].rpartition(".")[0])
+            if hasattr(module, "init"):
+                module.init()  # what a cold start does, done once at start-up
+            self.functions[logical_id] = Function(logical_id, handler, float(props.get("Timeout", glob.get("Timeout", 3))))
+
+    # ---- HTTP
+
+    def _serve_http(self) -> None:
+        routes = [Route(r.method, r.path, self.functions[r.function].handler, r.function) for r in http_routes(self.template)]
+        cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding", "Access-Control-Max-Age": "600"}
+        log = (lambda line: None) if not self.verbose else self.out
+        self.http = LambdaHttpServer((self.host, self.port), routes, cors=cors, extra=self._demo, log=log)
+        self._threads.append(self.http.start())
+
+    def _demo(self, request: Any) -> bool:
+        """The demo site: static pages under /demo/, the API's address, write key and token filled in."""
+        from urllib.parse import urlsplit
+
+        path = urlsplit(request.path).path
+        if path in ("/", "/demo"):
+            request.send_response(302)
+            request.send_header("Location", "/demo/")
+            request.send_header("Content-Length", "0")
+            request.end_headers()
+            return True
+        if not path.startswith("/demo/"):
+            return False
+        name = path[len("/demo/"):] or "index.html"
+        if name.startswith("leads/"):
+            name = "leads.html"  # /demo/leads/<lead id>: the leads page, that lead opened
+        file = (DEMO / name).resolve()
+        if DEMO.resolve() not in file.parents or not file.is_file():
+            file = DEMO / "404.html"
+            status = 404
+        else:
+            status = 200
+        body = file.read_bytes()
+        kind = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}.get(file.suffix, "application/octet-stream")
+        if file.suffix in (".html", ".js"):
+            text = body.decode("utf-8")
+            for key, value in {"API_BASE": f"http://{self.host}:{self.port}", "WRITE_KEY": self.write_key,
+                               "API_TOKEN": os.environ.get("API_TOKEN", "")}.items():
+                text = text.replace("{{" + key + "}}", value)
+            body = text.encode("utf-8")
+        request.send_response(status)
+        request.send_header("Content-Type", kind)
+        request.send_header("Cache-Control", "no-store")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(body)
+        return True
+
+    # ---- the SQS event source mapping
+
+    def _start_queue_poller(self) -> None:
+        for logical_id, fn in resources(self.template, "AWS::Serverless::Function").items():
+            for event in (fn["Properties"].get("Events") or {}).values():
+                if event.get("Type") != "SQS":
+                    continue
+                props = event["Properties"]
+                queue_arn = self.resolved.value(props["Queue"])
+                url = self.queue_by_arn[queue_arn]
+                batch = int(props.get("BatchSize", 10))
+                partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+                self._spawn(f"sqs-{logical_id}", self._poll_queue, self.functions[logical_id], url, queue_arn, batch, partial)
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _poll_queue(self, fn: Function, url: str, arn: str, batch: int, partial: bool) -> None:
+        sqs = self.client("sqs")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch, WaitTimeSeconds=1,
+                                               AttributeNames=["All"]).get("Messages", [])
+            except Exception as exc:  # the emulator going away at shutdown
+                if self._stop.is_set():
+                    return
+                self.out(f"sqs poll failed: {exc.__class__.__name__}")
+                time.sleep(0.5)
+                continue
+            if not messages:
+                continue
+            records = [sqs_record(m["MessageId"], m["Body"], arn, int(m["Attributes"].get("ApproximateReceiveCount", 1)),
+                                  m["ReceiptHandle"]) for m in messages]
+            try:
+                result = fn.handler(sqs_event(records), LambdaContext(fn.logical_id, timeout_s=fn.timeout_s)) or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])} if partial else set()
+            except Exception as exc:
+                self.out(f"{fn.logical_id} failed: {exc.__class__.__name__}: the whole batch is retried")
+                failed = {m["MessageId"] for m in messages}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                                for i, m in enumerate(done)])
+            for m in messages:
+                if m["MessageId"] in failed:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=REDELIVERY_DELAY_S)
+
+    # ---- EventBridge rules → functions (asynchronous invocation)
+
+    def _start_bus_pollers(self) -> None:
+        for rule, url in self.rules:
+            props = self.template["Resources"][rule.function]["Properties"]
+            config = props.get("EventInvokeConfig") or {}
+            retries = int(config.get("MaximumRetryAttempts", 2))
+            on_failure = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            destination = self.queue_by_arn.get(self.resolved.value(on_failure)) if on_failure else None
+            self._spawn(f"bus-{rule.name}", self._poll_rule, self.functions[rule.function], url, retries, destination)
+
+    def _poll_rule(self, fn: Function, url: str, retries: int, destination: str | None) -> None:
+        sqs = self.client("sqs")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                               AttributeNames=["All"]).get("Messages", [])
+            except Exception:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.5)
+                continue
+            for m in messages:
+                attempt = int(m["Attributes"].get("ApproximateReceiveCount", 1))
+                event = json.loads(m["Body"])
+                try:
+                    fn.handler(event, LambdaContext(fn.logical_id, timeout_s=fn.timeout_s))
+                except Exception as exc:
+                    if attempt <= retries:
+                        # Lambda retries an async event after about 1 min, then 2: locally 1 s, then 2 s
+                        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                                      VisibilityTimeout=int(ASYNC_RETRY_DELAY_S * attempt))
+                        continue
+                    self.out(f"{fn.logical_id}: event failed {attempt} times, sent to its on-failure destination")
+                    if destination:
+                        sqs.send_message(QueueUrl=destination, MessageBody=json.dumps(_failure_record(fn, event, exc, attempt)))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    # ---- shutdown
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=3)
+        if self.moto is not None:
+            self._reset_emulator()
+            self.moto.stop()
+        self._restore_logs()
+
+    def banner(self) -> str:
+        base = f"http://{self.host}:{self.port}"
+        slack = "posting to SLACK_WEBHOOK_URL" if os.environ.get("SLACK_WEBHOOK_URL") else "printed here (set SLACK_WEBHOOK_URL to post to Slack)"
+        lines = [
+            f"leadscore dev: the whole pipeline on {base} (AWS on moto at {self.endpoint}), ready in {self.startup_s:.1f} s",
+            "",
+            f"  demo site     {base}/demo/            (browse, then book a demo)",
+            f"  live leads    {base}/demo/leads.html",
+            f"  pixel         {base}/t.gif?vid=<visitor>&url=<page>",
+            f"  SDK endpoint  {base}/v1/batch           write key: {self.write_key}",
+            f"  webhooks      {base}/hooks/<source>     secrets: WEBHOOK_SECRET_<SOURCE> (e.g. {os.environ['WEBHOOK_SECRET_GENERIC']})",
+            f"  leads API     {base}/leads?stage=mql    Authorization: Bearer {os.environ['API_TOKEN']}",
+            f"  alerts        {slack}",
+            "",
+            "Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+
+def _failure_record(fn: Function, event: dict[str, Any], exc: Exception, attempts: int) -> dict[str, Any]:
+    """What Lambda sends to an on-failure destination after an async event's last retry."""
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetriesExhausted", "approximateInvokeCount": attempts,
+                           "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn.logical_id}:$LATEST"},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": str(exc)[:200], "errorType": exc.__class__.__name__},
+    }
+
+
+def run(host: str = "127.0.0.1", port: int = 3000, verbose: bool = False) -> int:
+    """`leadscore dev`: start, print where everything is, run until Ctrl-C (or SIGTERM)."""
+    import signal
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    stack = DevStack(host, port, verbose=verbose)
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        while not done.wait(0.5):
+            pass
+    except PortInUse as exc:
+        print(f"leadscore dev: {exc}", flush=True)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping...", flush=True)
+        stack.stop()
+    print("stopped", flush=True)
+    return 0

@@ -1,0 +1,190 @@
+"""`leadscore dev`: resources from template.yaml on the moto server, real handlers, Lambda's delivery rules."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from leadscore.cli import main
+from leadscore.dev import stack as dev
+from leadscore.dev.template import bus_rules, http_routes, load_template, resources
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template()
+UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+
+
+@pytest.fixture
+def local(monkeypatch):
+    """A running local stack on a free port; the process environment restored afterwards."""
+    from leadscore import runtime
+    from leadscore.notify import deliver
+
+    saved = dict(os.environ)
+    monkeypatch.setattr(dev, "REDELIVERY_DELAY_S", 0)
+    monkeypatch.setattr(dev, "ASYNC_RETRY_DELAY_S", 0)
+    lines: list[str] = []
+    s = dev.DevStack(port=dev.free_port(), out=lines.append).start()
+    s.lines = lines
+    yield s
+    s.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+    for cached in (runtime.aws_client, runtime.worker, runtime.event_queue, deliver._idempotent):
+        cached.cache_clear()
+
+
+def http(s, method, path, body=None, headers=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{s.port}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def wait_until(check, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_resources_are_the_templates(local):
+    sqs, ddb, events = local.client("sqs"), local.client("dynamodb"), local.client("events")
+    for logical_id, queue in resources(TEMPLATE, "AWS::SQS::Queue").items():
+        attributes = sqs.get_queue_attributes(QueueUrl=local.queues[logical_id], AttributeNames=["All"])["Attributes"]
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == redrive["maxReceiveCount"]
+        assert attributes["MessageRetentionPeriod"] == str(queue["Properties"]["MessageRetentionPeriod"])
+    for logical_id, table in resources(TEMPLATE, "AWS::DynamoDB::Table").items():
+        name = local.resolved.refs[logical_id]
+        described = ddb.describe_table(TableName=name)["Table"]
+        assert described["KeySchema"] == table["Properties"]["KeySchema"]
+        indexes = {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])}
+        assert indexes == {i["IndexName"] for i in table["Properties"].get("GlobalSecondaryIndexes", [])}
+        ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        assert ttl["AttributeName"] == table["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+    bus = local.resolved.refs["LeadsBus"]
+    rules = {r["Name"]: json.loads(r["EventPattern"]) for r in events.list_rules(EventBusName=bus)["Rules"]}
+    assert rules == {r.name: r.pattern for r in bus_rules(TEMPLATE)}
+    assert len(rules) == 3
+
+
+def test_every_route_of_the_template_is_served(local):
+    for route in http_routes(TEMPLATE):
+        path = route.path.replace("{source}", "generic").replace("{kind}", "track").replace("{id}", "e:x")
+        status, body = http(local, route.method, path, b"{}" if route.method == "POST" else None,
+                            {"Content-Type": "application/json"})
+        assert body != b'{"message":"Not Found"}', route
+        assert status < 500, (route, status, body)
+
+
+def test_it_starts_in_under_ten_seconds(local):
+    assert local.startup_s < 10
+
+
+def test_a_port_in_use_is_a_clear_error(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["dev", "--port", str(port)]) == 2
+    out = capsys.readouterr().out
+    assert f"port {port} on 127.0.0.1 is in use" in out and "--port" in out
+
+
+def test_a_poison_message_reaches_the_dlq_after_the_templates_max_receives(local):
+    sqs = local.client("sqs")
+    sqs.send_message(QueueUrl=local.queues["EventsQueue"], MessageBody='{"not": "an event"}')
+    max_receives = TEMPLATE["Resources"]["EventsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+
+    moved = wait_until(lambda: sqs.receive_message(QueueUrl=local.queues["EventsDeadLetterQueue"],
+                                                   AttributeNames=["All"]).get("Messages"), timeout=30)
+
+    assert moved[0]["Body"] == '{"not": "an event"}'
+    assert int(moved[0]["Attributes"]["ApproximateReceiveCount"]) >= max_receives
+
+
+def test_an_alert_that_keeps_failing_goes_to_the_on_failure_destination(local, monkeypatch):
+    """Slack unreachable: the event is retried as Lambda retries async events, then parked with Lambda's record."""
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", f"http://127.0.0.1:{dev.free_port()}/nobody-listens")
+    events = local.client("events")
+    detail = json.loads((ROOT / "events" / "functions" / "notify_sql.json").read_text())["detail"]
+    detail["transition_id"] = uuid.uuid4().hex
+    events.put_events(Entries=[{"Source": "leadscore", "DetailType": "LeadStageChanged", "Detail": json.dumps(detail),
+                                "EventBusName": local.resolved.refs["LeadsBus"]}])
+    sqs = local.client("sqs")
+
+    def parked():
+        for m in sqs.receive_message(QueueUrl=local.queues["AlertsDeadLetterQueue"], MaxNumberOfMessages=10).get("Messages", []):
+            record = json.loads(m["Body"])
+            if record.get("requestContext", {}).get("functionArn", "").endswith(":SlackNotifyFunction:$LATEST"):
+                return record
+        return None
+
+    record = wait_until(parked, timeout=40)
+
+    retries = TEMPLATE["Resources"]["SlackNotifyFunction"]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"]
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == retries + 1
+    assert record["requestPayload"]["detail"]["transition_id"] == detail["transition_id"]
+
+
+def test_a_visitor_qualifies_and_the_alert_is_printed(local, capsys):
+    vid = uuid.uuid4().hex
+    key = base64.b64encode(f"{os.environ['WRITE_KEYS'].split(',')[0]}:".encode()).decode()
+    sdk = {"Authorization": f"Basic {key}", "Content-Type": "application/json"}
+    identify = {"anonymousId": vid, "traits": {"email": "dana@northwind-robotics.com", "name": "Dana Fox",
+                                                "title": "Marketing Manager", "company": "Northwind Robotics"}}
+    assert http(local, "POST", "/v1/identify", json.dumps(identify).encode(), sdk)[0] == 200
+    for page in ("", "pricing.html", "pricing.html", "book-a-demo.html"):
+        status, body = http(local, "GET", f"/t.gif?vid={vid}&url=http://127.0.0.1/demo/{page}", headers={"User-Agent": UA})
+        assert status == 200 and body.startswith(b"GIF89a")
+    assert http(local, "POST", "/v1/track", json.dumps({"anonymousId": vid, "event": "Demo Requested"}).encode(), sdk)[0] == 200
+    token = {"Authorization": f"Bearer {os.environ['API_TOKEN']}"}
+
+    lead = wait_until(lambda: (lambda s, b: json.loads(b) if s == 200 and json.loads(b)["stage"] == "mql" else None)(
+        *http(local, "GET", "/leads?email=dana@northwind-robotics.com", headers=token)))
+    printed = wait_until(lambda: "New MQL: Dana Fox" in capsys.readouterr().out or None)
+
+    assert printed and lead["grade"] and lead["reasons"][0]["rule"] == "demo_request"
+    assert http(local, "GET", "/demo/")[0] == 200
+    assert b"leadscore.js" in http(local, "GET", "/demo/pricing.html")[1]
+    assert http(local, "GET", "/demo/../template.yaml")[0] == 404
+
+
+def test_ctrl_c_stops_everything(tmp_path):
+    port = dev.free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("AWS_ENDPOINT_URL", "QUEUE_URL", "LEADS_TABLE", "BUS_NAME"):
+        env.pop(name, None)
+    proc = subprocess.Popen([sys.executable, "-m", "leadscore.cli", "dev", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 30
+        while "Ctrl-C stops everything" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        assert "Ctrl-C stops everything" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "stopped" in out
+    dev.check_port("127.0.0.1", port)  # the port is free again
