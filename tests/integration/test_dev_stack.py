@@ -188,3 +188,17 @@ def test_ctrl_c_stops_everything(tmp_path):
     assert proc.returncode == 0
     assert "stopped" in out
     dev.check_port("127.0.0.1", port)  # the port is free again
+
+
+def test_concurrent_requests_each_get_their_own_answer(local):
+    """A browser fires several API calls at once (the leads page does); each handler sees its own request,
+    as each Lambda container handles one invocation at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = {"Authorization": f"Bearer {os.environ['API_TOKEN']}"}
+    queries = ["stage=mql", "stage=nonsense"] * 20
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda q: http(local, "GET", f"/leads?{q}", headers=token)[0], queries))
+
+    assert answers == [200 if q == "stage=mql" else 400 for q in queries]

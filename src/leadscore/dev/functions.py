@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,20 @@ def load_module(code_uri: Path, module: str = "app") -> ModuleType:
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def container_lock(handler: Callable[..., Any]) -> threading.Lock:
+    """The lock to hold while invoking `handler`. A Lambda container runs one invocation at a
+    time, and handlers rely on it (powertools' resolver keeps the current event in a module
+    global). Locally each handler module is loaded once and shared by every thread, so
+    invocations of the same module are serialized, as in one container."""
+    key = getattr(handler, "__module__", None) or repr(handler)
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
 
 
 def load_handler(code_uri: Path, handler: str) -> Callable[[dict[str, Any], Any], Any]:

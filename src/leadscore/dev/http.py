@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .functions import LambdaContext
+from .functions import LambdaContext, container_lock
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "application/javascript")
@@ -133,7 +133,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 event = http_api_event(self.command, parts.path, parts.query, dict(self.headers.items()), body,
                                        f"{route.method} {route.path}", match.groupdict(), self.client_address[0])
                 try:
-                    result = route.handler(event, LambdaContext(route.name))
+                    with container_lock(route.handler):
+                        result = route.handler(event, LambdaContext(route.name))
                 except Exception as exc:  # as API Gateway: the function failed
                     self.server.log(f"{self.command} {parts.path} -> 500 ({exc.__class__.__name__})")
                     self._send(500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')

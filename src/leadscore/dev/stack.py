@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .functions import LambdaContext, load_handler, load_module
+from .functions import LambdaContext, container_lock, load_handler, load_module
 from .http import LambdaHttpServer, Route
 from .sqs import sqs_event, sqs_record
 from .template import (
@@ -413,7 +413,8 @@ class DevStack:
             records = [sqs_record(m["MessageId"], m["Body"], arn, int(m["Attributes"].get("ApproximateReceiveCount", 1)),
                                   m["ReceiptHandle"]) for m in messages]
             try:
-                result = fn.handler(sqs_event(records), LambdaContext(fn.logical_id, timeout_s=fn.timeout_s)) or {}
+                with container_lock(fn.handler):
+                    result = fn.handler(sqs_event(records), LambdaContext(fn.logical_id, timeout_s=fn.timeout_s)) or {}
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])} if partial else set()
             except Exception as exc:
                 self.out(f"{fn.logical_id} failed: {exc.__class__.__name__}: the whole batch is retried")
@@ -452,7 +453,8 @@ class DevStack:
                 attempt = int(m["Attributes"].get("ApproximateReceiveCount", 1))
                 event = json.loads(m["Body"])
                 try:
-                    fn.handler(event, LambdaContext(fn.logical_id, timeout_s=fn.timeout_s))
+                    with container_lock(fn.handler):
+                        fn.handler(event, LambdaContext(fn.logical_id, timeout_s=fn.timeout_s))
                 except Exception as exc:
                     if attempt <= retries:
                         # Lambda retries an async event after about 1 min, then 2: locally 1 s, then 2 s
