@@ -66,9 +66,13 @@ def qualified(client: Any, table: str, stage: str, limit: int) -> list[dict[str,
     response = client.query(TableName=table, IndexName="ByStage", KeyConditionExpression="qstage = :s",
                             ExpressionAttributeValues={":s": {"S": stage}}, ScanIndexForward=False, Limit=limit)
     keys = [{"pk": i["pk"]} for i in response.get("Items", [])]
-    if not keys:
-        return []
-    got = client.batch_get_item(RequestItems={table: {"Keys": keys}})["Responses"].get(table, [])
-    by_key = {i["pk"]["S"]: deserialize(i) for i in got}
+    by_key: dict[str, dict[str, Any]] = {}
+    pending = {table: {"Keys": keys}} if keys else {}
+    for _ in range(5):  # BatchGetItem may leave keys unprocessed under throttling: ask again for those
+        if not pending:
+            break
+        answer = client.batch_get_item(RequestItems=pending)
+        by_key.update((i["pk"]["S"], deserialize(i)) for i in answer["Responses"].get(table, []))
+        pending = answer.get("UnprocessedKeys") or {}
     # the index's order (hottest first); an item that changed stage since the index was written is left out
     return [by_key[k["pk"]["S"]] for k in keys if k["pk"]["S"] in by_key and by_key[k["pk"]["S"]].get("stage") == stage]

@@ -153,3 +153,43 @@ def test_the_events_queue_has_a_dead_letter_queue():
 
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 1
+
+
+def _functions() -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in _template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+@pytest.mark.parametrize("logical_id", sorted(_functions()))
+def test_every_function_handler_resolves_to_an_importable_callable(logical_id):
+    """What `sam build` and Lambda do: <CodeUri>/<module>.py, attribute <function>."""
+    import subprocess
+    import sys
+
+    props = _functions()[logical_id]["Properties"]
+    module, _, function = props["Handler"].rpartition(".")
+    code = TEMPLATE.parent / props["CodeUri"]
+    assert (code / f"{module}.py").is_file(), (logical_id, code)
+    # a fresh interpreter with only the code folder (and the installed layers) on the path, as in Lambda
+    check = f"import {module}; assert callable({module}.{function})"
+    result = subprocess.run([sys.executable, "-c", check], cwd=code, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_every_alert_path_retries_and_ends_on_a_dead_letter_queue():
+    """No alert is lost: each notifier's rule retries and has a DLQ, and each function's
+    async invocations retry and have an on-failure destination."""
+    notifiers = {k: f for k, f in _functions().items() if f["Properties"]["CodeUri"].rstrip("/") == "functions/notify"}
+    assert set(notifiers) == {"SlackNotifyFunction", "EmailNotifyFunction", "CrmNotifyFunction"}
+    dlq = {"Fn::GetAtt": ["AlertsDeadLetterQueue", "Arn"]}
+    for logical_id, fn in notifiers.items():
+        props = fn["Properties"]
+        config = props["EventInvokeConfig"]
+        assert config["MaximumRetryAttempts"] >= 1 and config["DestinationConfig"]["OnFailure"]["Destination"] == dlq
+        rules = [e["Properties"] for e in props["Events"].values() if e["Type"] == "EventBridgeRule"]
+        assert rules, logical_id
+        for rule in rules:
+            assert rule["EventBusName"] == {"Ref": "LeadsBus"}
+            assert rule["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+            assert rule["DeadLetterConfig"]["Arn"] == dlq
+            stages = set(rule["Pattern"]["detail"]["to_stage"])
+            assert {"mql", "sql"} <= stages and "lead" not in stages
