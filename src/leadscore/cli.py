@@ -78,9 +78,99 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run(args.host, args.port, verbose=args.verbose)
 
 
-def cmd_not_yet(args: argparse.Namespace) -> int:
-    print(f"leadscore {args.command}: not built yet.", file=sys.stderr)
-    return EXIT_USAGE
+def _analysis_or_exit():
+    """The analysis extra (scikit-learn, matplotlib, tqdm): a clear message when it is missing."""
+    missing = []
+    for module in ("numpy", "sklearn", "matplotlib", "tqdm"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        print(f"leadscore: this command needs {', '.join(missing)}: pip install 'leadscore[analysis]'", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _leads_or_exit(args: argparse.Namespace):
+    from .analysis.dataset import DataError, read_leads
+    from .analysis.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(args.mapping)
+        return mapping, read_leads(args.data, mapping)
+    except (MappingError, DataError) as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    _analysis_or_exit()
+    from scoring_core import Engine
+
+    from .analysis.backtest import backtest
+    from .analysis.report import write_report
+
+    model = _load_model_or_exit(args.model)
+    mapping, leads = _leads_or_exit(args)
+    if not leads:
+        print(f"{args.data}: no leads", file=sys.stderr)
+        return EXIT_INVALID
+    result = backtest(leads, Engine(model), progress=True)
+    if args.report:
+        html = write_report(result, args.report, title=f"Backtest of {model.name} on {Path(args.data).name}")
+        print(f"report: {html}", file=sys.stderr)
+    t = result["thresholds"]
+    auc = result["auc"]
+    print(f"{result['leads']:,} leads, {result['converted']:,} converted ({result['base_rate']:.1%}); "
+          f"ROC AUC {auc:.3f}; top decile {result['deciles'][0]['conversion']:.1%} converted "
+          f"(lift {result['top_decile_lift']:.2f}); MQL {t['mql']['volume']:,} leads at {t['mql']['precision'] or 0:.1%} precision, "
+          f"{t['mql']['recall'] or 0:.1%} recall; SQL {t['sql']['volume']:,} at {t['sql']['precision'] or 0:.1%}, "
+          f"{t['sql']['recall'] or 0:.1%} recall" if auc is not None else f"{result['leads']:,} leads: AUC needs both outcomes",
+          file=sys.stderr)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, default=str))
+    return EXIT_OK
+
+
+def _target(precision: float | None, share: float | None, per_month: float | None, default_share: float):
+    from .analysis.calibrate import Target
+
+    given = [x for x in (precision, share, per_month) if x is not None]
+    if len(given) > 1:
+        raise SystemExit("leadscore calibrate: give one target per stage: precision, share or per-month")
+    if not given:
+        return Target(share=default_share)
+    return Target(precision=precision, share=share, per_month=per_month)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    _analysis_or_exit()
+    from scoring_core import ModelFileError, load_model
+
+    from .analysis.calibrate import CalibrationError, calibrate
+
+    mapping, leads = _leads_or_exit(args)
+    try:
+        mql = _target(args.mql_precision, args.mql_share, args.mql_per_month, 0.3)
+        sql = _target(args.sql_precision, args.sql_share, args.sql_per_month, 0.1)
+        result = calibrate(leads, mapping, mql=mql, sql=sql, name=args.name, source=Path(args.data).name, progress=True)
+    except CalibrationError as exc:
+        print(f"leadscore calibrate: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for note in result.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    out = Path(args.out)
+    out.write_text(result.text, encoding="utf-8")
+    try:
+        load_model(out)  # what we write, the engine must read unchanged
+    except ModelFileError as exc:  # pragma: no cover - a bug, not a user error
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{out}: {result.rules} rules from {result.features} candidate features; cross-validated ROC AUC "
+          f"{result.cv_auc:.3f} ± {result.cv_auc_sd:.3f}; MQL at {result.mql:g}, SQL at {result.sql:g}. "
+          f"Check it with `leadscore backtest --model {out}`.", file=sys.stderr)
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,9 +194,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--verbose", action="store_true", help="the handlers' JSON logs and one line per HTTP request")
     p.set_defaults(func=cmd_dev)
-    for name in ("backtest", "calibrate"):
-        p = sub.add_parser(name, help=f"{name} a model against known outcomes (not built yet)")
-        p.set_defaults(func=cmd_not_yet)
+    p = sub.add_parser("backtest", help="score historical leads with a model and report how well it ranks them")
+    p.add_argument("--data", required=True, metavar="LEADS.csv", help="historical leads with a known outcome")
+    p.add_argument("--mapping", required=True, metavar="MAPPING.yaml", help="which columns are the id, outcome, facts and events")
+    p.add_argument("--model", metavar="FILE", help="model file (default: the shipped default model)")
+    p.add_argument("--report", metavar="DIR", help="write report.html (with charts) and report.json here")
+    p.add_argument("--json", action="store_true", help="print every figure as one JSON object on stdout")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("calibrate", help="fit a points model to historical outcomes and write it as a model file")
+    p.add_argument("--data", required=True, metavar="LEADS.csv")
+    p.add_argument("--mapping", required=True, metavar="MAPPING.yaml")
+    p.add_argument("--out", required=True, metavar="MODEL.yaml", help="where to write the model")
+    p.add_argument("--name", default="calibrated", help="the model's name (default: calibrated)")
+    for stage, share in (("mql", 0.3), ("sql", 0.1)):
+        p.add_argument(f"--{stage}-precision", type=float, metavar="P",
+                       help=f"{stage.upper()} threshold: the lowest score whose leads convert at least this often (0-1)")
+        p.add_argument(f"--{stage}-share", type=float, metavar="S",
+                       help=f"{stage.upper()} threshold: this share of leads scores above it (default {share})")
+        p.add_argument(f"--{stage}-per-month", type=float, metavar="N",
+                       help=f"{stage.upper()} threshold: about N leads a month (needs created_at dates)")
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

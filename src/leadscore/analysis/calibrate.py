@@ -1,0 +1,466 @@
+"""`leadscore calibrate`: points learned from outcomes, written as a model file the engine uses unchanged.
+
+1. Features a person can read, each one rule of the model:
+   - a categorical fact: one fit rule per frequent value (`lead_source in [Reference]`), and
+     one for "not answered" (`exists: false`);
+   - a numeric fact: one fit rule per quantile bin (`gte`/`lt`), and one for "not answered";
+   - a count of events: hinge features min(n, k) at knots k from the data's quantiles; each is
+     an engagement rule `on: <type>, points: w, cap: |w|·k`, so together they draw any
+     piecewise-linear curve of the count (the engine's caps are symmetric, so this is exact);
+   - an amount: hinges min(v, k)/k, as `points_per: {field: amount, unit: k}, cap: |w|`;
+   - a category of events: one rule per frequent type (`cap: |w|`: the event counts once).
+2. An L2-regularized logistic regression on those features (standardized), its strength chosen
+   by stratified 5-fold cross-validation on ROC AUC (scikit-learn).
+3. Coefficients become integer points: `POINTS_PER_LOGIT` points per unit of log-odds (20 points
+   double the odds), rounded; a rule whose points round to 0 is left out.
+4. MQL and SQL thresholds from a target, chosen on the out-of-fold scores (not on the leads the
+   points were fitted to): the lowest score whose leads reach the precision asked for, or the
+   score above which the share (or monthly volume) of leads asked for lies.
+5. Grades and bands from the quantiles of fit, engagement and total among the leads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from .dataset import HistoricLead
+from .mapping import Mapping, snake
+
+MQL_AT = 50  # the calibrated scale puts the MQL threshold here
+MIN_LEADS = 200
+MIN_PER_CLASS = 50
+POINTS_PER_LOGIT = 20 / math.log(2) / 2  # 10 points per doubling of the odds → 20 points ≈ ×4
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+FOLDS = 5
+
+
+class CalibrationError(Exception):
+    pass
+
+
+@dataclass
+class Feature:
+    section: str  # fit | engagement
+    rule_id: str
+    column: str
+    describe: str  # what the rule says, in words
+    value: Callable[[HistoricLead], float]
+    rule: Callable[[int], dict[str, Any]]  # points -> the rule's YAML fields (without id, points)
+
+
+@dataclass
+class Target:
+    """How to place a threshold: by precision, by share of leads, or by leads per month."""
+
+    precision: float | None = None
+    share: float | None = None
+    per_month: float | None = None
+
+    def describe(self) -> str:
+        if self.precision is not None:
+            return f"precision {self.precision:.0%}"
+        if self.share is not None:
+            return f"the top {self.share:.1%} of leads"
+        return f"{self.per_month:g} leads a month"
+
+
+@dataclass
+class Calibration:
+    text: str  # the model file
+    cv_auc: float
+    cv_auc_sd: float
+    c: float
+    features: int
+    rules: int
+    mql: float
+    sql: float
+    notes: list[str] = field(default_factory=list)
+
+
+def check_size(leads: list[HistoricLead]) -> None:
+    pos = sum(1 for lead in leads if lead.converted)
+    neg = len(leads) - pos
+    if len(leads) < MIN_LEADS or pos < MIN_PER_CLASS or neg < MIN_PER_CLASS:
+        raise CalibrationError(
+            f"too little data to learn points from: {len(leads)} leads, {pos} converted, {neg} not; "
+            f"calibrate needs at least {MIN_LEADS} leads with at least {MIN_PER_CLASS} converted and "
+            f"{MIN_PER_CLASS} not converted")
+
+
+def _unique_id(base: str, taken: set[str]) -> str:
+    base = snake(base)[:60].rstrip("_")
+    rule_id, n = base, 2
+    while rule_id in taken:
+        rule_id = f"{base[:57]}_{n}"
+        n += 1
+    taken.add(rule_id)
+    return rule_id
+
+
+def _fold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _knots(values: list[float], integer: bool) -> list[float]:
+    """Up to 5 knots at the quantiles of the positive values (and 1 for counts)."""
+    pos = sorted(v for v in values if v > 0)
+    if not pos:
+        return []
+    qs = [pos[min(len(pos) - 1, int(q * len(pos)))] for q in (0.2, 0.4, 0.6, 0.8)]
+    knots = ([1.0] if integer else []) + [float(round(q)) if integer else float(q) for q in qs]
+    return sorted({k for k in knots if k > 0})
+
+
+def _bin_edges(values: list[float]) -> list[float]:
+    s = sorted(values)
+    cuts = sorted({s[min(len(s) - 1, int(q * len(s)))] for q in (0.2, 0.4, 0.6, 0.8)})
+    return [c for c in cuts if c > s[0]]  # a cut at the minimum would leave an empty first bin
+
+
+def _number(x: float) -> int | float:
+    """A number for the model file, exactly: a bin edge is some lead's own value, and rounding it
+    would move that lead into the next bin (Python's float repr round-trips)."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _short(x: float) -> str:
+    """A number for names and comments."""
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
+def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int | None = None) -> list[Feature]:
+    """Every candidate rule with enough leads on both sides to learn from."""
+    n = len(leads)
+    support = min_support or max(20, n // 100)
+    taken: set[str] = set()
+    out: list[Feature] = []
+    half_life = _number(mapping.half_life_days)
+
+    def usable(count: int) -> bool:
+        return support <= count <= n - support
+
+    for col in mapping.facts:
+        fact = col.fact
+        present = [lead.facts[fact] for lead in leads if fact in lead.facts]
+        missing = n - len(present)
+        if usable(missing):
+            out.append(Feature("fit", _unique_id(f"{fact}_missing", taken), col.column, f"{col.column}: not answered",
+                               lambda lead, f=fact: float(f not in lead.facts),
+                               lambda p, f=fact: {"when": {f: {"exists": False}}}))
+        if col.numeric:
+            edges = _bin_edges(present)
+            bounds = list(zip([None, *edges], [*edges, None]))
+            for lo, hi in bounds:
+                count = sum(1 for v in present if (lo is None or v >= lo) and (hi is None or v < hi))
+                if not usable(count):
+                    continue
+                cond: dict[str, Any] = {}
+                if lo is not None:
+                    cond["gte"] = _number(lo)
+                if hi is not None:
+                    cond["lt"] = _number(hi)
+                words = (f"{_short(lo)} to under {_short(hi)}" if lo is not None and hi is not None
+                         else f"under {_short(hi)}" if hi is not None else f"{_short(lo)} or more")
+                name = f"{fact}_{_short(lo) if lo is not None else 'lt'}_{_short(hi) if hi is not None else 'up'}"
+                out.append(Feature("fit", _unique_id(name.replace(".", "_").replace("-", "m"), taken), col.column,
+                                   f"{col.column}: {words}",
+                                   lambda lead, f=fact, lo=lo, hi=hi: float(f in lead.facts and (lo is None or lead.facts[f] >= lo)
+                                                                           and (hi is None or lead.facts[f] < hi)),
+                                   lambda p, f=fact, c=cond: {"when": {f: dict(c)}}))
+        else:
+            # the engine compares text without case (`in: [Pro]` matches "pro"): so do the features
+            spellings = Counter(present)
+            for key, count in Counter(_fold(v) for v in present).most_common():
+                if not usable(count):
+                    continue
+                value = max((v for v in spellings if _fold(v) == key), key=lambda v: spellings[v])  # the usual spelling
+                out.append(Feature("fit", _unique_id(f"{fact}_{value}", taken), col.column, f"{col.column}: {value}",
+                                   lambda lead, f=fact, k=key: float(f in lead.facts and _fold(lead.facts[f]) == k),
+                                   lambda p, f=fact, v=value: {"when": {f: [v]}}))
+
+    for col in mapping.events:
+        if col.kind == "category":
+            types = Counter(lead.categories[col.column] for lead in leads if col.column in lead.categories)
+            for type_, count in types.most_common():
+                if not usable(count):
+                    continue
+                out.append(Feature("engagement", _unique_id(type_, taken), col.column, f"{col.column}: {type_}",
+                                   lambda lead, t=type_: float(min(lead.counts.get(t, 0), 1)),
+                                   lambda p, t=type_: {"on": t, "cap": abs(p), "half_life_days": half_life}))
+            continue
+        type_ = col.event  # type: ignore[assignment]
+        if col.kind == "count":
+            values = [float(lead.counts.get(type_, 0)) for lead in leads]
+            for k in _knots(values, integer=True):
+                if not usable(sum(1 for v in values if v > 0)):
+                    break
+                out.append(Feature("engagement", _unique_id(f"{type_}_first_{_short(k)}", taken), col.column,
+                                   f"{col.column}: each of the first {_short(k)}",
+                                   lambda lead, t=type_, k=k: float(min(lead.counts.get(t, 0), k)),
+                                   lambda p, k=k, t=type_: {"on": t, "cap": abs(p) * _number(k), "half_life_days": half_life}))
+        else:
+            values = [lead.amounts.get(type_, 0.0) for lead in leads]
+            for k in _knots(values, integer=False):
+                if not usable(sum(1 for v in values if v > 0)):
+                    break
+                out.append(Feature("engagement", _unique_id(f"{type_}_per_{_short(k)}", taken), col.column,
+                                   f"{col.column}: per {_short(k)}, up to {_short(k)}",
+                                   lambda lead, t=type_, k=k: min(lead.amounts.get(t, 0.0), k) / k,
+                                   lambda p, k=k, t=type_: {"on": t, "points_per": {"field": "amount", "unit": _number(k)},
+                                                            "cap": abs(p), "half_life_days": half_life}))
+    return out
+
+
+def _matrix(leads: list[HistoricLead], features: list[Feature]) -> Any:
+    import numpy as np
+
+    return np.array([[f.value(lead) for f in features] for lead in leads], dtype=float)
+
+
+def _threshold(scores: list[float], labels: list[bool], target: Target, months: float | None, what: str) -> float:
+    """The score from which leads count as `what`, on held-out scores."""
+    order = sorted(set(scores), reverse=True)
+    n = len(scores)
+    if target.precision is not None:
+        best, best_seen = None, 0.0
+        pos = tot = 0
+        by_score = Counter(scores)
+        hits = Counter(s for s, y in zip(scores, labels) if y)
+        min_volume = max(10, n // 200)  # a threshold that selects a handful of leads promises nothing
+        for s in order:  # walking down the scores: the selection grows
+            tot += by_score[s]
+            pos += hits[s]
+            if tot >= min_volume:
+                best_seen = max(best_seen, pos / tot)
+                if pos / tot >= target.precision:
+                    best = s
+        if best is None:
+            raise CalibrationError(f"no {what} threshold reaches precision {target.precision:.1%} on held-out leads "
+                                   f"(the best is {best_seen:.1%}); ask for less")
+        return best
+    share = target.share
+    if target.per_month is not None:
+        if not months:
+            raise CalibrationError(f"{what} per month needs lead creation dates: map created_at, or give a share instead")
+        share = target.per_month * months / n
+    assert share is not None
+    if not 0 < share < 1:
+        raise CalibrationError(f"the {what} share must be between 0 and 1 (got {share:g})")
+    ranked = sorted(scores, reverse=True)
+    return ranked[max(0, min(n - 1, math.ceil(share * n) - 1))]
+
+
+def _quantile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def _descending(*values: float) -> list[float]:
+    """Strictly decreasing numbers, nudged apart where quantiles coincide."""
+    out: list[float] = []
+    for v in values:
+        v = float(round(v))
+        if out and v >= out[-1]:
+            v = out[-1] - 1
+        out.append(v)
+    return out
+
+
+def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: Target, name: str = "calibrated",
+              source: str = "", progress: bool = False, seed: int = 0) -> Calibration:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    problems = mapping.leaks()
+    if problems:
+        raise CalibrationError("the mapping uses columns that would leak the outcome:\n  " + "\n  ".join(problems))
+    check_size(leads)
+    features = build_features(leads, mapping)
+    if not features:
+        raise CalibrationError("no column has enough leads on both sides of any value to learn from")
+    X = _matrix(leads, features)
+    y = np.array([lead.converted for lead in leads], dtype=int)
+    mean, sd = X.mean(axis=0), X.std(axis=0)
+    sd[sd == 0] = 1.0
+    Z = (X - mean) / sd
+
+    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(Z, y))
+    notes = suspicious_columns(features, Z, y, folds)
+    grid: Any = C_GRID
+    if progress:
+        from tqdm import tqdm
+
+        grid = tqdm(C_GRID, desc="cross-validating", unit="strength", disable=None)
+    results = []
+    for c in grid:
+        aucs, oof = [], np.zeros(len(y))
+        for train, test in folds:
+            clf = LogisticRegression(C=c, max_iter=5000).fit(Z[train], y[train])
+            oof[test] = clf.decision_function(Z[test])
+            aucs.append(roc_auc_score(y[test], oof[test]))
+        results.append((float(np.mean(aucs)), float(np.std(aucs)), c, oof))
+    cv_auc, cv_sd, best_c, _ = max(results, key=lambda r: (round(r[0], 4), -r[2]))  # ties: the stronger regularization
+
+    def points_of(clf: Any) -> list[int]:
+        return [int(round(w / s * POINTS_PER_LOGIT)) for w, s in zip(clf.coef_[0], sd)]
+
+    def raw_intercept(clf: Any) -> float:
+        # logit = Σ w (x − mean)/sd + b = Σ (w/sd) x + (b − Σ w·mean/sd): points carry no intercept
+        return float(clf.intercept_[0] - np.sum(clf.coef_[0] * mean / sd))
+
+    # thresholds on out-of-fold scores in points, from models that never saw those leads,
+    # each fold's scores moved onto the final model's origin (the folds' intercepts differ)
+    final = LogisticRegression(C=best_c, max_iter=5000).fit(Z, y)
+    points = points_of(final)
+    oof_points = np.zeros(len(y))
+    for train, test in folds:
+        clf = LogisticRegression(C=best_c, max_iter=5000).fit(Z[train], y[train])
+        shift = (raw_intercept(clf) - raw_intercept(final)) * POINTS_PER_LOGIT
+        oof_points[test] = X[test] @ np.array(points_of(clf), dtype=float) + shift
+
+    months = None
+    dates = [lead.created_at for lead in leads if lead.created_at]
+    if len(dates) >= len(leads) // 2:
+        months = max((max(dates) - min(dates)).days / 30.44, 1.0)
+    oof_scores, labels = [float(s) for s in oof_points], [bool(v) for v in y]
+    mql_at = _threshold(oof_scores, labels, mql, months, "MQL")
+    sql_at = _threshold(oof_scores, labels, sql, months, "SQL")
+    if sql_at <= mql_at:
+        raise CalibrationError(f"the SQL target gives a threshold ({sql_at:g}) not above the MQL one ({mql_at:g}): "
+                               f"ask SQL for more precision or a smaller share than MQL ({sql.describe()} vs {mql.describe()})")
+
+    # every lead starts at `offset` points, so that the MQL threshold reads 50: only the scale's
+    # origin moves (a rule on any event, capped at its own size: constant once a lead has an event)
+    mql_at, sql_at = math.ceil(mql_at - 1e-9), math.ceil(sql_at - 1e-9)  # whole points; never below the target's score
+    offset = MQL_AT - mql_at
+    mql_at, sql_at = mql_at + offset, sql_at + offset
+    oof_points = oof_points + offset
+    kept = [(f, p) for f, p in zip(features, points) if p != 0]
+    fit_scores = X[:, [i for i, f in enumerate(features) if f.section == "fit"]] @ np.array(
+        [p for f, p in zip(features, points) if f.section == "fit"], dtype=float) if any(f.section == "fit" for f in features) else np.zeros(len(y))
+    eng_scores = X @ np.array(points, dtype=float) - fit_scores + offset
+    oof_scores = [float(s) for s in oof_points]
+    text = _model_text(kept, leads, X, features, mapping, name=name, source=source, cv=(cv_auc, cv_sd, best_c),
+                       mql=(mql_at, mql, oof_scores, labels), sql=(sql_at, sql, oof_scores, labels),
+                       fit=list(fit_scores), eng=list(eng_scores), offset=offset)
+    if notes:
+        text = "\n".join(f"# WARNING: {note}" for note in notes) + "\n" + text
+    return Calibration(text, cv_auc, cv_sd, best_c, len(features), len(kept), mql_at, sql_at, notes)
+
+
+LEAK_AUC = 0.9
+
+
+def suspicious_columns(features: list[Feature], Z: Any, y: Any, folds: list[Any]) -> list[str]:
+    """Columns that predict the outcome almost perfectly on their own (held-out AUC ≥ 0.9):
+    often a field filled in after the outcome. Not refused (calibrate cannot know), but said."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    notes = []
+    for column in dict.fromkeys(f.column for f in features):
+        idx = [i for i, f in enumerate(features) if f.column == column]
+        oof = np.zeros(len(y))
+        for train, test in folds:
+            oof[test] = LogisticRegression(max_iter=2000).fit(Z[train][:, idx], y[train]).decision_function(Z[test][:, idx])
+        auc = roc_auc_score(y, oof)
+        if auc >= LEAK_AUC:
+            notes.append(f"column {column!r} alone predicts the outcome with ROC AUC {auc:.3f}: if it is filled in "
+                         f"after the outcome is known (by sales, after contact), exclude it in the mapping")
+    return notes
+
+
+def _q(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON scalar is a valid YAML 1.2 flow scalar
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(_number(value))
+    return _q(value)
+
+
+def _model_text(kept, leads, X, features, mapping, *, name, source, cv, mql, sql, fit, eng, offset) -> str:
+    import numpy as np
+
+    n = len(leads)
+    y = np.array([lead.converted for lead in leads])
+    base = y.mean()
+    index = {f.rule_id: i for i, f in enumerate(features)}
+    mql_at, mql_target, oof, labels = mql
+    sql_at, sql_target, _, _ = sql
+
+    def held_out(at: float) -> str:
+        sel = [y2 for s, y2 in zip(oof, labels) if s >= at]
+        return f"{len(sel) / n:.1%} of leads, {sum(sel) / max(1, len(sel)):.1%} converted on held-out leads"
+
+    fa, fb, fc = _descending(_quantile(fit, 0.85), _quantile(fit, 0.6), _quantile(fit, 0.3))
+    e1, e2, e3 = _descending(_quantile(eng, 0.85), _quantile(eng, 0.6), _quantile(eng, 0.3))
+    hot, warm = float(round(sql_at)), float(round(mql_at))
+    if warm >= hot:
+        warm = hot - 1
+    hysteresis = max(1.0, round((sql_at - mql_at) / 4))
+    if mql_at > 0 and hysteresis >= mql_at:
+        hysteresis = max(0.0, math.floor(mql_at / 2))
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    lines = [
+        f"# Calibrated by `leadscore calibrate` on {now} from {source or 'historical leads'}:",
+        f"# {n:,} leads, {int(y.sum()):,} converted ({base:.1%}).",
+        f"# Cross-validated ROC AUC {cv[0]:.3f} ± {cv[1]:.3f} ({FOLDS} folds, L2 strength C={cv[2]:g}).",
+        f"# Points: {POINTS_PER_LOGIT:.1f} per unit of log-odds, so +10 points double a lead's odds of converting.",
+        "# Each rule's comment: how many leads it applies to and how they converted.",
+        "# Columns not used, and why:",
+        *[f"#   {e.column}: {e.reason}" for e in mapping.exclude],
+        "",
+        f"version: {_q(now.replace('-', '.'))}",
+        f"name: {_q(name)}",
+        f"description: {_q(f'points fitted to {n} leads with known outcomes')}",
+        "",
+    ]
+    for section in ("fit", "engagement"):
+        rules = [(f, p) for f, p in kept if f.section == section]
+        lines.append(f"{section}:" if rules or (section == "engagement" and offset) else f"{section}: []")
+        if section == "engagement" and offset:
+            lines.append(f"  # every lead starts at {offset} points, so that the MQL threshold is {MQL_AT} (it moves no lead up or down the ranking)")
+            lines.append(f"  - {{id: baseline, on: \"*\", points: {offset}, cap: {abs(offset)}}}")
+        for f, p in sorted(rules, key=lambda fp: (fp[0].column, -fp[1])):  # by column, most points first
+            col = X[:, index[f.rule_id]]
+            hit = col > 0
+            count = int(hit.sum())
+            rate = float(y[hit].mean()) if count else 0.0
+            lines.append(f"  # {f.describe}: {count:,} leads ({count / n:.1%}), {rate:.0%} converted")
+            body = {"id": f.rule_id, **f.rule(p), "points": p}
+            if "cap" in body:
+                body["cap"] = _number(abs(body["cap"]))
+            lines.append("  - {" + ", ".join(f"{k}: {_flow(v)}" for k, v in body.items()) + "}")
+        lines.append("")
+    lines += [
+        "stages:",
+        f"  # MQL target: {mql_target.describe()} → {held_out(mql_at)}",
+        f"  mql: {{score: {_number(mql_at)}}}",
+        f"  # SQL target: {sql_target.describe()} → {held_out(sql_at)}",
+        f"  sql: {{score: {_number(sql_at)}}}",
+        f"  hysteresis: {_number(hysteresis)}",
+        "",
+        "# grades and bands at the quantiles of these leads (fit: top 15% A, next 25% B, next 30% C)",
+        "grades:",
+        f"  fit: {{A: {_number(fa)}, B: {_number(fb)}, C: {_number(fc)}}}",
+        f"  engagement: {{\"1\": {_number(e1)}, \"2\": {_number(e2)}, \"3\": {_number(e3)}}}",
+        f"bands: {{hot: {_number(hot)}, warm: {_number(warm)}}}",
+        "",
+    ]
+    return "\n".join(lines)

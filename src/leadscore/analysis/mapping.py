@@ -1,0 +1,170 @@
+"""The mapping file: how a CSV of historical leads becomes facts, events and an outcome.
+
+```yaml
+id: Prospect ID                      # the lead's id column
+outcome: {column: Converted, positive: ["1"]}
+created_at: Created                  # optional: when the lead came in (ISO dates)
+converted_at: Won At                 # optional: when it converted (time to conversion)
+missing: ["", "Select"]              # values that mean "not answered", in every column
+exclude:                             # columns never used, with the reason (leaks, ids, ...)
+  - {column: Tags, reason: "filled in by sales after contact: carries the outcome"}
+facts:                               # who the lead is: fit rules
+  - {column: Lead Source, fact: lead_source, lowercase: true}
+  - {column: Page Views Per Visit, fact: pages_per_visit, numeric: true}
+events:                              # what the lead did: engagement rules
+  - {column: TotalVisits, event: site_visit, kind: count}      # n events
+  - {column: Total Time Spent on Website, event: time_on_site, kind: amount}  # one event, amount = value
+  - {column: Last Activity, kind: category,                     # one event, its type from the value
+     ignore: {SMS Sent: "sent by sales after contact"}}
+```
+
+Validated with pydantic; errors name the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+_SNAKE = re.compile(r"[^a-z0-9]+")
+_IDENT = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+def snake(text: str) -> str:
+    """`Email Opened` → `email_opened`; a leading digit gets a `v_` prefix."""
+    out = _SNAKE.sub("_", text.strip().lower()).strip("_") or "blank"
+    return out if out[0].isalpha() else f"v_{out}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outcome(_Strict):
+    column: str
+    positive: list[str] = Field(min_length=1, description="values meaning the lead converted")
+
+
+class Excluded(_Strict):
+    column: str
+    reason: str = Field(min_length=3)
+
+
+class FactColumn(_Strict):
+    column: str
+    fact: str = Field(pattern=_IDENT)
+    numeric: bool = False
+    lowercase: bool = False  # treat Google and google as one value
+    missing: list[str] = Field(default_factory=list)  # more "not answered" values for this column
+
+
+class EventColumn(_Strict):
+    column: str
+    kind: Literal["count", "amount", "category"]
+    event: str | None = Field(default=None, pattern=_IDENT)  # count/amount: the event type
+    prefix: str = ""  # category: event type = prefix + snake(value)
+    ignore: dict[str, str] = Field(default_factory=dict)  # category values not used, value -> reason
+    missing: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _event_named(self) -> EventColumn:
+        if self.kind in ("count", "amount") and not self.event:
+            raise ValueError(f"a {self.kind} column needs `event`, the event type it becomes")
+        if self.kind == "category" and self.event:
+            raise ValueError("a category column takes its event types from its values: give `prefix`, not `event`")
+        return self
+
+    def event_type(self, value: str) -> str:
+        return self.event if self.event else f"{self.prefix}{snake(value)}"[:64]
+
+
+class Mapping(_Strict):
+    id: str
+    outcome: Outcome
+    created_at: str | None = None
+    converted_at: str | None = None
+    missing: list[str] = Field(default_factory=lambda: [""])
+    exclude: list[Excluded] = Field(default_factory=list)
+    facts: list[FactColumn] = Field(default_factory=list)
+    events: list[EventColumn] = Field(default_factory=list)
+    half_life_days: float = Field(default=30, gt=0)  # of the engagement rules calibrate writes
+
+    @model_validator(mode="after")
+    def _columns_once(self) -> Mapping:
+        used = [c.column for c in self.facts] + [c.column for c in self.events]
+        doubled = sorted({c for c in used if used.count(c) > 1})
+        if doubled:
+            raise ValueError(f"a column can be used once: {', '.join(doubled)}")
+        if not used:
+            raise ValueError("map at least one column to a fact or an event")
+        return self
+
+    def feature_columns(self) -> list[str]:
+        return [c.column for c in self.facts] + [c.column for c in self.events]
+
+    def leaks(self) -> list[str]:
+        """Problems that make learning from this mapping wrong: a used column that is also
+        excluded (told to leak), or the outcome (or id) used as a feature."""
+        problems = []
+        excluded = {e.column: e.reason for e in self.exclude}
+        for column in self.feature_columns():
+            if column in excluded:
+                problems.append(f"column {column!r} is used but excluded: {excluded[column]}")
+            if column == self.outcome.column:
+                problems.append(f"column {column!r} is the outcome: it cannot be a feature")
+            if column == self.id:
+                problems.append(f"column {column!r} is the lead id: it cannot be a feature")
+        return problems
+
+
+class MappingError(Exception):
+    pass
+
+
+def _line_of(text: str, path: tuple[Any, ...]) -> int | None:
+    """The line of a YAML node, by walking the composed node tree along `path`."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            found = [v for k, v in node.value if k.value == part]
+            if not found:
+                break
+            node = found[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise MappingError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"{path}: a mapping file is a YAML object (id, outcome, facts, events, ...)")
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            loc = tuple(error["loc"])
+            line = _line_of(text, loc)
+            field = ".".join(str(p) for p in loc) or "(top)"
+            lines.append(f"{path}:{line or 1}: {field}: {error['msg']}")
+        raise MappingError("\n".join(lines)) from None
