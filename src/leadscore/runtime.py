@@ -27,7 +27,34 @@ def setting(name: str) -> str:
 def aws_client(service: str) -> Any:
     import boto3
 
-    return boto3.client(service, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    return cache_user_agent(boto3.client(service, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None))
+
+
+def cache_user_agent(client: Any) -> Any:
+    """Build the client's User-Agent header once per set of SDK features, not on every call.
+
+    botocore rebuilds the header from ~30 sanitized components for each request (and again when
+    the request is created): about half of its own CPU time per SendMessage here (bench/pixel.py).
+    The string depends only on the client's fixed settings and the features in the request
+    context, so it is cached on those; a botocore without this internal is left as it is."""
+    creator = getattr(client, "_user_agent_creator", None)
+    build = getattr(creator, "to_string", None)
+    if build is None:
+        return client
+    from botocore.context import get_context
+
+    cache: dict[frozenset[str], str] = {}
+
+    def to_string() -> str:
+        ctx = get_context()
+        key = frozenset(ctx.features) if ctx is not None else frozenset()
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = build()
+        return value
+
+    creator.to_string = to_string  # the instance's, which botocore's request-created handler calls too
+    return client
 
 
 @lru_cache(maxsize=1)
