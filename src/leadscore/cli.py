@@ -121,12 +121,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(f"report: {html}", file=sys.stderr)
     t = result["thresholds"]
     auc = result["auc"]
-    print(f"{result['leads']:,} leads, {result['converted']:,} converted ({result['base_rate']:.1%}); "
-          f"ROC AUC {auc:.3f}; top decile {result['deciles'][0]['conversion']:.1%} converted "
-          f"(lift {result['top_decile_lift']:.2f}); MQL {t['mql']['volume']:,} leads at {t['mql']['precision'] or 0:.1%} precision, "
-          f"{t['mql']['recall'] or 0:.1%} recall; SQL {t['sql']['volume']:,} at {t['sql']['precision'] or 0:.1%}, "
-          f"{t['sql']['recall'] or 0:.1%} recall" if auc is not None else f"{result['leads']:,} leads: AUC needs both outcomes",
-          file=sys.stderr)
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.1%}"
+
+    if auc is None:
+        print(f"{result['leads']:,} leads: AUC needs both converted and unconverted leads", file=sys.stderr)
+    else:
+        print(f"{result['leads']:,} leads, {result['converted']:,} converted ({result['base_rate']:.1%}); "
+              f"ROC AUC {auc:.3f}; top decile {result['deciles'][0]['conversion']:.1%} converted "
+              f"(lift {result['top_decile_lift']:.2f}); MQL {t['mql']['volume']:,} leads, precision "
+              f"{pct(t['mql']['precision'])}, recall {pct(t['mql']['recall'])}; SQL {t['sql']['volume']:,} leads, "
+              f"precision {pct(t['sql']['precision'])}, recall {pct(t['sql']['recall'])}", file=sys.stderr)
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, default=str))
     return EXIT_OK

@@ -241,7 +241,7 @@ def test_cli_backtest_report_html_charts_and_json(files, tmp_path, capsys):
     assert code == 0, captured.err
     assert captured.out == ""  # without --json, nothing on stdout
     assert "20 leads, 7 converted (35.0%); ROC AUC 0.852" in captured.err
-    assert "MQL 10 leads at 60.0% precision, 85.7% recall; SQL 4 at 75.0%, 42.9% recall" in captured.err
+    assert "MQL 10 leads, precision 60.0%, recall 85.7%; SQL 4 leads, precision 75.0%, recall 42.9%" in captured.err
 
     html = (out / "report.html").read_text(encoding="utf-8")
     sources = re.findall(r'<img[^>]*\bsrc="([^"]+)"', html)
