@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -110,9 +111,23 @@ class Applied:
     redirect: str | None = None  # the key is an alias: apply at this lead instead
 
 
+def pack_detail(detail: dict[str, Any]) -> bytes:
+    """An outbox entry: the transition's JSON, zlib-compressed (a binary attribute). The entry is
+    most of the item while it is there, and both the record and the clear write bill its size:
+    1,261 bytes of JSON become about 530."""
+    return zlib.compress(json.dumps(detail, separators=(",", ":")).encode("utf-8"), 9)
+
+
+def unpack_detail(value: Any) -> dict[str, Any]:
+    raw = getattr(value, "value", value)  # boto3's Binary wraps the bytes
+    if isinstance(raw, (bytes, bytearray)):
+        return json.loads(zlib.decompress(bytes(raw)))
+    return json.loads(raw)  # an entry written as plain JSON text (before compression)
+
+
 def outbox_of(item: dict[str, Any]) -> list[dict[str, Any]]:
     """Transitions recorded on the lead but not yet confirmed published."""
-    return [json.loads(v) for k, v in sorted(item.items()) if k.startswith(OUTBOX)]
+    return [unpack_detail(v) for k, v in sorted(item.items()) if k.startswith(OUTBOX)]
 
 
 def state_of(item: dict[str, Any]) -> LeadState:
@@ -276,8 +291,8 @@ class LeadStore:
         facts = _newest_facts(todo)
         seen: dict[int, list[str]] = {}
         heat = 0.0
-        first = min(p.effects.at for p in todo)
-        last = max(p.effects.at for p in todo)
+        first = int(min(p.effects.at for p in todo))  # whole seconds: fewer digits in every write
+        last = int(max(p.effects.at for p in todo))
         email = None
         recent = []
         for p in todo:
@@ -333,6 +348,7 @@ class LeadStore:
         u.set.append(f"{n} = if_not_exists({n}, {u.value(first)})")
         u.set.append(f"{u.name('last_at')} = {u.value(last)}")
         u.add.append(f"{u.name('n')} {u.value(len(todo))}")
+        heat = round(heat, 2)  # an ordering key: two decimals are plenty, and shorter numbers bill fewer bytes
         if heat:
             u.add.append(f"{u.name('heat')} {u.value(heat)}")
         n = u.name("stage")
@@ -376,7 +392,7 @@ class LeadStore:
             f"{u.name('recycled')} = {u.value(state.recycled)}",
             f"{u.name('score')} = {u.value({k: detail[k] for k in ('score', 'fit', 'engagement', 'grade')})}",
             f"{u.name('heat')} = if_not_exists({u.name('heat')}, {u.value(0)})",
-            f"{u.name(OUTBOX + detail['transition_id'])} = {u.value(json.dumps(detail))}",
+            f"{u.name(OUTBOX + detail['transition_id'])} = {u.value(pack_detail(detail))}",
         ]
         qstage = u.name("qstage")  # the sparse ByStage index holds qualified leads only
         if state.stage in QUALIFIED:
