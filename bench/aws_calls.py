@@ -18,6 +18,9 @@ with its own moto, one core each; --serial runs it afterwards here), through a
 naive worker written here: powertools idempotency per event on its own table,
 GetItem the lead's JSON blob (following an anonymous visitor's pointer to its
 lead), the same engine, PutItem, one PutEvents per transition.
+Our worker publishes nothing itself: the stream publisher (functions/publish)
+runs on the table's stream as its event source mapping would (see `Publisher`:
+its batching window on a clock modelled at --rate events per second).
 Every AWS API call is counted through botocore's event system
 (`provide-client-params` / `after-call` registered on boto3's default session
 before the workers' clients exist). Final scores of every lead, evaluated at
@@ -81,7 +84,8 @@ from leadscore import runtime  # noqa: E402
 from leadscore.adapters.leads import deserialize, state_of  # noqa: E402
 from leadscore.dev.functions import LambdaContext, load_module  # noqa: E402
 from leadscore.dev.sqs import sqs_event, sqs_record  # noqa: E402
-from leadscore.dev.template import create_buses, create_tables, load_template, resources  # noqa: E402
+from leadscore.dev.streams import StreamPump, streams_client  # noqa: E402
+from leadscore.dev.template import create_buses, create_tables, load_template, resources, stream_sources  # noqa: E402
 from leadscore.identity import LOCAL_KEY_SECRET, keys_of  # noqa: E402
 from leadscore.worker import transition_detail  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -476,10 +480,10 @@ class Meter:
             expression = params.get("UpdateExpression", "")
             if expression == "SET #r = :keep":
                 return "trim-recent"
-            if any(n.startswith("ob.") for n in names):
-                return "record-transition" if expression.startswith("SET") else "clear-outbox"
             if "n" in names and "last_at" in names:
                 return "apply"
+            if "stage_at" in names:
+                return "record-transition"
             if names and all(n.startswith("f.") or n in ("t", "e") for n in names):
                 return "facts-only"
             if "recycled" in names:
@@ -832,7 +836,8 @@ class _Sink:
         pass
 
 
-def deliver(handler: Any, batches: list[list[Delivery]], meter: Meter, clock: list[float], before_batch: Any = None) -> dict[str, Any]:
+def deliver(handler: Any, batches: list[list[Delivery]], meter: Meter, clock: list[float], before_batch: Any = None,
+            after_batch: Any = None) -> dict[str, Any]:
     sink = _Sink()
     wall = 0.0
     failures = 0
@@ -848,10 +853,96 @@ def deliver(handler: Any, batches: list[list[Delivery]], meter: Meter, clock: li
             meter.active = True
             t0 = time.perf_counter()
             response = handler(event, ctx)
-            wall += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            wall += took
             meter.active = False
             failures += len(response.get("batchItemFailures", []))
+            if after_batch:
+                after_batch(took)
     return {"wall_s": wall, "failures": failures, "log_bytes": sink.bytes}
+
+
+class Publisher:
+    """The stream publisher (functions/publish) on the leads table's stream, as the template's
+    event source mapping runs it: its filter, its batch size and its batching window, on a
+    modelled clock. PutEvents calls per transition depend on how many transitions one window
+    collects, so on the event rate: the stream's batches arrive at `rate` events per second
+    (default: a backlog drained by 4 containers at about 40 ms per batch of 10), and the stream
+    is read once per window. The figure at other rates is computed from the same stream
+    (`by_rate`: one invocation per window with transitions, up to BatchSize records each, a
+    PutEvents call per 10). Reading the stream is Lambda's (not billed, not counted); the
+    publisher's own calls are counted."""
+
+    def __init__(self, aws: Any, template: dict[str, Any], batch_size: int, rate: float, meter: Meter):
+        self.source = next(s for s in stream_sources(template) if s.function == "PublishFunction")
+        self.app = load_module(self.source.code_uri)
+        self.app.init()  # warm
+        self.meter, self.batch_size, self.rate = meter, batch_size, rate
+        self.window_s = self.source.window_s or 1.0
+        self.batches = 0
+        self.next_read = self.window_s
+        self.wall_s = self.call_s = 0.0
+        self.per_batch: list[int] = []  # transitions recorded by each worker batch (filtered stream records)
+        self.pump = StreamPump(aws.ddb, streams_client(), aws.tables[self.source.table], self.source, self._invoke,
+                               LambdaContext("publish", memory_mb=256, timeout_s=30))
+        self._seen = 0
+
+    def _invoke(self, event: dict[str, Any], context: Any) -> Any:
+        calls0 = self.meter.call_s
+        self.meter.active = True
+        t0 = time.perf_counter()
+        try:
+            return self.app.lambda_handler(event, context)
+        finally:
+            self.wall_s += time.perf_counter() - t0
+            self.meter.active = False
+            self.call_s += self.meter.call_s - calls0
+
+    def after_batch(self, took_s: float) -> None:
+        self.batches += 1
+        self.pump.read()
+        pending = len(self.pump._pending)  # noqa: SLF001 (what this batch added to the stream, filtered)
+        self.per_batch.append(pending - self._seen)
+        self._seen = pending
+        clock = self.batches * self.batch_size / self.rate
+        if clock >= self.next_read:
+            self.drain()
+            self.next_read = clock + self.window_s
+
+    def drain(self) -> None:
+        if self.pump.pump():
+            raise SystemExit("the stream publisher reported a failure on moto")
+        self._seen = 0
+
+    def calls_per_transition_at(self, rate: float) -> float | None:
+        """PutEvents calls per transition if the same batches arrived at `rate` events per second."""
+        per_window: Counter[int] = Counter()
+        for b, n in enumerate(self.per_batch):
+            per_window[int((b + 1) * self.batch_size / rate / self.window_s)] += n
+        calls = 0
+        for k in per_window.values():
+            while k > 0:
+                take = min(k, self.source.batch_size)
+                calls += math.ceil(take / 10)
+                k -= take
+        total = sum(self.per_batch)
+        return round(calls / total, 4) if total else None
+
+    def figures(self, n_events: int, transitions: int) -> dict[str, Any]:
+        n = self.pump.invocations or 1
+        eb_calls = sum(v for k, v in self.meter.calls.items() if ".PutEvents" in k)
+        return {
+            "rate_events_per_s": self.rate,
+            "window_s": self.window_s,
+            "invocations": self.pump.invocations,
+            "invocations_per_event": round(self.pump.invocations / n_events, 6),
+            "transitions_per_invocation": round(transitions / n, 3),
+            "put_events_calls_per_invocation": round(eb_calls / n, 3),
+            "ms_per_invocation": round(self.wall_s * 1000 / n, 3),
+            "compute_ms_per_invocation": round((self.wall_s - self.call_s) * 1000 / n, 3),
+            "stream_records_read": self.pump.records_read,
+            "eb_calls_per_transition_by_rate": {str(r): self.calls_per_transition_at(r) for r in (1, 10, 100, 1000, 10000)},
+        }
 
 
 def scores(ddb: Any, table: str, engine: Engine, at: float, naive: bool) -> dict[str, tuple]:
@@ -936,6 +1027,7 @@ def stack(template: dict[str, Any]):
     before any worker client exists (each client copies the session's handlers when created)."""
     runtime.aws_client.cache_clear()
     runtime.worker.cache_clear()
+    runtime.publisher.cache_clear()
     with mock_aws():
         session = boto3._get_default_session()  # noqa: SLF001 (boto3.client() uses it: so do the workers' clients)
         setup_ddb, setup_events = boto3.client("dynamodb"), boto3.client("events")
@@ -948,9 +1040,11 @@ def stack(template: dict[str, Any]):
         session.events.unregister("after-call", meter.after)
     runtime.aws_client.cache_clear()
     runtime.worker.cache_clear()
+    runtime.publisher.cache_clear()
 
 
-def run_ours(batches: list[list[Delivery]], n_events: int, containers: int, seed: int) -> tuple[dict[str, Any], dict[str, tuple]]:
+def run_ours(batches: list[list[Delivery]], n_events: int, containers: int, seed: int,
+             rate: float = 1000.0) -> tuple[dict[str, Any], dict[str, tuple]]:
     """The real handler, batches spread over warm containers; (figures, scores)."""
     template = load_template()
     clock = [0.0]
@@ -973,18 +1067,26 @@ def run_ours(batches: list[list[Delivery]], n_events: int, containers: int, seed
         def choose() -> None:
             current[0] = workers[pick.randrange(len(workers))]
 
+        publisher = Publisher(aws, template, len(batches[0]), rate, aws.meter)
         sink = _Sink()
         app.logger.registered_handler.setStream(sink)
+        publisher.app.logger.registered_handler.setStream(sink)
         try:
-            result = deliver(app.lambda_handler, batches, aws.meter, clock, choose)
+            result = deliver(app.lambda_handler, batches, aws.meter, clock, choose, publisher.after_batch)
+            with contextlib.redirect_stdout(sink):  # type: ignore[type-var]
+                publisher.drain()  # what is left when the last window closes
         finally:
             runtime.worker = original_worker
         result["log_bytes"] += sink.bytes
         if not aws.meter.calls:
             raise SystemExit("no AWS call of the worker was counted: the hook missed its clients")
         table = aws.tables["LeadsTable"]
-        return (figures(aws.meter, result, n_events, len(batches), aws.meter.eb_entries, item_stats(aws.ddb, table)),
-                scores(aws.ddb, table, Engine(load_model()), END.timestamp() + 86400, naive=False))
+        transitions = aws.meter.eb_entries
+        out = figures(aws.meter, result, n_events, len(batches), transitions, item_stats(aws.ddb, table))
+        # the worker calls no EventBridge now: its batches' PutEvents are the publisher's
+        out["eb_calls_per_batch"] = 0.0
+        out["publisher"] = publisher.figures(n_events, transitions)
+        return out, scores(aws.ddb, table, Engine(load_model()), END.timestamp() + 86400, naive=False)
 
 
 def run_naive(batches: list[list[Delivery]], n_events: int) -> tuple[dict[str, Any], dict[str, tuple]]:
@@ -1012,7 +1114,7 @@ def _child(conn: Any, batches: list[list[Delivery]], n_events: int) -> None:
 
 
 def run(n_events: int = 10_000, batch_size: int = 10, span_days: float = 30.0, containers: int = 4, seed: int = 2026,
-        log: Any = None, exact_moto: bool = False, parallel: bool = True) -> dict[str, Any]:
+        log: Any = None, exact_moto: bool = False, parallel: bool = True, rate: float = 1000.0) -> dict[str, Any]:
     log = log or (lambda *a: None)
     t_start = time.perf_counter()
     if not exact_moto:
@@ -1034,7 +1136,7 @@ def run(n_events: int = 10_000, batch_size: int = 10, span_days: float = 30.0, c
         child.start()
         send.close()
     t0 = time.perf_counter()
-    ours, ours_scores = run_ours(batches, len(deliveries), containers, seed)
+    ours, ours_scores = run_ours(batches, len(deliveries), containers, seed, rate)
     log(f"ours:  {len(batches)} batches in {time.perf_counter() - t0:.1f}s")
     if parallel:
         status, payload = receive.recv()
@@ -1088,6 +1190,10 @@ def report(r: dict[str, Any]) -> None:
     line("  outside the merge path", "ddb_reads_per_event_outside_merges", "0 for known visitors")
     line("EventBridge calls / transition", "eb_calls_per_transition", "<= 0.2")
     line("transitions", "transitions", "", "{:d}")
+    pub = r["publisher"]
+    print(f"    (ours: the stream publisher, {pub['window_s']:g} s window at {pub['rate_events_per_s']:g} events/s: "
+          f"{pub['invocations']} invocations, {pub['transitions_per_invocation']:.2f} transitions each; calls per "
+          f"transition at other rates (events/s): {pub['eb_calls_per_transition_by_rate']})", file=sys.stderr)
     line("table WRU / event", "ddb_write_wru_per_event")
     line("GSI WRU / event", "gsi_wru_per_event")
     line("RRU / event", "ddb_read_rru_per_event")
@@ -1114,12 +1220,15 @@ def main() -> None:
     parser.add_argument("--span-days", type=float, default=30.0, help="days the stream spans (sets how many sessions overlap)")
     parser.add_argument("--containers", type=int, default=4, help="warm worker containers batches are spread over")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--rate", type=float, default=1000.0,
+                        help="events per second reaching the worker, for the stream publisher's batching window "
+                             "(default: a backlog drained by 4 containers at about 40 ms per batch of 10)")
     parser.add_argument("--exact-moto", action="store_true", help="moto as installed, without the bench's speed-ups (slow)")
     parser.add_argument("--serial", action="store_true", help="run the naive worker after ours, in this process")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
-    result = run(args.events, args.batch, args.span_days, args.containers, args.seed, log, args.exact_moto, not args.serial)
+    result = run(args.events, args.batch, args.span_days, args.containers, args.seed, log, args.exact_moto, not args.serial, args.rate)
     if not args.json:
         report(result)
     print(json.dumps(result))

@@ -11,7 +11,10 @@ request (bench/pixel.py, run in a subprocess). Each event is assumed to:
   DeleteMessageBatch per batch (the event source mapping), one worker
   invocation per batch (arm64, its MemorySize from template.yaml);
 - cost the DynamoDB write and read request units aws_calls measured (table and
-  GSI), and EventBridge entries per transition (billed per entry, 64 KB chunks).
+  GSI), and EventBridge entries per transition (billed per entry, 64 KB chunks);
+- share the stream publisher's invocations (arm64, its MemorySize): aws_calls
+  counts them per event, at its --rate. Reading a DynamoDB stream from a Lambda
+  trigger is free, and records the trigger's filter drops invoke nothing.
 
 Lambda durations are modelled, not measured on AWS: our compute measured on
 this machine (one full core) scaled by Lambda's CPU share (a full vCPU at
@@ -86,7 +89,7 @@ def memory_sizes() -> dict[str, int]:
     default = int(((template.get("Globals") or {}).get("Function") or {}).get("MemorySize", 128))
     fns = template["Resources"]
     return {name: int(fns[logical]["Properties"].get("MemorySize", default)) for name, logical in
-            (("ingest", "PixelFunction"), ("worker", "ScoreFunction"))}
+            (("ingest", "PixelFunction"), ("worker", "ScoreFunction"), ("publisher", "PublishFunction"))}
 
 
 def pixel_compute_us(log: Any) -> tuple[float, str]:
@@ -148,12 +151,17 @@ def model(fig: dict[str, Any], batch: int, mem: dict[str, int], pixel_us: float)
     ingest_ms = float(math.ceil(pixel_us / 1000 * FULL_VCPU_MB / mem["ingest"] + LATENCY_MS["sqs_send"]))
     batch_ms = worker_ms(fig, FULL_VCPU_MB / mem["worker"])
     invocations = m / batch
+    pub = fig.get("publisher")  # the naive worker publishes inline: no publisher
+    pub_invocations = pub["invocations_per_event"] * m if pub else 0.0
+    pub_ms = float(math.ceil(pub["compute_ms_per_invocation"] * FULL_VCPU_MB / mem["publisher"]
+                             + pub["put_events_calls_per_invocation"] * LATENCY_MS["eventbridge"])) if pub else 0.0
     wru = fig["ddb_write_wru_per_event"] + fig["gsi_wru_per_event"]
     components = {
         "api_gateway_http": m * p["apigw_http_per_million_requests"] / m,
-        "lambda_requests": (m + invocations) * p["lambda_per_million_requests"] / m,
+        "lambda_requests": (m + invocations + pub_invocations) * p["lambda_per_million_requests"] / m,
         "lambda_ingest_duration": m * mem["ingest"] / 1024 * ingest_ms / 1000 * p["lambda_arm64_per_gb_second"],
         "lambda_worker_duration": invocations * mem["worker"] / 1024 * batch_ms / 1000 * p["lambda_arm64_per_gb_second"],
+        "lambda_publisher_duration": pub_invocations * mem["publisher"] / 1024 * pub_ms / 1000 * p["lambda_arm64_per_gb_second"],
         "sqs": (m + 2 * invocations) * p["sqs_standard_per_million_requests"] / m,
         "dynamodb_writes": wru * m * p["dynamodb_per_million_wru"] / m,
         "dynamodb_reads": fig["ddb_read_rru_per_event"] * m * p["dynamodb_per_million_rru"] / m,
@@ -162,12 +170,14 @@ def model(fig: dict[str, Any], batch: int, mem: dict[str, int], pixel_us: float)
     share_in, share_w = FULL_VCPU_MB / mem["ingest"], FULL_VCPU_MB / mem["worker"]
     basis = {
         "api_gateway_http": "1 request per event",
-        "lambda_requests": f"1 ingest + 1/{batch} worker invocations per event",
+        "lambda_requests": f"1 ingest + 1/{batch} worker + {pub_invocations / m:.5f} publisher invocations per event",
         "lambda_ingest_duration": (f"{ingest_ms:.0f} ms billed at {mem['ingest']} MB ({pixel_us:.0f} µs compute x {share_in:.1f} CPU share"
                                    f" + SQS send {LATENCY_MS['sqs_send']:.0f} ms)"),
         "lambda_worker_duration": (f"{batch_ms:.0f} ms per batch at {mem['worker']} MB ({fig['compute_ms_per_batch']:.1f} ms compute"
                                    f" x {share_w:.2f} + {fig['ddb_calls_per_batch']:.2f} DynamoDB, {fig['ddb_transactions_per_batch']:.2f}"
                                    f" transactions, {fig['eb_calls_per_batch']:.2f} PutEvents calls)"),
+        "lambda_publisher_duration": (f"{pub_ms:.0f} ms per invocation at {mem['publisher']} MB, "
+                                      f"{pub['transitions_per_invocation']:.1f} transitions each" if pub else "none: published inline"),
         "sqs": f"1 SendMessage per event + ReceiveMessage and DeleteMessageBatch per {batch}",
         "dynamodb_writes": f"{fig['ddb_write_wru_per_event']:.3f} table + {fig['gsi_wru_per_event']:.3f} GSI WRU per event",
         "dynamodb_reads": f"{fig['ddb_read_rru_per_event']:.3f} RRU per event",

@@ -86,10 +86,9 @@ def field_map(source: str) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def worker() -> Any:
-    """The scoring worker with its engine (MODEL_FILE, else the default model), table and bus."""
+    """The scoring worker with its engine (MODEL_FILE, else the default model) and table."""
     from scoring_core import Engine, load_model
 
-    from .adapters.bus import TransitionBus
     from .adapters.leads import LeadStore
     from .adapters.secrets import get_secret, in_aws
     from .identity import LOCAL_KEY_SECRET
@@ -97,11 +96,18 @@ def worker() -> Any:
 
     engine = Engine(load_model(os.environ.get("MODEL_FILE") or None))
     store = LeadStore(aws_client("dynamodb"), setting("LEADS_TABLE"), int(os.environ.get("RETENTION_DAYS") or 400))
-    bus = TransitionBus(aws_client("events"), setting("BUS_NAME"))
     # the key of the email hash; without one, keys are hashes anyone could recompute from an address
     key_secret = get_secret("LEAD_KEY_SECRET")
     if not key_secret:
         if in_aws():
             raise ConfigError("LEAD_KEY_SECRET is missing from the secrets (the template's LeadKeySecret generates it)")
         key_secret = LOCAL_KEY_SECRET
-    return Worker(engine, store, bus, key_secret)
+    return Worker(engine, store, key_secret)
+
+
+@lru_cache(maxsize=1)
+def publisher() -> Any:
+    """The stream publisher's EventBridge adapter (BUS_NAME)."""
+    from .adapters.bus import TransitionBus
+
+    return TransitionBus(aws_client("events"), setting("BUS_NAME"))

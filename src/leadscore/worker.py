@@ -2,13 +2,14 @@
 
 Per batch: events are grouped by lead; each lead gets one UpdateItem that
 applies its events once each and returns the new state (`LeadStore.apply`);
-the engine evaluates it; a transition is recorded on the lead together with
-an outbox entry, conditioned on the lead's transition counter (so of two
-concurrent evaluations only one records, the other evaluates again); then
-every outbox entry is published to EventBridge (PutEvents in chunks of 10)
-and cleared. A crash after the record leaves the entry in the outbox: the
-messages are redelivered, their events are recognised as applied, and the
-outbox is published then. See docs/data-model.md.
+the engine evaluates it; a transition is recorded on the lead, with its
+`LeadStageChanged` detail, conditioned on the lead's transition counter (so
+of two concurrent evaluations only one records, the other evaluates again).
+The worker publishes nothing: the record's write is in the table's stream,
+and the stream publisher (functions/publish) sends it to EventBridge, batched
+across many workers' writes. A crash before the record is redelivered: the
+events are recognised as applied, the returned lead is evaluated again and
+the same transition recorded. See docs/data-model.md.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from typing import Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 
-from .adapters.bus import TransitionBus
-from .adapters.leads import LeadStore, Pending, heat_increment, outbox_of, state_of
+from .adapters.leads import LeadStore, Pending, heat_increment, state_of
 from .identity import keys_of
 
 MAX_REDIRECTS = 5
 MAX_RECORD_ATTEMPTS = 4
-OUTBOX_GRACE_S = 60.0  # > the worker's 30 s timeout, < the queue's 180 s visibility timeout
 ALERT_FACTS = ("name", "first_name", "last_name", "job_title", "company", "company_size", "industry", "country")
 
 
@@ -35,7 +34,7 @@ class BatchResult:
     failed: set[str] = field(default_factory=set)  # message ids to report as batch item failures
     applied: int = 0
     duplicates: int = 0
-    transitions: list[dict[str, Any]] = field(default_factory=list)
+    transitions: list[dict[str, Any]] = field(default_factory=list)  # recorded now (the stream publishes them)
     merges: int = 0
     # for readable logs: (lead key, event type, points the event brought when it happened)
     events: list[tuple[str, str, float]] = field(default_factory=list)
@@ -52,10 +51,6 @@ class _Group:
 
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) -> dict[str, Any]:
@@ -84,11 +79,9 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) 
 class Worker:
     """Applies batches of events. Build once per container; it caches alias redirects."""
 
-    def __init__(self, engine: Engine, store: LeadStore, bus: TransitionBus, key_secret: str,
-                 log: Callable[..., None] | None = None):
+    def __init__(self, engine: Engine, store: LeadStore, key_secret: str, log: Callable[..., None] | None = None):
         self.engine = engine
         self.store = store
-        self.bus = bus
         self.key_secret = key_secret
         self.redirects: dict[str, str] = {}  # alias -> lead, learnt from merges and failed conditions
         self._log = log or (lambda *a, **k: None)
@@ -128,33 +121,15 @@ class Worker:
             result.events.append((key, event.type, points))
             group.aliases += [k for k in keys[1:] if k not in group.aliases]
 
-        outboxes: list[tuple[_Group, str, list[dict[str, Any]]]] = []
         for group in groups.values():
             try:
-                key, outbox = self._apply_group(group, now, result)
+                result.transitions += self._apply_group(group, now, result)
             except Exception as exc:  # DynamoDB failing after retries: redeliver these messages
                 self._log("lead update failed", error=exc.__class__.__name__, messages=len(group.messages))
                 result.failed |= set(group.messages)
-                continue
-            if outbox:
-                outboxes.append((group, key, outbox))
-
-        not_published = self.bus.publish([d for _, _, outbox in outboxes for d in outbox]) if outboxes else set()
-        for group, key, outbox in outboxes:
-            done = [d["transition_id"] for d in outbox if d["transition_id"] not in not_published]
-            if len(done) < len(outbox):
-                result.failed |= set(group.messages)  # redelivered: the outbox is published then
-            if not done:
-                continue
-            try:
-                self.store.clear_outbox(key, done)
-            except Exception as exc:  # published but not cleared: a redelivery would publish again
-                self._log("outbox not cleared", error=exc.__class__.__name__)
-                result.failed |= set(group.messages)
-            result.transitions += [d for d in outbox if d["transition_id"] in done]
         return result
 
-    def _apply_group(self, group: _Group, now: float, result: BatchResult):
+    def _apply_group(self, group: _Group, now: float, result: BatchResult) -> list[dict[str, Any]]:
         key = group.key
         for _ in range(MAX_REDIRECTS):
             applied = self.store.apply(key, group.pending, now)
@@ -179,7 +154,6 @@ class Worker:
             result.merges += 1
             item = self.store.get(key)  # the merge path only: read the combined lead once
 
-        mine: set[str] = set()
         for _ in range(MAX_RECORD_ATTEMPTS):
             state = state_of(item)
             expected, was_recycled = state.transitions, state.recycled
@@ -188,21 +162,15 @@ class Worker:
             if tr is None:
                 if state.recycled != was_recycled:
                     self.store.record_recycled(key, state.recycled, expected)
-                break
+                return []
             if tr.to_stage in ("mql", "sql") and not state.email:
-                break  # nobody to contact yet: it qualifies once identified (merged into its email lead)
+                return []  # nobody to contact yet: it qualifies once identified (merged into its email lead)
             detail = transition_detail(key, state, score, tr)
             recorded, item = self.store.record_transition(key, state, expected, detail, now)
             if recorded:
-                mine.add(detail["transition_id"])
-                break
+                return [detail]
             # another invocation recorded a change first: evaluate again from the lead as it is now
-        else:
-            raise RuntimeError("the lead's stage kept changing under concurrent updates")  # redeliver
-        # publish what this invocation recorded, and what a crashed one left behind: an entry
-        # older than the grace period cannot belong to an invocation still running (timeout 30 s)
-        return key, [d for d in outbox_of(item)
-                     if d["transition_id"] in mine or now - _epoch(d["changed_at"]) >= OUTBOX_GRACE_S]
+        raise RuntimeError("the lead's stage kept changing under concurrent updates")  # redeliver
 
     def _link(self, alias: str, key: str, target_state: LeadState, now: float) -> tuple[str, bool]:
         """Point `alias` at `key`, merging its history once: (where it points, whether history moved)."""

@@ -13,7 +13,8 @@ import pytest
 from leadscore import runtime
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.http import http_api_event
-from leadscore.dev.template import create_buses, create_queues, create_tables, http_routes, load_template
+from leadscore.dev.streams import StreamPump, streams_client
+from leadscore.dev.template import create_buses, create_queues, create_tables, http_routes, load_template, stream_sources
 from moto import mock_aws
 
 TEMPLATE = load_template()
@@ -81,7 +82,9 @@ def invoke(function: str, path: str, *, method: str | None = None, headers: dict
 
 @pytest.fixture
 def stack(aws, monkeypatch):
-    """Queue, table and bus from the template; a rule captures every LeadStageChanged into a queue."""
+    """Queue, table and bus from the template; a rule captures every LeadStageChanged into a queue.
+    `stack.publish()` runs the stream publisher over what the table's stream holds since its last
+    call, as the template's event source mapping would (the worker itself publishes nothing)."""
     ddb, events = boto3.client("dynamodb"), boto3.client("events")
     tables, buses = create_tables(ddb, TEMPLATE), create_buses(events, TEMPLATE)
     monkeypatch.setenv("LEADS_TABLE", tables["LeadsTable"])
@@ -93,9 +96,14 @@ def stack(aws, monkeypatch):
                     EventPattern=json.dumps({"source": ["leadscore"], "detail-type": ["LeadStageChanged"]}))
     events.put_targets(Rule="capture", EventBusName=buses["LeadsBus"], Targets=[{"Id": "q", "Arn": capture_arn}])
     runtime.worker.cache_clear()
-    aws.ddb, aws.table, aws.capture = ddb, tables["LeadsTable"], capture
+    runtime.publisher.cache_clear()
+    source = next(s for s in stream_sources(TEMPLATE) if s.function == "PublishFunction")
+    pump = StreamPump(ddb, streams_client(), tables[source.table], source,
+                      load_handler(source.code_uri, source.handler), LambdaContext("PublishFunction"))
+    aws.ddb, aws.table, aws.capture, aws.publish, aws.pump = ddb, tables["LeadsTable"], capture, pump.pump, pump
     yield aws
     runtime.worker.cache_clear()
+    runtime.publisher.cache_clear()
 
 
 #: every setting that turns a notifier channel on (deliver.py's docstring); `notify` clears them all

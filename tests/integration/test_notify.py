@@ -494,7 +494,9 @@ def hover_event(i: int, t: float, type_: str, **fields: Any) -> Event:
 
 
 def captured(stack) -> list[dict[str, Any]]:
-    """The LeadStageChanged events the bus delivered, whole (as a rule hands them to a target)."""
+    """The LeadStageChanged events the bus delivered, whole (as a rule hands them to a target),
+    once the stream publisher has run over the table's new stream records."""
+    stack.publish()
     out = []
     while True:
         messages = stack.sqs.receive_message(QueueUrl=stack.capture, MaxNumberOfMessages=10).get("Messages", [])

@@ -1,6 +1,7 @@
 """Every sample in events/functions invokes its function successfully (the `sam local invoke -e` contract).
 
-An HTTP sample goes to the function of its route, an SQS sample to the worker, and an
+An HTTP sample goes to the function of its route, an SQS sample to the worker, a
+DynamoDB stream sample to the stream publisher, and an
 EventBridge sample (one with a `detail-type`) to every function whose rule in the
 template matches it, as the bus would deliver it."""
 
@@ -29,7 +30,10 @@ def functions_for(event):
     if "detail-type" in event:
         return [r for r in RULES if matches(r.pattern, event)]
     if "Records" in event:
-        assert {r["eventSource"] for r in event["Records"]} == {"aws:sqs"}
+        sources = {r["eventSource"] for r in event["Records"]}
+        if sources == {"aws:dynamodb"}:  # the leads table's stream
+            return [SimpleNamespace(function="PublishFunction", code_uri=ROOT / "functions" / "publish", handler="app.lambda_handler")]
+        assert sources == {"aws:sqs"}
         return [SimpleNamespace(function="ScoreFunction", code_uri=ROOT / "functions" / "score", handler="app.lambda_handler")]
     found = [r for r in ROUTES.values() if f"{r.method} {r.path}" == event["routeKey"]]
     assert len(found) == 1, event["routeKey"]
@@ -54,6 +58,10 @@ def test_the_sample_invokes_its_function_successfully(notify, monkeypatch, path)
             assert response["status"] not in ("invalid", "parked"), (route.function, response)
         elif route.function == "ScoreFunction":
             assert response == {"batchItemFailures": []}
+        elif route.function == "PublishFunction":
+            assert response == {"batchItemFailures": []}
+            published = aws.sqs.receive_message(QueueUrl=aws.capture, MaxNumberOfMessages=10).get("Messages", [])
+            assert [json.loads(m["Body"])["detail-type"] for m in published] == ["LeadStageChanged"]
         else:
             assert 200 <= response["statusCode"] < 300, response.get("body")
             if route.function in READERS:

@@ -24,6 +24,8 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def published(stack) -> list[dict]:
+    """What reached EventBridge: the stream publisher is run first over the table's new stream records."""
+    stack.publish()
     out = []
     while True:
         msgs = stack.sqs.receive_message(QueueUrl=stack.capture, MaxNumberOfMessages=10).get("Messages", [])
@@ -141,31 +143,80 @@ def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
     assert (chain[-1][1] if chain else "lead") == lead_item(stack)["stage"]
 
 
-def test_a_crash_between_the_write_and_the_publish_still_publishes_each_transition_once(stack, monkeypatch):
-    events = [ev(0, "identify", traits={"job_title": "CTO", "company_size": 300, "industry": "software", "country": "US"}),
-              ev(1, "demo_requested"), ev(2, "page_view", properties={"url": "https://relaywise.example/pricing"})]
-    worker = runtime.worker()
-    real = worker.bus.publish
+CRASH_EVENTS = [ev(0, "identify", traits={"job_title": "CTO", "company_size": 300, "industry": "software", "country": "US"}),
+                ev(1, "demo_requested"), ev(2, "page_view", properties={"url": "https://relaywise.example/pricing"})]
 
-    def crash(details):
-        raise SystemExit("worker died before publishing")
 
-    monkeypatch.setattr(worker.bus, "publish", crash)
-    with pytest.raises(SystemExit):
-        run(events)
-    assert published(stack) == []
-    monkeypatch.setattr(worker.bus, "publish", real)
-
+def redeliver_later(monkeypatch, events):
+    """SQS redelivers the messages after the visibility timeout (twice, for good measure)."""
     app = sys.modules["lambda_score_app"]
     real_clock = app.clock
-    monkeypatch.setattr(app, "clock", lambda: real_clock() + 181)  # SQS redelivers after the visibility timeout
+    monkeypatch.setattr(app, "clock", lambda: real_clock() + 181)
     run(events)
-    run(events)  # and once more for good measure
+    run(events)
+
+
+@pytest.mark.parametrize("moment", ["before the record", "after the record"])
+def test_a_worker_crash_around_the_write_still_publishes_each_transition_once(stack, monkeypatch, moment):
+    store = runtime.worker().store
+    real = store.record_transition
+
+    def crash(*args, **kwargs):
+        if moment == "after the record":
+            real(*args, **kwargs)
+        raise SystemExit(f"worker died {moment}")
+
+    monkeypatch.setattr(store, "record_transition", crash)
+    with pytest.raises(SystemExit):
+        run(CRASH_EVENTS)
+    assert lead_item(stack)["n"] == 3  # the events were applied before the crash
+    monkeypatch.setattr(store, "record_transition", real)
+    redeliver_later(monkeypatch, CRASH_EVENTS)
 
     details = published(stack)
     assert [(d["from_stage"], d["to_stage"]) for d in details] == [("lead", "sql")]
-    assert len({d["transition_id"] for d in details}) == 1
     assert lead_item(stack)["stage"] == "sql"
+
+
+def test_a_publisher_that_fails_after_the_write_publishes_each_transition_once_on_retry(stack, monkeypatch):
+    """The worker's write is in the stream; PutEvents failing (the publisher's crash, then a
+    refused entry) makes the stream be delivered again, and the transition goes out once."""
+    run(CRASH_EVENTS)
+    bus = runtime.publisher()
+    real = bus._client.put_events
+    calls = []
+
+    def failing(**kwargs):
+        calls.append(len(kwargs["Entries"]))
+        if len(calls) == 1:
+            raise SystemExit("publisher died before PutEvents")
+        if len(calls) <= 4:  # every attempt of the second invocation: the entry is refused
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}
+        return real(**kwargs)
+
+    monkeypatch.setattr(bus._client, "put_events", failing)
+    monkeypatch.setattr(bus, "_sleep", lambda s: None)
+    stack.pump.read()
+    with pytest.raises(SystemExit):
+        stack.pump.deliver()
+    assert stack.pump.deliver() == 1  # three refusals: reported as a batch item failure, kept
+    assert published(stack) != []  # the next delivery publishes it
+    redeliver_later(monkeypatch, CRASH_EVENTS)
+
+    assert [(d["from_stage"], d["to_stage"]) for d in published(stack)] == []  # nothing new, nothing twice
+    assert calls == [1, 1, 1, 1, 1]
+
+
+def test_a_transition_is_published_once_though_later_writes_keep_it_on_the_lead(stack):
+    run(CRASH_EVENTS)
+    item = lead_item(stack)
+    assert item.get("ob") is not None  # the detail stays until the lead's next apply
+    runtime.worker().store.record_recycled(item["pk"], False, int(item["tr"]))  # a later write that leaves `ob` alone
+
+    assert len(published(stack)) == 1
+    run([ev(3, "page_view", properties={"url": "https://relaywise.example/docs"})])
+    assert "ob" not in lead_item(stack)  # the apply removed it
+    assert published(stack) == []
 
 
 def test_anonymous_browsing_then_identify_scores_the_combined_history(stack):

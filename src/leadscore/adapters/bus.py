@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,7 +21,7 @@ class TransitionBus:
         self._client = client
         self.bus_name = bus_name
         self._sleep = sleep
-        self._log = log or (lambda *a, **k: None)
+        self._log = log or (lambda msg, **fields: logging.getLogger("leadscore.bus").warning(msg, extra=fields))
 
     def publish(self, details: Sequence[dict[str, Any]]) -> set[str]:
         """Publish each transition detail; returns the `transition_id`s that could not be published."""
@@ -34,7 +35,7 @@ class TransitionBus:
                 try:
                     response = self._client.put_events(Entries=entries)
                 except (BotoCoreError, ClientError) as exc:
-                    self._log("put_events failed", error=exc.__class__.__name__)
+                    self._log("put_events failed", error=exc.__class__.__name__, detail=str(exc)[:200])
                     continue
                 results = response.get("Entries", [])
                 retry = [d for d, r in zip(pending, results) if r.get("ErrorCode")]

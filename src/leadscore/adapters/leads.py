@@ -47,7 +47,10 @@ MAX_ATTEMPTS = 6
 QUALIFIED = ("mql", "sql", "customer")
 FACTS_PER_UPDATE = 20
 ERAS_KEPT = 3  # a touched accumulator's era k drops era k-3 of the same rule
-OUTBOX = "ob."  # ob.<transition_id>: a recorded transition not yet confirmed published (JSON detail)
+# The transition a write recorded, for the stream publisher (functions/publish): set by
+# `record_transition`, removed by the lead's next apply, so it is in the item's new stream
+# image only when a write put it there (docs/data-model.md, Stage transitions).
+OUTBOX = "ob"
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -112,22 +115,20 @@ class Applied:
 
 
 def pack_detail(detail: dict[str, Any]) -> bytes:
-    """An outbox entry: the transition's JSON, zlib-compressed (a binary attribute). The entry is
-    most of the item while it is there, and both the record and the clear write bill its size:
-    1,261 bytes of JSON become about 530."""
+    """A recorded transition: its JSON, zlib-compressed (a binary attribute). While it is on the
+    item, every write is billed for it: 1,261 bytes of JSON become about 530."""
     return zlib.compress(json.dumps(detail, separators=(",", ":")).encode("utf-8"), 9)
 
 
 def unpack_detail(value: Any) -> dict[str, Any]:
     raw = getattr(value, "value", value)  # boto3's Binary wraps the bytes
-    if isinstance(raw, (bytes, bytearray)):
-        return json.loads(zlib.decompress(bytes(raw)))
-    return json.loads(raw)  # an entry written as plain JSON text (before compression)
+    return json.loads(zlib.decompress(bytes(raw)))
 
 
-def outbox_of(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """Transitions recorded on the lead but not yet confirmed published."""
-    return [unpack_detail(v) for k, v in sorted(item.items()) if k.startswith(OUTBOX)]
+def recorded_transition(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The transition the lead's last stage write recorded, while it is still on the item."""
+    value = item.get(OUTBOX)
+    return unpack_detail(value) if value is not None else None
 
 
 def state_of(item: dict[str, Any]) -> LeadState:
@@ -358,6 +359,8 @@ class LeadStore:
         n = u.name("recent")
         u.set.append(f"{n} = list_append(if_not_exists({n}, {u.value([])}), {u.value(recent)})")
         u.set.append(f"{u.name('expires_at')} = {u.value(int(now) + self.retention_s)}")
+        # the last recorded transition is in the stream already: stop paying for its bytes
+        u.remove.append(u.name(OUTBOX))
         return u.request()
 
     def _trim_recent(self, key: str, item: dict[str, Any]) -> None:
@@ -381,8 +384,8 @@ class LeadStore:
 
     def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
                           now: float) -> tuple[bool, dict[str, Any]]:
-        """Write the stage `Engine.advance` moved to and put the transition in the item's
-        outbox (`ob.<transition_id>`), if no one recorded another change first. Returns
+        """Write the stage `Engine.advance` moved to, with the transition's detail in `ob` for
+        the stream publisher, if no one recorded another change first. Returns
         (recorded, the lead's item: new when recorded, current when not)."""
         u = _Update()
         u.set += [
@@ -392,7 +395,7 @@ class LeadStore:
             f"{u.name('recycled')} = {u.value(state.recycled)}",
             f"{u.name('score')} = {u.value({k: detail[k] for k in ('score', 'fit', 'engagement', 'grade')})}",
             f"{u.name('heat')} = if_not_exists({u.name('heat')}, {u.value(0)})",
-            f"{u.name(OUTBOX + detail['transition_id'])} = {u.value(pack_detail(detail))}",
+            f"{u.name(OUTBOX)} = {u.value(pack_detail(detail))}",
         ]
         qstage = u.name("qstage")  # the sparse ByStage index holds qualified leads only
         if state.stage in QUALIFIED:
@@ -409,12 +412,6 @@ class LeadStore:
         u.set.append(f"{u.name('recycled')} = {u.value(recycled)}")
         u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
         self._conditional(key, u)
-
-    def clear_outbox(self, key: str, transition_ids: Sequence[str]) -> None:
-        """Forget transitions once EventBridge has them."""
-        u = _Update()
-        u.remove += [u.name(OUTBOX + t) for t in transition_ids]
-        self._client.update_item(TableName=self.table, Key={"pk": {"S": key}}, **u.request())
 
     def _conditional(self, key: str, u: _Update) -> tuple[bool, dict[str, Any]]:
         try:

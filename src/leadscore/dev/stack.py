@@ -17,6 +17,10 @@ with the event shapes Lambda gives them:
   retrying a failed event `MaximumRetryAttempts` times (after 1 s, 2 s, ...
   locally; Lambda waits about a minute, then two) and then sending Lambda's
   on-failure record to the destination the template names.
+- The leads table's stream: read like Lambda's DynamoDB event source mapping
+  (`streams.py`: the template's filter and batch size, a reported failure
+  retried from its record after `STREAM_RETRY_DELAY_S`), polled every
+  `STREAM_POLL_S` (the template's 1 s batching window is not waited for).
 
 All functions run in this one process, so their environment variables are
 merged (the template's, resolved; then any already set in the shell win).
@@ -41,6 +45,7 @@ from typing import Any, Callable
 from .functions import LambdaContext, container_lock, load_handler, load_module
 from .http import LambdaHttpServer, Route
 from .sqs import sqs_event, sqs_record
+from .streams import StreamPump, streams_client
 from .template import (
     ROOT,
     bus_rules,
@@ -51,6 +56,7 @@ from .template import (
     http_routes,
     load_template,
     resources,
+    stream_sources,
 )
 
 REGION = "us-east-1"
@@ -58,9 +64,11 @@ ACCOUNT = "123456789012"
 STACK = "leadscore-local"
 REDELIVERY_DELAY_S = 2  # a failed queue record is received again after this (Lambda: the visibility timeout)
 ASYNC_RETRY_DELAY_S = 1  # an async event's n-th retry waits n times this (Lambda: about 1 min, then 2)
+STREAM_POLL_S = 0.05  # how often a table's stream is read (Lambda: about 4 times a second, plus the batching window)
+STREAM_RETRY_DELAY_S = 1  # a stream batch that failed is delivered again after this
 DEMO = Path(__file__).resolve().parent / "demo"
 SOURCES = ("generic", "typeform", "tally", "calendly", "stripe")
-LOGGERS = ("pixel", "collect", "hooks", "score", "leads", "notify")
+LOGGERS = ("pixel", "collect", "hooks", "score", "publish", "leads", "notify")
 
 
 class PortInUse(Exception):
@@ -223,6 +231,7 @@ class DevStack:
         self._restore_logs = readable_logs(self.verbose)
         self._serve_http()
         self._start_queue_poller()
+        self._start_stream_pollers()
         self._start_bus_pollers()
         self.startup_s = time.perf_counter() - started
         return self
@@ -242,8 +251,11 @@ class DevStack:
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
         from .. import runtime
+        from ..notify import deliver
 
-        runtime.aws_client.cache_clear()
+        # what a container built against an earlier emulator (an earlier stack in this process) is rebuilt
+        for cached in (runtime.aws_client, runtime.event_queue, runtime.worker, runtime.publisher, deliver._idempotent):
+            cached.cache_clear()
 
     def _reset_emulator(self) -> None:
         import urllib.request
@@ -260,7 +272,7 @@ class DevStack:
         t = self.template
         sqs, ddb, events = self.client("sqs"), self.client("dynamodb"), self.client("events")
         self.queues = create_queues(sqs, t)
-        tables = create_tables(ddb, t)
+        self.tables = tables = create_tables(ddb, t)
         buses = create_buses(events, t)
         r = Resolved(t)
         for name, p in (t.get("Parameters") or {}).items():
@@ -426,6 +438,37 @@ class DevStack:
             for m in messages:
                 if m["MessageId"] in failed:
                     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=REDELIVERY_DELAY_S)
+
+    # ---- DynamoDB streams → functions (the stream event source mapping)
+
+    def _start_stream_pollers(self) -> None:
+        ddb = self.client("dynamodb")
+        streams = streams_client(endpoint_url=self.endpoint, region_name=REGION,
+                                 aws_access_key_id="local", aws_secret_access_key="local")
+        for source in stream_sources(self.template):
+            fn = self.functions[source.function]
+
+            def invoke(event: dict[str, Any], context: Any, fn: Function = fn) -> Any:
+                try:
+                    with container_lock(fn.handler):
+                        return fn.handler(event, LambdaContext(fn.logical_id, timeout_s=fn.timeout_s))
+                except Exception as exc:
+                    self.out(f"{fn.logical_id} failed: {exc.__class__.__name__}: the stream batch is retried")
+                    raise
+
+            pump = StreamPump(ddb, streams, self.tables[source.table], source, invoke)
+            self._spawn(f"stream-{source.function}", self._poll_stream, pump)
+
+    def _poll_stream(self, pump: StreamPump) -> None:
+        while not self._stop.is_set():
+            try:
+                left = pump.pump()
+            except Exception as exc:  # the emulator going away at shutdown
+                if self._stop.is_set():
+                    return
+                self.out(f"stream poll failed: {exc.__class__.__name__}")
+                left = 1
+            self._stop.wait(STREAM_RETRY_DELAY_S if left else STREAM_POLL_S)
 
     # ---- EventBridge rules → functions (asynchronous invocation)
 

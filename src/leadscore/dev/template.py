@@ -135,6 +135,39 @@ def bus_rules(template: dict[str, Any]) -> list[BusRule]:
     return rules
 
 
+@dataclass(frozen=True)
+class StreamSource:
+    """A function's DynamoDB event: its table's stream, delivered in batches, filtered."""
+
+    function: str  # logical id
+    table: str  # logical id of the table whose stream it reads
+    batch_size: int
+    patterns: tuple[str, ...]  # FilterCriteria patterns (JSON); a record passes if any matches
+    partial: bool  # ReportBatchItemFailures
+    code_uri: Path
+    handler: str
+    window_s: float = 0.0  # MaximumBatchingWindowInSeconds
+
+
+def stream_sources(template: dict[str, Any]) -> list[StreamSource]:
+    """Every DynamoDB (stream) event of every function in the template."""
+    found = []
+    for logical_id, fn in resources(template, "AWS::Serverless::Function").items():
+        props = fn.get("Properties", {})
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "DynamoDB":
+                continue
+            ep = event.get("Properties", {})
+            stream = ep["Stream"]
+            if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
+                raise ValueError(f"{logical_id}: a DynamoDB event's Stream must be !GetAtt <Table>.StreamArn")
+            patterns = tuple(f["Pattern"] for f in ((ep.get("FilterCriteria") or {}).get("Filters") or []))
+            found.append(StreamSource(logical_id, stream["Fn::GetAtt"][0], int(ep.get("BatchSize", 100)), patterns,
+                                      "ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or []),
+                                      ROOT / props["CodeUri"], props["Handler"], float(ep.get("MaximumBatchingWindowInSeconds", 0))))
+    return found
+
+
 def matches(pattern: Any, event: Any) -> bool:
     """Whether an event matches an EventBridge pattern, for the pattern forms the template uses
     (lists of exact values, nested objects): enough for tests to pick a sample's functions."""
@@ -167,6 +200,8 @@ def create_tables(dynamodb: Any, template: dict[str, Any]) -> dict[str, str]:
         }
         if props.get("GlobalSecondaryIndexes"):
             args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         dynamodb.create_table(**args)
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):

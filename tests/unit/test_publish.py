@@ -1,0 +1,101 @@
+"""The stream publisher: which stream records carry a transition to publish, and what it answers Lambda."""
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from boto3.dynamodb.types import Binary
+from botocore.stub import Stubber
+from leadscore import runtime
+from leadscore.adapters.leads import pack_detail, recorded_transition, unpack_detail
+from leadscore.dev.functions import LambdaContext, load_handler
+from leadscore.publish import BadRecord, transitions_in
+
+ROOT = Path(__file__).resolve().parents[2]
+DETAIL = json.loads((ROOT / "events" / "functions" / "notify_sql.json").read_text())["detail"]
+
+
+def b64(detail: dict) -> str:
+    return base64.b64encode(pack_detail(detail)).decode()
+
+
+def record(seq: str, name: str = "MODIFY", new: dict | None = None, old: dict | None = None) -> dict:
+    """A stream record as Lambda delivers it (DynamoDB JSON, binary base64)."""
+    ddb = {"Keys": {"pk": {"S": DETAIL["lead_id"]}}, "SequenceNumber": seq, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    if new is not None:
+        ddb["NewImage"] = {"pk": {"S": DETAIL["lead_id"]}, **new}
+    if old is not None:
+        ddb["OldImage"] = {"pk": {"S": DETAIL["lead_id"]}, **old}
+    return {"eventID": seq, "eventName": name, "eventSource": "aws:dynamodb", "dynamodb": ddb}
+
+
+def test_a_recorded_transition_round_trips_exactly_and_is_less_than_half_the_json():
+    packed = pack_detail(DETAIL)
+
+    assert unpack_detail(packed) == DETAIL
+    assert unpack_detail(Binary(packed)) == DETAIL  # as boto3 reads a binary attribute back
+    assert recorded_transition({"pk": "e:x", "ob": Binary(packed)}) == DETAIL
+    assert recorded_transition({"pk": "e:x"}) is None
+    assert len(packed) < len(json.dumps(DETAIL)) / 2
+
+
+def test_only_the_write_that_recorded_a_transition_publishes_it():
+    t1, t2 = {**DETAIL, "transition_id": "t1"}, {**DETAIL, "transition_id": "t2"}
+    records = [
+        record("1", new={"n": {"N": "3"}}, old={"n": {"N": "2"}}),  # an apply: nothing recorded
+        record("2", new={"ob": {"B": b64(t1)}}, old={}),  # the record
+        record("3", new={"ob": {"B": b64(t1)}, "recent": {"L": []}}, old={"ob": {"B": b64(t1)}}),  # a trim that kept it
+        record("4", new={"n": {"N": "4"}}, old={"ob": {"B": b64(t1)}}),  # the next apply removed it
+        record("5", "INSERT", new={"ob": {"B": b64(t2)}}),  # a new lead recorded at once
+        record("6", new={"ob": {"B": b64(t2) + ""}}, old={"ob": {"B": b64(t2)}}),  # same bytes again
+        record("7", "REMOVE", old={"ob": {"B": b64(t2)}}),  # TTL deleted the lead
+    ]
+
+    found = transitions_in(records)
+
+    assert [(seq, d["transition_id"]) for seq, d in found] == [("2", "t1"), ("5", "t2")]
+
+
+def test_an_unreadable_attribute_is_reported_not_raised():
+    found = transitions_in([record("9", new={"ob": {"B": base64.b64encode(b"not zlib").decode()}})])
+
+    assert len(found) == 1 and found[0][0] == "9" and isinstance(found[0][1], BadRecord)
+
+
+@pytest.fixture
+def handler(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("BUS_NAME", "leadscore-bus")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    runtime.aws_client.cache_clear()
+    runtime.publisher.cache_clear()
+    bus = runtime.publisher()
+    monkeypatch.setattr(bus, "_sleep", lambda s: None)
+    yield load_handler(ROOT / "functions" / "publish", "app.lambda_handler"), Stubber(bus._client)
+    runtime.aws_client.cache_clear()
+    runtime.publisher.cache_clear()
+
+
+def test_twelve_transitions_go_out_in_two_calls(handler):
+    fn, stub = handler
+    details = [{**DETAIL, "transition_id": f"t{i:02d}"} for i in range(12)]
+    stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": str(i)} for i in range(10)]})
+    stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": str(i)} for i in range(2)]})
+    with stub:
+        response = fn({"Records": [record(str(i), new={"ob": {"B": b64(d)}}) for i, d in enumerate(details)]}, LambdaContext("publish"))
+    stub.assert_no_pending_responses()
+    assert response == {"batchItemFailures": []}
+
+
+def test_an_entry_still_refused_after_retries_makes_lambda_retry_from_its_record(handler):
+    fn, stub = handler
+    details = [{**DETAIL, "transition_id": f"t{i}"} for i in range(3)]
+    refused = {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
+    stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"EventId": "a"}, refused, {"EventId": "c"}]})
+    for _ in range(2):
+        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [refused]})
+    with stub:
+        response = fn({"Records": [record(f"s{i}", new={"ob": {"B": b64(d)}}) for i, d in enumerate(details)]}, LambdaContext("publish"))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "s1"}]}
