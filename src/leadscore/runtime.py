@@ -84,8 +84,8 @@ def queue_client() -> Any:
     `Entries` a list of at most 10 `{"Id": str, "MessageBody": str}` of at most 256 KiB in
     all (`_chunks`), each body the JSON of an `Event` pydantic has validated at the edge.
     Types and required members are all botocore's validator checks for SendMessageBatch
-    (the model has no length constraints), so here it cannot fail; it costs ~12 µs of the
-    pixel's ~90 µs per hit (bench/pixel.py). SQS still validates every entry server-side,
+    (the model has no length constraints), so here it cannot fail; it cost ~8-10 µs of the
+    pixel's ~100 µs per hit (bench/pixel.py). SQS still validates every entry server-side,
     and its errors still raise (QueueError). Other SQS uses (the alerts DLQ) keep the
     validating `aws_client("sqs")`."""
     return aws_client("sqs", validate=False)
