@@ -65,7 +65,7 @@ def requests(n: int) -> list[dict]:
 
 
 def stubbed_queue(n: int) -> tuple[EventQueue, Stubber]:
-    client = runtime.aws_client("sqs")  # built as the handler builds it (runtime.event_queue)
+    client = runtime.queue_client()  # built as the handler builds it (runtime.event_queue)
     stubber = Stubber(client)
     for _ in range(n):
         stubber.add_response("send_message_batch", {"Successful": [{"Id": "0", "MessageId": "m", "MD5OfMessageBody": "x"}], "Failed": []})

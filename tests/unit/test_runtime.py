@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 from botocore.stub import Stubber
 from leadscore.runtime import cache_user_agent
 
@@ -39,3 +40,23 @@ def test_the_user_agent_is_built_once_per_feature_set_not_per_call():
     _send(client, 20)
 
     assert len(builds) == 1
+
+
+def test_only_the_events_queue_client_skips_botocore_parameter_validation(monkeypatch):
+    from botocore.exceptions import ParamValidationError
+    from leadscore import runtime
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    runtime.aws_client.cache_clear()
+    try:
+        # a body botocore's validator would refuse (not a string) reaches the (stubbed) wire
+        with Stubber(runtime.queue_client()) as stub:
+            stub.add_response("send_message", {"MessageId": "m", "MD5OfMessageBody": "x"})
+            runtime.queue_client().send_message(QueueUrl=QUEUE, MessageBody=1)
+        with Stubber(runtime.aws_client("sqs")) as stub, pytest.raises(ParamValidationError):
+            stub.add_response("send_message", {"MessageId": "m", "MD5OfMessageBody": "x"})
+            runtime.aws_client("sqs").send_message(QueueUrl=QUEUE, MessageBody=1)
+    finally:
+        runtime.aws_client.cache_clear()
