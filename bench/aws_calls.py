@@ -23,7 +23,7 @@ runs on the table's stream as its event source mapping would (see `Publisher`:
 its batching window on a clock modelled at --rate events per second).
 Every AWS API call is counted through botocore's event system
 (`provide-client-params` / `after-call` registered on boto3's default session
-before the workers' clients exist). Final scores of every lead, evaluated at
+and runtime's botocore session before the workers' clients exist). Final scores of every lead, evaluated at
 one instant from each worker's table, must be identical.
 
 Write request units follow DynamoDB's rules (1 WRU per started KB of the larger
@@ -1023,21 +1023,26 @@ def figures(meter: Meter, run: dict[str, Any], n_events: int, n_batches: int, tr
 
 @contextlib.contextmanager
 def stack(template: dict[str, Any]):
-    """Tables and bus from the template on moto, a Meter hooked into boto3's default session
-    before any worker client exists (each client copies the session's handlers when created)."""
+    """Tables and bus from the template on moto, a Meter hooked into boto3's default session and
+    runtime's botocore session before any client exists (a client copies its session's handlers
+    when created)."""
     runtime.aws_client.cache_clear()
     runtime.worker.cache_clear()
     runtime.publisher.cache_clear()
     with mock_aws():
-        session = boto3._get_default_session()  # noqa: SLF001 (boto3.client() uses it: so do the workers' clients)
+        # boto3.client() uses boto3's default session (the naive worker's clients); our handlers'
+        # clients come from runtime's botocore session: hook both
+        sessions = [boto3._get_default_session(), runtime._session()]  # noqa: SLF001
         setup_ddb, setup_events = boto3.client("dynamodb"), boto3.client("events")
         tables, buses = create_tables(setup_ddb, template), create_buses(setup_events, template)
         meter = Meter(template, tables)
-        session.events.register("provide-client-params", meter.before)
-        session.events.register("after-call", meter.after)
+        for session in sessions:
+            session.events.register("provide-client-params", meter.before)
+            session.events.register("after-call", meter.after)
         yield SimpleNamespace(ddb=setup_ddb, tables=tables, buses=buses, meter=meter)
-        session.events.unregister("provide-client-params", meter.before)
-        session.events.unregister("after-call", meter.after)
+        for session in sessions:
+            session.events.unregister("provide-client-params", meter.before)
+            session.events.unregister("after-call", meter.after)
     runtime.aws_client.cache_clear()
     runtime.worker.cache_clear()
     runtime.publisher.cache_clear()

@@ -23,8 +23,11 @@ email), sent over plain HTTP as a browser and the snippet would send it:
    this run's email (the recorder's `time.monotonic()` at the request's arrival).
 
 So one figure covers: the pixel handler queueing the event (SQS on moto), the
-worker's long poll picking it up, scoring, the DynamoDB write, the EventBridge
-put, the rule's delivery and the Slack notifier's idempotency record and POST.
+worker's long poll picking it up, scoring, the DynamoDB writes (apply, then the
+transition's record), the stream publisher reading the table's stream (polled
+every `STREAM_POLL_S`; the template's 1 s batching window is not emulated and
+would add up to 1 s on AWS) and its EventBridge put, the rule's delivery and the
+Slack notifier's idempotency record and POST.
 
 The naive baseline, in the same process, same flow and same number of runs: the
 worker's SQS polling replaced by a fixed-interval short poll (receive without
