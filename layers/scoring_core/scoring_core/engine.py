@@ -86,6 +86,43 @@ def _types(types: list[str]) -> tuple[str, ...]:
     return (WILDCARD,) if WILDCARD in types else tuple(dict.fromkeys(types))
 
 
+class _Applied:
+    """What one combination of matched rules does to a state, worked out once.
+
+    A stream's events match few distinct combinations of rules (every view of
+    /pricing matches the same ones), so the engine prepares each combination
+    the first time it sees it, and an event then does only what depends on it:
+    - `ids`: the matched rules' ids in model order, recorded with the activity
+      (the same order whichever way, indexed or naive, they were found);
+    - `decaying`: plain rules (fixed points, no flag, window or weighting)
+      grouped by decay, `(era_s, inv_h, ((rule id, points), ...))`, so an event
+      computes its era and 2^((t − T0)/h) once per half-life, not per rule;
+    - `flat`: plain rules that never decay, with their constant
+      `((rule id, 0), units)`;
+    - `special`: every other rule, applied one by one."""
+
+    __slots__ = ("ids", "decaying", "flat", "special")
+
+    def __init__(self, rules: list[CompiledRule]):
+        self.ids = tuple([r.id for r in rules])
+        groups: dict[tuple[float, float], list[tuple[str, float]]] = {}
+        flat = []
+        special = []
+        for r in rules:
+            if not r.plain:
+                special.append(r)
+            elif r.inv_h is None:
+                flat.append(((r.id, 0), round(r.points * SCALE)))
+            else:
+                groups.setdefault((r.era_s, r.inv_h), []).append((r.id, r.points))
+        self.decaying = tuple((era_s, inv_h, tuple(members)) for (era_s, inv_h), members in groups.items())
+        self.flat = tuple(flat)
+        self.special = tuple(special)
+
+
+_APPLIED_LIMIT = 4096  # distinct combinations remembered; far more than a model's buckets produce
+
+
 @dataclass(frozen=True)
 class Fact:
     """A fact about a lead and when it was learnt; the latest (at, event_id) wins."""
@@ -282,6 +319,8 @@ class Engine:
 
         self._events = Index(event_matchers, indexed=indexed)
         self._facts = Index(fact_matchers, indexed=indexed)
+        self._position = {rule_id: i for i, rule_id in enumerate(self.rules)}
+        self._applied: dict[tuple[CompiledRule, ...], _Applied] = {}
         ec = model.email_confidence
         self._machine_weight = ec.machine_weight if ec else 1.0
         self._machine_ua = tuple(re.compile(p) for p in ec.user_agents) if ec else ()
@@ -322,47 +361,65 @@ class Engine:
         same events in any order, in any batches, gives the same
         `state.accumulated()`. The caller dedupes by `event_id` (the store
         does; `apply` counts what it is given). This is the per-event hot path:
-        its steps are inlined on purpose."""
+        its steps are inlined on purpose, and what depends only on which rules
+        matched is prepared once per combination (`_Applied`)."""
         t = event.occurred_ts
         hits = self._events.hits(event, event.type)
+        applied = self._applied.get(hits)
+        if applied is None:
+            applied = self._prepare(hits)
+        acc = state.acc
+        for era_s, inv_h, rules in applied.decaying:
+            # Decay.increment, inlined: one era and factor per half-life; the
+            # units are computed exactly as `increment` does, to the last bit
+            era = int(t // era_s)
+            factor = 2.0 ** ((t - era * era_s) * inv_h)
+            for rule_id, points in rules:
+                key = (rule_id, era)
+                acc[key] = acc.get(key, 0) + round(points * factor * SCALE)
+        for key, units in applied.flat:
+            acc[key] = acc.get(key, 0) + units
+        if applied.special:
+            self._apply_special(state, event, t, applied.special)
+        event_id = event.event_id
+        if event.traits:
+            _merge_facts(state, event.traits, t, event_id)
+        _merge_seen(state, t, event_id, event.type, event.email, applied.ids)
+
+    def _prepare(self, hits: tuple[CompiledRule, ...]) -> _Applied:
+        if len(self._applied) >= _APPLIED_LIMIT:
+            self._applied.clear()
+        position = self._position
+        applied = self._applied[hits] = _Applied(sorted(hits, key=lambda r: position[r.id]))
+        return applied
+
+    def _apply_special(self, state: LeadState, event: Event, t: float, rules: tuple[CompiledRule, ...]) -> None:
+        """The rules that set flags, record repeat occurrences, earn points per
+        a field or are weighted for machine openers."""
         acc = state.acc
         machine: bool | None = None
-        for rule in hits:
-            if rule.plain:
-                points = rule.points
-            else:
-                if rule.flag is not None:
-                    flag = f"{rule.flag}:{rule.id}"
-                    prev = state.flags.get(flag)
-                    if prev is None or t < prev:
-                        state.flags[flag] = t
-                    if rule.section != ENGAGEMENT:
-                        continue
-                if rule.window_s is not None:
-                    state.occurrences.setdefault(rule.id, set()).add(round(t * 1000))
+        for rule in rules:
+            if rule.flag is not None:
+                flag = f"{rule.flag}:{rule.id}"
+                prev = state.flags.get(flag)
+                if prev is None or t < prev:
+                    state.flags[flag] = t
+                if rule.section != ENGAGEMENT:
                     continue
-                points = rule.points if rule.per_get is None else rule.points_for(event)
-                if points is None:
-                    continue
-                if rule.email and event.type in self._email_types:
-                    if machine is None:
-                        machine = self.is_machine_open(event)
-                    if machine:
-                        points *= self._machine_weight
-            # Decay.increment, inlined
-            inv_h = rule.inv_h
-            if inv_h is None:
-                key = (rule.id, 0)
-                units = round(points * SCALE)
-            else:
-                era_s = rule.era_s
-                era = int(t // era_s)
-                key = (rule.id, era)
-                units = round(points * 2.0 ** ((t - era * era_s) * inv_h) * SCALE)
+            if rule.window_s is not None:
+                state.occurrences.setdefault(rule.id, set()).add(round(t * 1000))
+                continue
+            points = rule.points if rule.per_get is None else rule.points_for(event)
+            if points is None:
+                continue
+            if rule.email and event.type in self._email_types:
+                if machine is None:
+                    machine = self.is_machine_open(event)
+                if machine:
+                    points *= self._machine_weight
+            era, units = rule.decay.increment(t, points)
+            key = (rule.id, era)
             acc[key] = acc.get(key, 0) + units
-        if event.traits:
-            _merge_facts(state, event.traits, t, event.event_id)
-        _merge_seen(state, t, event.event_id, event.type, event.email, tuple([r.id for r in hits]))
 
     def effects(self, event: Event) -> Effects:
         """What `event` changes, for a store to apply with atomic adds and no read:
