@@ -35,6 +35,11 @@ from .stages import Stage, StagePolicy
 FIT = "fit"
 ENGAGEMENT = "engagement"
 RECENT_LIMIT = 10
+# Hot-path spellings with the very same results: `_round(x)` is `round(x)` for
+# a float x (round() calls type(x).__round__, at twice the cost), and a float
+# times SCALE_F is the float times SCALE (10^12 converts to 1e12 exactly).
+_round = float.__round__
+SCALE_F = float(SCALE)
 
 
 def epoch(value: datetime | float | int) -> float:
@@ -60,7 +65,7 @@ class CompiledRule:
         self.decay = Decay(None)
         self.inv_h: float | None = None  # copies of decay's, read on the hot path
         self.era_s: float | None = None
-        self.plain = True  # fixed points, no flag, no repeat window, no machine weighting
+        self.plain = True  # fixed points: no flag, no repeat window, no points_per (machine weighting allowed)
         self.cap: float | None = None
         self.window_s: float | None = None  # repeat rules: counted when a previous match lies within
         self.flag: str | None = None  # "disqualified" or "customer": a sticky mark set by a matching event
@@ -94,16 +99,19 @@ class _Applied:
     the first time it sees it, and an event then does only what depends on it:
     - `ids`: the matched rules' ids in model order, recorded with the activity
       (the same order whichever way, indexed or naive, they were found);
-    - `decaying`: plain rules (fixed points, no flag, window or weighting)
+    - `decaying`: plain rules (fixed points: no flag, window or points_per)
       grouped by decay, `(era_s, inv_h, ((rule id, points), ...))`, so an event
       computes its era and 2^((t − T0)/h) once per half-life, not per rule;
     - `flat`: plain rules that never decay, with their constant
       `((rule id, 0), units)`;
-    - `special`: every other rule, applied one by one."""
+    - `special`: every other rule, applied one by one;
+    - `machine`: when some plain rule is weighted for machine openers, the
+      same combination with those rules' points times the weight, for an
+      email event from a machine (None otherwise)."""
 
-    __slots__ = ("ids", "decaying", "flat", "special")
+    __slots__ = ("ids", "decaying", "flat", "special", "machine")
 
-    def __init__(self, rules: list[CompiledRule]):
+    def __init__(self, rules: list[CompiledRule], weight: float | None = None):
         self.ids = tuple([r.id for r in rules])
         groups: dict[tuple[float, float], list[tuple[str, float]]] = {}
         flat = []
@@ -111,13 +119,16 @@ class _Applied:
         for r in rules:
             if not r.plain:
                 special.append(r)
-            elif r.inv_h is None:
-                flat.append(((r.id, 0), round(r.points * SCALE)))
+                continue
+            points = r.points * weight if weight is not None and r.email else r.points
+            if r.inv_h is None:
+                flat.append(((r.id, 0), round(points * SCALE)))
             else:
-                groups.setdefault((r.era_s, r.inv_h), []).append((r.id, r.points))
+                groups.setdefault((r.era_s, r.inv_h), []).append((r.id, points))
         self.decaying = tuple((era_s, inv_h, tuple(members)) for (era_s, inv_h), members in groups.items())
         self.flat = tuple(flat)
         self.special = tuple(special)
+        self.machine: _Applied | None = None
 
 
 _APPLIED_LIMIT = 4096  # distinct combinations remembered; far more than a model's buckets produce
@@ -258,6 +269,14 @@ class Transition:
         return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
 
 
+def _reason(rule_id: str, cents: int, kind: str) -> Reason:
+    return tuple.__new__(Reason, (rule_id, cents, kind))  # skips NamedTuple's Python-level __new__
+
+
+def transition_id(self, lead_key: str) -> str:
+        return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
+
+
 def _add_row(rows: list[tuple[int, str, int, str]], rule: CompiledRule, value: float) -> None:
     """An engagement rule's contribution, capped and rounded to cents; zero is no reason."""
     cap = rule.cap
@@ -306,7 +325,7 @@ class Engine:
             rule.window_s = None if r.repeat_within_days is None else r.repeat_within_days * 86400.0
             rule.flag = "customer" if r.stage == "customer" else None
             rule.email = bool(email_types.intersection(r.event_types())) or (WILDCARD in r.event_types() and bool(email_types))
-            rule.plain = rule.flag is None and rule.window_s is None and rule.per_get is None and not rule.email
+            rule.plain = rule.flag is None and rule.window_s is None and rule.per_get is None
             event_matchers.append(Matcher(_types(r.event_types()), _tests(r.when, event_getter), rule))
         for r in model.disqualifiers:
             rule = self._add(CompiledRule(r.id, "disqualifiers"))
@@ -321,6 +340,7 @@ class Engine:
         self._facts = Index(fact_matchers, indexed=indexed)
         self._position = {rule_id: i for i, rule_id in enumerate(self.rules)}
         self._applied: dict[tuple[CompiledRule, ...], _Applied] = {}
+        self._matchers: dict[str, Any] = {}  # event type -> the index's match function for it
         ec = model.email_confidence
         self._machine_weight = ec.machine_weight if ec else 1.0
         self._machine_ua = tuple(re.compile(p) for p in ec.user_agents) if ec else ()
@@ -364,10 +384,18 @@ class Engine:
         its steps are inlined on purpose, and what depends only on which rules
         matched is prepared once per combination (`_Applied`)."""
         t = event.occurred_ts
-        hits = self._events.hits(event, event.type)
+        type_ = event.type
+        match = self._matchers.get(type_)
+        if match is None:
+            if len(self._matchers) >= _APPLIED_LIMIT:  # custom event types are unbounded
+                self._matchers.clear()
+            match = self._matchers[type_] = self._events.matcher(type_)
+        hits = match(event)
         applied = self._applied.get(hits)
         if applied is None:
             applied = self._prepare(hits)
+        if applied.machine is not None and type_ in self._email_types and self.is_machine_open(event):
+            applied = applied.machine
         acc = state.acc
         for era_s, inv_h, rules in applied.decaying:
             # Decay.increment, inlined: one era and factor per half-life; the
@@ -376,7 +404,7 @@ class Engine:
             factor = 2.0 ** ((t - era * era_s) * inv_h)
             for rule_id, points in rules:
                 key = (rule_id, era)
-                acc[key] = acc.get(key, 0) + round(points * factor * SCALE)
+                acc[key] = acc.get(key, 0) + _round(points * factor * SCALE_F)
         for key, units in applied.flat:
             acc[key] = acc.get(key, 0) + units
         if applied.special:
@@ -384,13 +412,36 @@ class Engine:
         event_id = event.event_id
         if event.traits:
             _merge_facts(state, event.traits, t, event_id)
-        _merge_seen(state, t, event_id, event.type, event.email, applied.ids)
+        # _merge_seen, inlined
+        email = event.email
+        if email is not None:
+            seen = (t, event_id)
+            if email != state.email:
+                if state.email is None or seen > state.email_seen:
+                    state.email, state.email_seen = email, seen
+            elif seen > state.email_seen:
+                state.email_seen = seen
+        first = state.first_seen
+        if first is None or t < first:
+            state.first_seen = t
+        last = state.last_seen
+        if last is None or t > last:
+            state.last_seen = t
+        state.event_count += 1
+        recent = state.recent
+        recent.append((t, event_id, type_, applied.ids))
+        if len(recent) > 2 * RECENT_LIMIT:
+            recent.sort(reverse=True)
+            del recent[RECENT_LIMIT:]
 
     def _prepare(self, hits: tuple[CompiledRule, ...]) -> _Applied:
         if len(self._applied) >= _APPLIED_LIMIT:
             self._applied.clear()
         position = self._position
-        applied = self._applied[hits] = _Applied(sorted(hits, key=lambda r: position[r.id]))
+        rules = sorted(hits, key=lambda r: position[r.id])
+        applied = self._applied[hits] = _Applied(rules)
+        if any(r.plain and r.email for r in rules):
+            applied.machine = _Applied(rules, self._machine_weight)
         return applied
 
     def _apply_special(self, state: LeadState, event: Event, t: float, rules: tuple[CompiledRule, ...]) -> None:
@@ -398,7 +449,7 @@ class Engine:
         a field or are weighted for machine openers."""
         acc = state.acc
         machine: bool | None = None
-        for rule in rules:
+        for rule in rules:  # the steps of `apply` before combinations were prepared
             if rule.flag is not None:
                 flag = f"{rule.flag}:{rule.id}"
                 prev = state.flags.get(flag)
@@ -460,7 +511,8 @@ class Engine:
         Deterministic in the state and `now`; reasons are rounded to 0.01 points
         first, so they sum exactly to the total, and come largest (by size) first."""
         t = epoch(now)
-        rows: list[tuple[int, str, int, str]] = []  # (-|cents|, rule, cents, kind): sorts largest first
+        rows: list[tuple[int, str, Reason]] = []  # (-|cents|, rule, reason): sorts largest first, ties by rule id
+        fit_cents = eng_cents = 0
         disqualified: list[str] = []
         for rule in self._facts.hits(self.current_facts(state), FIT):
             if rule.flag == "disqualified":
@@ -468,37 +520,57 @@ class Engine:
             else:
                 cents = round(rule.points * 100)
                 if cents:
-                    rows.append((-abs(cents), rule.id, cents, FIT))
+                    fit_cents += cents
+                    rows.append((-abs(cents), rule.id, _reason(rule.id, cents, FIT)))
+        # Each rule's value is the sum over its eras. Almost always a rule has
+        # one era, whose value is that sum; a rule with several is summed again
+        # below in era order, so every float sum runs in one fixed order
+        # whatever order the state was built in (no sort of the whole state).
         rules = self.rules
-        # one pass over the accumulators sorted by (rule, era): a rule's eras are
-        # adjacent, and every float sum runs in one fixed order whatever order
-        # the state was built in
-        current: CompiledRule | None = None
-        total = 0.0
-        for (rule_id, era), units in sorted(state.acc.items()):
-            if current is None or rule_id != current.id:
-                if current is not None:
-                    _add_row(rows, current, total)
-                current, total = rules.get(rule_id), 0.0
-                if current is not None and current.window_s is not None:
-                    current = None  # repeat rules are valued from occurrences below
-            if current is None or not units:
+        acc = state.acc
+        totals: dict[CompiledRule, float] = {}
+        several: set[CompiledRule] | None = None
+        for key, units in acc.items():
+            rule = rules.get(key[0])
+            if rule is None or rule.window_s is not None:
+                continue  # a rule the model no longer has; repeat rules are valued from occurrences below
+            if rule in totals:
+                if several is None:
+                    several = set()
+                several.add(rule)
                 continue
-            inv_h = current.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
-            if inv_h is None:
-                total += units / SCALE
+            inv_h = rule.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
+            if not units:
+                totals[rule] = 0.0
+            elif inv_h is None:
+                totals[rule] = units / SCALE
             else:
-                exponent = (era * current.era_s - t) * inv_h
-                if exponent <= 0:  # > 0: the era starts after `now`, nothing in it has happened yet
-                    total += units * 2.0 ** exponent / SCALE
-        if current is not None:
-            _add_row(rows, current, total)
-        for rule_id, times in sorted(state.occurrences.items()):
-            rule = rules.get(rule_id)
-            if rule is not None and rule.window_s is not None:
-                _add_row(rows, rule, self._repeat_value(rule, times, t))
+                exponent = (key[1] * rule.era_s - t) * inv_h
+                # > 0: the era starts after `now`, nothing in it has happened yet
+                totals[rule] = units * 2.0 ** exponent / SCALE_F if exponent <= 0 else 0.0
+        if several is not None:
+            for rule in several:
+                totals[rule] = self._value_over_eras(rule, acc, t)
+        occurrences = state.occurrences
+        if occurrences:
+            for rule_id, times in occurrences.items():
+                rule = rules.get(rule_id)
+                if rule is not None and rule.window_s is not None:
+                    totals[rule] = self._repeat_value(rule, times, t)
+        for rule, value in totals.items():
+            # capped and rounded to cents; zero is no reason
+            cap = rule.cap
+            if cap is not None:
+                if value > cap:
+                    value = cap
+                elif value < -cap:
+                    value = -cap
+            cents = round(value * 100)
+            if cents:
+                eng_cents += cents
+                rows.append((-abs(cents), rule.id, _reason(rule.id, cents, ENGAGEMENT)))
         customer = False
-        for key in sorted(state.flags):
+        for key in state.flags:
             # sticky marks outlive their rule: renaming an opt-out rule must not
             # quietly re-qualify everyone who opted out
             kind, _, rule_id = key.partition(":")
@@ -507,23 +579,31 @@ class Engine:
             elif kind == "customer":
                 customer = True
         rows.sort()
-        reasons = tuple(map(_reason_of_row, rows))
-        fit_cents = eng_cents = 0
-        for row in rows:
-            if row[3] == FIT:
-                fit_cents += row[2]
-            else:
-                eng_cents += row[2]
         return Score(
             fit_cents=fit_cents,
             engagement_cents=eng_cents,
             grade=self._grade(fit_cents, eng_cents),
             band=self._band(fit_cents + eng_cents),
-            reasons=reasons,
+            reasons=tuple([row[2] for row in rows]),
             disqualified_by=tuple(sorted(set(disqualified))),
             customer=customer,
             at=t,
         )
+
+    @staticmethod
+    def _value_over_eras(rule: CompiledRule, acc: dict[tuple[str, int], int], t: float) -> float:
+        """A rule's value summed over its eras in era order (a fixed float order)."""
+        total = 0.0
+        for (_, era), units in sorted(item for item in acc.items() if item[0][0] == rule.id):
+            if not units:
+                continue
+            if rule.inv_h is None:
+                total += units / SCALE
+            else:
+                exponent = (era * rule.era_s - t) * rule.inv_h
+                if exponent <= 0:
+                    total += units * 2.0 ** exponent / SCALE_F
+        return total
 
     def _repeat_value(self, rule: CompiledRule, times: set[int], t: float) -> float:
         """Points for each occurrence that follows another within the rule's window."""

@@ -12,7 +12,7 @@ every rule against every subject: the naive baseline the benchmark compares.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +51,7 @@ Entries = list[tuple[Any, Residual]]
 # Distinct values a probe remembers what they select. Paths and ids recur, but a
 # stream can carry unboundedly many distinct ones, so the memo is cleared when full.
 _MEMO_LIMIT = 4096
-# The value classes a memo may be keyed by: hashable, and looked up by value
-# alone (a str subclass, say, is not filed like a str, so it is not memoized)
+# The value classes a memo stores: hashable, and selecting by value alone
 _MEMO_CLASSES = frozenset((str, int, float, bool, type(None)))
 
 Found = tuple[tuple[Any, ...], tuple[tuple[Any, Residual], ...]]
@@ -87,8 +86,8 @@ class _Probe:
         return found
 
     def _entries(self, value: Any) -> Entries:
-        cls = value.__class__
-        if cls is str:
+        # (isinstance, as the conditions do: a str or int subclass is filed like its base)
+        if isinstance(value, str):
             folded = value.casefold()
             found: list[Entries | None] = [self.exact.get(folded)]
             n = len(folded)
@@ -99,7 +98,7 @@ class _Probe:
             return [e for group in found if group for e in group]
         if value is None:
             return []
-        if cls is int or cls is float or cls is bool:
+        if isinstance(value, (int, float)):  # bool included
             return list(self.exact.get(value) or ())
         if isinstance(value, (list, tuple, set, frozenset)):
             groups: list[Entries | None] = []
@@ -120,35 +119,60 @@ class _Bucket:
     probes: list[_Probe] = field(default_factory=list)
 
 
-class _Plan:
-    """What a subject of one type is checked against: its type's bucket and the
-    "*" bucket, merged. Which rules match is a set; the order of `match`'s
-    answer carries no meaning (the engine puts matched rules in model order)."""
+def _plan(buckets: Sequence[_Bucket]) -> Callable[[Any], tuple[Any, ...]]:
+    """The match function for a subject of one type: its type's bucket and the
+    "*" bucket, merged, compiled into a closure specialised to the shape of
+    what it checks (most types have one probed field and nothing to scan).
+    It returns every matching rule, each once; the order carries no meaning
+    (the engine puts matched rules in model order)."""
+    always = tuple(p for b in buckets for p in b.always)
+    scan = tuple(e for b in buckets for e in b.scan)
+    probes = tuple((p.get, p.memo, p.find) for b in buckets for p in b.probes)
 
-    __slots__ = ("always", "scan", "probes")
+    if not scan and not probes:
+        return lambda subject: always
 
-    def __init__(self, buckets: Sequence[_Bucket]):
-        self.always = tuple(p for b in buckets for p in b.always)
-        self.scan = tuple(e for b in buckets for e in b.scan)
-        self.probes = tuple((p.get, p.memo, p.find) for b in buckets for p in b.probes)
+    if not scan and len(probes) == 1:
+        ((get, memo, find),) = probes
 
-    def match(self, subject: Any) -> tuple[Any, ...]:
-        """Every matching rule, each once. The per-event hot path: locals only."""
-        hits = self.always
-        for payload, residual in self.scan:
-            for get, test in residual:
-                if not test(get(subject)):
-                    break
-            else:
-                hits += (payload,)
-        for get, memo, find in self.probes:
+        def match_one(subject: Any) -> tuple[Any, ...]:
             value = get(subject)
-            found = memo.get(value) if value.__class__ in _MEMO_CLASSES else None
+            try:
+                found = memo.get(value)
+            except TypeError:  # unhashable: a list-valued field
+                found = None
             if found is None:
                 found = find(value)
             plain, checked = found
-            if plain:
-                hits += plain
+            hits = always + plain
+            for payload, residual in checked:
+                for get_, test in residual:
+                    if not test(get_(subject)):
+                        break
+                else:
+                    hits += (payload,)
+            return hits
+
+        return match_one
+
+    def match(subject: Any) -> tuple[Any, ...]:
+        hits = always
+        for payload, residual in scan:
+            for get_, test in residual:
+                if not test(get_(subject)):
+                    break
+            else:
+                hits += (payload,)
+        for get, memo, find in probes:
+            value = get(subject)
+            try:
+                found = memo.get(value)
+            except TypeError:  # unhashable: a list-valued field
+                found = None
+            if found is None:
+                found = find(value)
+            plain, checked = found
+            hits += plain
             for payload, residual in checked:
                 for get_, test in residual:
                     if not test(get_(subject)):
@@ -156,6 +180,8 @@ class _Plan:
                 else:
                     hits += (payload,)
         return hits
+
+    return match
 
 
 def _unique(groups: Iterable[Entries | None]) -> Entries:
@@ -184,8 +210,8 @@ class Index:
     def __init__(self, matchers: Sequence[Matcher], indexed: bool = True):
         self._all = list(matchers)
         self.indexed = indexed
-        self._plans: dict[str, _Plan] = {}
-        self._wild = _Plan(())  # for types no rule names: the "*" rules only
+        self._plans: dict[str, Callable[[Any], tuple[Any, ...]]] = {}
+        self._wild = _plan(())  # for types no rule names: the "*" rules only
         if indexed:
             self._build()
 
@@ -225,9 +251,15 @@ class Index:
             bucket.probes = list(probes.values())
         wild = buckets.pop(WILDCARD, None)
         extra = (wild,) if wild is not None else ()
-        self._plans = {etype: _Plan((bucket, *extra)) for etype, bucket in buckets.items()}
-        self._wild = _Plan(extra)
-        self._plans[WILDCARD] = _Plan(())  # a subject typed "*" is no event of any type
+        self._plans = {etype: _plan((bucket, *extra)) for etype, bucket in buckets.items()}
+        self._wild = _plan(extra)
+        self._plans[WILDCARD] = _plan(())  # a subject typed "*" is no event of any type
+
+    def matcher(self, subject_type: str) -> Callable[[Any], tuple[Any, ...]]:
+        """`hits` for one subject type, as a function of the subject alone."""
+        if not self.indexed:
+            return lambda subject: self.hits(subject, subject_type)
+        return self._plans.get(subject_type, self._wild)
 
     def hits(self, subject: Any, subject_type: str) -> tuple[Any, ...]:
         """Payloads of every rule matching the subject, each once."""
@@ -237,4 +269,4 @@ class Index:
                 if m.matches(subject, subject_type):
                     out.append(m.payload)
             return tuple(out)
-        return self._plans.get(subject_type, self._wild).match(subject)
+        return self._plans.get(subject_type, self._wild)(subject)
