@@ -51,10 +51,26 @@ def epoch(value: datetime | float | int) -> float:
     return float(value)
 
 
+class _Keys(dict):
+    """A rule's accumulator keys `(rule id, era)` by era, made once and shared
+    by every lead: no tuple is built per event, and a state's dict finds its
+    key by identity."""
+
+    def __init__(self, rule_id: str):
+        super().__init__()
+        self.rule_id = rule_id
+
+    def __missing__(self, era: int) -> tuple[str, int]:
+        if len(self) >= 64:  # a rule opens a new era every 32 half-lives; bound it anyway
+            self.clear()
+        key = self[era] = (self.rule_id, era)
+        return key
+
+
 class CompiledRule:
     """A rule of the model, ready to apply."""
 
-    __slots__ = ("id", "section", "points", "per_get", "per_unit", "decay", "inv_h", "era_s", "cap", "window_s", "flag", "email", "plain")
+    __slots__ = ("id", "section", "points", "per_get", "per_unit", "decay", "inv_h", "era_s", "cap", "window_s", "flag", "email", "plain", "keys")
 
     def __init__(self, rule_id: str, section: str, points: float = 0.0):
         self.id = rule_id
@@ -70,6 +86,7 @@ class CompiledRule:
         self.window_s: float | None = None  # repeat rules: counted when a previous match lies within
         self.flag: str | None = None  # "disqualified" or "customer": a sticky mark set by a matching event
         self.email = False  # machine-opener weighting applies
+        self.keys = _Keys(rule_id)
 
     def points_for(self, event: Event) -> float | None:
         if self.per_get is None:
@@ -100,7 +117,7 @@ class _Applied:
     - `ids`: the matched rules' ids in model order, recorded with the activity
       (the same order whichever way, indexed or naive, they were found);
     - `decaying`: plain rules (fixed points: no flag, window or points_per)
-      grouped by decay, `(era_s, inv_h, ((rule id, points), ...))`, so an event
+      grouped by decay, `(era_s, inv_h, ((rule.keys, points), ...))`, so an event
       computes its era and 2^((t − T0)/h) once per half-life, not per rule;
     - `flat`: plain rules that never decay, with their constant
       `((rule id, 0), units)`;
@@ -113,7 +130,7 @@ class _Applied:
 
     def __init__(self, rules: list[CompiledRule], weight: float | None = None):
         self.ids = tuple([r.id for r in rules])
-        groups: dict[tuple[float, float], list[tuple[str, float]]] = {}
+        groups: dict[tuple[float, float], list[tuple[_Keys, float]]] = {}
         flat = []
         special = []
         for r in rules:
@@ -124,7 +141,7 @@ class _Applied:
             if r.inv_h is None:
                 flat.append(((r.id, 0), round(points * SCALE)))
             else:
-                groups.setdefault((r.era_s, r.inv_h), []).append((r.id, points))
+                groups.setdefault((r.era_s, r.inv_h), []).append((r.keys, points))
         self.decaying = tuple((era_s, inv_h, tuple(members)) for (era_s, inv_h), members in groups.items())
         self.flat = tuple(flat)
         self.special = tuple(special)
@@ -273,6 +290,31 @@ def _reason(rule_id: str, cents: int, kind: str) -> Reason:
     return tuple.__new__(Reason, (rule_id, cents, kind))  # skips NamedTuple's Python-level __new__
 
 
+def _row(rule: CompiledRule, value: float) -> tuple[int, str, Reason] | None:
+    """An engagement rule's reason row, capped and rounded to cents; zero is no reason."""
+    cap = rule.cap
+    if cap is not None:
+        if value > cap:
+            value = cap
+        elif value < -cap:
+            value = -cap
+    cents = round(value * 100)
+    if not cents:
+        return None
+    return (-abs(cents), rule.id, _reason(rule.id, cents, ENGAGEMENT))
+
+
+_NO_ROW = (0, "", None)  # a row replaced by its rule's sum over several eras
+
+
+def transition_id(self, lead_key: str) -> str:
+        return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
+
+
+def _reason(rule_id: str, cents: int, kind: str) -> Reason:
+    return tuple.__new__(Reason, (rule_id, cents, kind))  # skips NamedTuple's Python-level __new__
+
+
 def transition_id(self, lead_key: str) -> str:
         return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
 
@@ -402,8 +444,8 @@ class Engine:
             # units are computed exactly as `increment` does, to the last bit
             era = int(t // era_s)
             factor = 2.0 ** ((t - era * era_s) * inv_h)
-            for rule_id, points in rules:
-                key = (rule_id, era)
+            for keys, points in rules:
+                key = keys[era]
                 acc[key] = acc.get(key, 0) + _round(points * factor * SCALE_F)
         for key, units in applied.flat:
             acc[key] = acc.get(key, 0) + units
@@ -523,42 +565,34 @@ class Engine:
                     fit_cents += cents
                     rows.append((-abs(cents), rule.id, _reason(rule.id, cents, FIT)))
         # Each rule's value is the sum over its eras. Almost always a rule has
-        # one era, whose value is that sum; a rule with several is summed again
-        # below in era order, so every float sum runs in one fixed order
-        # whatever order the state was built in (no sort of the whole state).
+        # one era, and its value is that era's: the row is made at once. A rule
+        # with several eras is summed again below in era order, so every float
+        # sum runs in one fixed order whatever order the state was built in
+        # (and the whole state is never sorted).
         rules = self.rules
         acc = state.acc
-        totals: dict[CompiledRule, float] = {}
-        several: set[CompiledRule] | None = None
+        made: dict[CompiledRule, int] = {}  # rule -> its row's index in `rows`, -1 for no row
+        several: list[CompiledRule] | None = None
         for key, units in acc.items():
             rule = rules.get(key[0])
             if rule is None or rule.window_s is not None:
                 continue  # a rule the model no longer has; repeat rules are valued from occurrences below
-            if rule in totals:
+            if rule in made:
                 if several is None:
-                    several = set()
-                several.add(rule)
+                    several = []
+                if rule not in several:
+                    several.append(rule)
                 continue
             inv_h = rule.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
             if not units:
-                totals[rule] = 0.0
+                value = 0.0
             elif inv_h is None:
-                totals[rule] = units / SCALE
+                value = units / SCALE
             else:
                 exponent = (key[1] * rule.era_s - t) * inv_h
                 # > 0: the era starts after `now`, nothing in it has happened yet
-                totals[rule] = units * 2.0 ** exponent / SCALE_F if exponent <= 0 else 0.0
-        if several is not None:
-            for rule in several:
-                totals[rule] = self._value_over_eras(rule, acc, t)
-        occurrences = state.occurrences
-        if occurrences:
-            for rule_id, times in occurrences.items():
-                rule = rules.get(rule_id)
-                if rule is not None and rule.window_s is not None:
-                    totals[rule] = self._repeat_value(rule, times, t)
-        for rule, value in totals.items():
-            # capped and rounded to cents; zero is no reason
+                value = units * 2.0 ** exponent / SCALE_F if exponent <= 0 else 0.0
+            # _row, inlined
             cap = rule.cap
             if cap is not None:
                 if value > cap:
@@ -567,8 +601,30 @@ class Engine:
                     value = -cap
             cents = round(value * 100)
             if cents:
+                made[rule] = len(rows)
                 eng_cents += cents
-                rows.append((-abs(cents), rule.id, _reason(rule.id, cents, ENGAGEMENT)))
+                rows.append((-abs(cents), rule.id, tuple.__new__(Reason, (rule.id, cents, ENGAGEMENT))))
+            else:
+                made[rule] = -1
+        if several is not None:
+            for rule in several:
+                i = made[rule]
+                if i >= 0:
+                    eng_cents -= rows[i][2].cents
+                    rows[i] = _NO_ROW
+                row = _row(rule, self._value_over_eras(rule, acc, t))
+                if row is not None:
+                    eng_cents += row[2].cents
+                    rows.append(row)
+        occurrences = state.occurrences
+        if occurrences:
+            for rule_id, times in occurrences.items():
+                rule = rules.get(rule_id)
+                if rule is not None and rule.window_s is not None:
+                    row = _row(rule, self._repeat_value(rule, times, t))
+                    if row is not None:
+                        eng_cents += row[2].cents
+                        rows.append(row)
         customer = False
         for key in state.flags:
             # sticky marks outlive their rule: renaming an opt-out rule must not
@@ -578,6 +634,8 @@ class Engine:
                 disqualified.append(rule_id)
             elif kind == "customer":
                 customer = True
+        if several is not None:
+            rows = [row for row in rows if row is not _NO_ROW]
         rows.sort()
         return Score(
             fit_cents=fit_cents,
