@@ -424,18 +424,16 @@ class Engine:
         `state.accumulated()`. The caller dedupes by `event_id` (the store
         does; `apply` counts what it is given). This is the per-event hot path:
         its steps are inlined on purpose, and what depends only on which rules
-        matched is prepared once per combination (`_Applied`)."""
+        matched is prepared once per combination (`_Applied`), which the index
+        hands back directly."""
         t = event.occurred_ts
         type_ = event.type
         match = self._matchers.get(type_)
         if match is None:
             if len(self._matchers) >= _APPLIED_LIMIT:  # custom event types are unbounded
                 self._matchers.clear()
-            match = self._matchers[type_] = self._events.matcher(type_)
-        hits = match(event)
-        applied = self._applied.get(hits)
-        if applied is None:
-            applied = self._prepare(hits)
+            match = self._matchers[type_] = self._events.matcher(type_, self._prepared)
+        applied = match(event)  # the matched rules, prepared
         if applied.machine is not None and type_ in self._email_types and self.is_machine_open(event):
             applied = applied.machine
         acc = state.acc
@@ -476,7 +474,10 @@ class Engine:
             recent.sort(reverse=True)
             del recent[RECENT_LIMIT:]
 
-    def _prepare(self, hits: tuple[CompiledRule, ...]) -> _Applied:
+    def _prepared(self, hits: tuple[CompiledRule, ...]) -> _Applied:
+        applied = self._applied.get(hits)
+        if applied is not None:
+            return applied
         if len(self._applied) >= _APPLIED_LIMIT:
             self._applied.clear()
         position = self._position

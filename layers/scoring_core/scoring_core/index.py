@@ -119,28 +119,35 @@ class _Bucket:
     probes: list[_Probe] = field(default_factory=list)
 
 
-def _plan(buckets: Sequence[_Bucket]) -> Callable[[Any], tuple[Any, ...]]:
+def _identity(hits: tuple[Any, ...]) -> Any:
+    return hits
+
+
+def _plan(buckets: Sequence[_Bucket], finish: Callable[[tuple[Any, ...]], Any] = _identity) -> Callable[[Any], Any]:
     """The match function for a subject of one type: its type's bucket and the
     "*" bucket, merged, compiled into a closure specialised to the shape of
-    what it checks (most types have one probed field and nothing to scan).
-    It returns every matching rule, each once; the order carries no meaning
-    (the engine puts matched rules in model order)."""
+    what it checks. It returns `finish(hits)`, where `hits` holds every
+    matching rule, each once, in no meaningful order (the engine puts matched
+    rules in model order).
+
+    Most types have one probed field and nothing to scan. Then what matches
+    is a function of that field's value alone, unless a candidate has other
+    conditions, so the finished answer is remembered per value: an event
+    whose value was seen before costs one read and one dict lookup."""
     always = tuple(p for b in buckets for p in b.always)
     scan = tuple(e for b in buckets for e in b.scan)
     probes = tuple((p.get, p.memo, p.find) for b in buckets for p in b.probes)
 
     if not scan and not probes:
-        return lambda subject: always
+        finished = finish(always)
+        return lambda subject: finished
 
     if not scan and len(probes) == 1:
         ((get, memo, find),) = probes
+        answers: dict[Any, Any] = {}  # value -> finish(hits), for values that select no rule with further conditions
 
-        def match_one(subject: Any) -> tuple[Any, ...]:
-            value = get(subject)
-            try:
-                found = memo.get(value)
-            except TypeError:  # unhashable: a list-valued field
-                found = None
+        def answer(subject: Any, value: Any) -> Any:
+            found = memo.get(value) if value.__class__ in _MEMO_CLASSES else None
             if found is None:
                 found = find(value)
             plain, checked = found
@@ -151,11 +158,24 @@ def _plan(buckets: Sequence[_Bucket]) -> Callable[[Any], tuple[Any, ...]]:
                         break
                 else:
                     hits += (payload,)
-            return hits
+            finished = finish(hits)
+            if not checked and value.__class__ in _MEMO_CLASSES:
+                if len(answers) >= _MEMO_LIMIT:
+                    answers.clear()
+                answers[value] = finished
+            return finished
+
+        def match_one(subject: Any) -> Any:
+            value = get(subject)
+            try:
+                finished = answers.get(value)
+            except TypeError:  # unhashable: a list-valued field
+                finished = None
+            return answer(subject, value) if finished is None else finished
 
         return match_one
 
-    def match(subject: Any) -> tuple[Any, ...]:
+    def match(subject: Any) -> Any:
         hits = always
         for payload, residual in scan:
             for get_, test in residual:
@@ -179,7 +199,7 @@ def _plan(buckets: Sequence[_Bucket]) -> Callable[[Any], tuple[Any, ...]]:
                         break
                 else:
                     hits += (payload,)
-        return hits
+        return finish(hits)
 
     return match
 
@@ -212,6 +232,8 @@ class Index:
         self.indexed = indexed
         self._plans: dict[str, Callable[[Any], tuple[Any, ...]]] = {}
         self._wild = _plan(())  # for types no rule names: the "*" rules only
+        self._merged: dict[str, tuple[_Bucket, ...]] = {}
+        self._extra: tuple[_Bucket, ...] = ()
         if indexed:
             self._build()
 
@@ -251,15 +273,17 @@ class Index:
             bucket.probes = list(probes.values())
         wild = buckets.pop(WILDCARD, None)
         extra = (wild,) if wild is not None else ()
-        self._plans = {etype: _plan((bucket, *extra)) for etype, bucket in buckets.items()}
+        self._merged = {etype: (bucket, *extra) for etype, bucket in buckets.items()}
+        self._merged[WILDCARD] = ()  # a subject typed "*" is no event of any type
+        self._extra = extra
+        self._plans = {etype: _plan(merged) for etype, merged in self._merged.items()}
         self._wild = _plan(extra)
-        self._plans[WILDCARD] = _plan(())  # a subject typed "*" is no event of any type
 
-    def matcher(self, subject_type: str) -> Callable[[Any], tuple[Any, ...]]:
-        """`hits` for one subject type, as a function of the subject alone."""
+    def matcher(self, subject_type: str, finish: Callable[[tuple[Any, ...]], Any] = _identity) -> Callable[[Any], Any]:
+        """`finish(hits(subject, subject_type))`, as a function of the subject alone."""
         if not self.indexed:
-            return lambda subject: self.hits(subject, subject_type)
-        return self._plans.get(subject_type, self._wild)
+            return lambda subject: finish(self.hits(subject, subject_type))
+        return _plan(self._merged.get(subject_type, self._extra), finish)
 
     def hits(self, subject: Any, subject_type: str) -> tuple[Any, ...]:
         """Payloads of every rule matching the subject, each once."""
