@@ -149,7 +149,9 @@ def event_getter(field: str) -> Getter:
         name = parts[0]
         if name in ("source", "type", "email", "anonymous_id", "lead_id"):
             return lambda ev: getattr(ev, name)
-        return lambda ev: ev.properties.get(name)
+        get = lambda ev: ev.properties.get(name)  # noqa: E731
+        get.property = name  # type: ignore[attr-defined]  # lets the index read it inline
+        return get
     head, rest = parts[0], parts[1:]
     if head in ("properties", "traits"):
         return _walk_dict(lambda ev: getattr(ev, head), rest)

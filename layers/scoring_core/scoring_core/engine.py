@@ -455,12 +455,15 @@ class Engine:
         # _merge_seen, inlined
         email = event.email
         if email is not None:
-            seen = (t, event_id)
-            if email != state.email:
+            if email == state.email:  # the usual case: the same address again
+                # (t, event_id) > email_seen, without building the tuple
+                at, by = state.email_seen
+                if t > at or (t == at and event_id > by):
+                    state.email_seen = (t, event_id)
+            else:
+                seen = (t, event_id)
                 if state.email is None or seen > state.email_seen:
                     state.email, state.email_seen = email, seen
-            elif seen > state.email_seen:
-                state.email_seen = seen
         first = state.first_seen
         if first is None or t < first:
             state.first_seen = t

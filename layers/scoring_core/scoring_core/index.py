@@ -173,7 +173,20 @@ def _plan(buckets: Sequence[_Bucket], finish: Callable[[tuple[Any, ...]], Any] =
                 finished = None
             return answer(subject, value) if finished is None else finished
 
-        return match_one
+        name = getattr(get, "property", None)
+        if name is None:
+            return match_one
+
+        def match_property(event: Any) -> Any:
+            # match_one with the getter of an event property inlined
+            value = event.properties.get(name)
+            try:
+                finished = answers.get(value)
+            except TypeError:  # unhashable: a list-valued field
+                finished = None
+            return answer(event, value) if finished is None else finished
+
+        return match_property
 
     def match(subject: Any) -> Any:
         hits = always
