@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_core import Engine, Event, LeadState, Score, epoch, load_model, parse_model
-from scoring_core.decay import SCALE
 from scoring_core.engine import ENGAGEMENT, FIT, Reason, _merge_facts, _merge_seen
 
 from tests.conftest import NOW, make_event

@@ -307,35 +307,6 @@ def _row(rule: CompiledRule, value: float) -> tuple[int, str, Reason] | None:
 _NO_ROW = (0, "", None)  # a row replaced by its rule's sum over several eras
 
 
-def transition_id(self, lead_key: str) -> str:
-        return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
-
-
-def _reason(rule_id: str, cents: int, kind: str) -> Reason:
-    return tuple.__new__(Reason, (rule_id, cents, kind))  # skips NamedTuple's Python-level __new__
-
-
-def transition_id(self, lead_key: str) -> str:
-        return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
-
-
-def _add_row(rows: list[tuple[int, str, int, str]], rule: CompiledRule, value: float) -> None:
-    """An engagement rule's contribution, capped and rounded to cents; zero is no reason."""
-    cap = rule.cap
-    if cap is not None:
-        if value > cap:
-            value = cap
-        elif value < -cap:
-            value = -cap
-    cents = round(value * 100)
-    if cents:
-        rows.append((-abs(cents), rule.id, cents, ENGAGEMENT))
-
-
-def _reason_of_row(row: tuple[int, str, int, str]) -> Reason:
-    return tuple.__new__(Reason, row[1:])  # skips NamedTuple's Python-level __new__
-
-
 def transition_id(lead_key: str, seq: int, from_stage: str, to_stage: str) -> str:
     """Deterministic id of a lead's `seq`-th stage change: the same change always gets the same id."""
     return hashlib.sha256(f"{lead_key}|{seq}|{from_stage}|{to_stage}".encode()).hexdigest()[:32]
