@@ -57,7 +57,15 @@ def _numeric(compare: Callable[[float], bool]) -> Test:
         n = as_number(v)
         return n is not None and compare(n)
 
-    return _any_element(scalar)
+    slow = _any_element(scalar)
+
+    def test(value: Any) -> bool:
+        cls = value.__class__
+        if cls is int or cls is float:  # the common case (not bool: its class is bool), as as_number reads it
+            return compare(float(value))
+        return slow(value)
+
+    return test
 
 
 def _string(check: Callable[[str], bool]) -> Test:

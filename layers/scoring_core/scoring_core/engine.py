@@ -298,7 +298,7 @@ def _row(rule: CompiledRule, value: float) -> tuple[int, str, Reason] | None:
             value = cap
         elif value < -cap:
             value = -cap
-    cents = round(value * 100)
+    cents = _round(value * 100)  # value: a float, always
     if not cents:
         return None
     return (-abs(cents), rule.id, _reason(rule.id, cents, ENGAGEMENT))
@@ -326,15 +326,15 @@ class Engine:
         self._email_types = frozenset(email_types)
 
         for r in model.fit:
-            rule = self._add(CompiledRule(r.id, FIT, r.points))
+            rule = self._add(CompiledRule(r.id, FIT, float(r.points)))
             fact_matchers.append(Matcher((FIT,), _tests(r.when, fact_getter), rule))
         for r in model.engagement:
-            rule = self._add(CompiledRule(r.id, ENGAGEMENT, r.points))
+            rule = self._add(CompiledRule(r.id, ENGAGEMENT, float(r.points)))
             if r.points_per is not None:
                 rule.per_get, rule.per_unit = event_getter(r.points_per.field), r.points_per.unit
             rule.decay = Decay(None if r.half_life_days is None else r.half_life_days * 86400.0)
             rule.inv_h, rule.era_s = rule.decay.inv_h, rule.decay.era_s
-            rule.cap = r.cap
+            rule.cap = None if r.cap is None else float(r.cap)  # floats (as validated): the hot paths round with float.__round__
             rule.window_s = None if r.repeat_within_days is None else r.repeat_within_days * 86400.0
             rule.flag = "customer" if r.stage == "customer" else None
             rule.email = bool(email_types.intersection(r.event_types())) or (WILDCARD in r.event_types() and bool(email_types))
@@ -535,7 +535,7 @@ class Engine:
             if rule.flag == "disqualified":
                 disqualified.append(rule.id)
             else:
-                cents = round(rule.points * 100)
+                cents = _round(rule.points * 100)  # points: a float (the model's numbers are)
                 if cents:
                     fit_cents += cents
                     rows.append((-abs(cents), rule.id, _reason(rule.id, cents, FIT)))
@@ -574,7 +574,7 @@ class Engine:
                     value = cap
                 elif value < -cap:
                     value = -cap
-            cents = round(value * 100)
+            cents = _round(value * 100)  # value: a float, always
             if cents:
                 made[rule] = len(rows)
                 eng_cents += cents
