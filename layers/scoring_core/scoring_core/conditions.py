@@ -57,7 +57,15 @@ def _numeric(compare: Callable[[float], bool]) -> Test:
         n = as_number(v)
         return n is not None and compare(n)
 
-    return _any_element(scalar)
+    slow = _any_element(scalar)
+
+    def test(value: Any) -> bool:
+        cls = value.__class__
+        if cls is int or cls is float:  # the common case (not bool: its class is bool), as as_number reads it
+            return compare(float(value))
+        return slow(value)
+
+    return test
 
 
 def _string(check: Callable[[str], bool]) -> Test:
@@ -149,7 +157,9 @@ def event_getter(field: str) -> Getter:
         name = parts[0]
         if name in ("source", "type", "email", "anonymous_id", "lead_id"):
             return lambda ev: getattr(ev, name)
-        return lambda ev: ev.properties.get(name)
+        get = lambda ev: ev.properties.get(name)  # noqa: E731
+        get.property = name  # type: ignore[attr-defined]  # lets the index read it inline
+        return get
     head, rest = parts[0], parts[1:]
     if head in ("properties", "traits"):
         return _walk_dict(lambda ev: getattr(ev, head), rest)

@@ -35,6 +35,11 @@ from .stages import Stage, StagePolicy
 FIT = "fit"
 ENGAGEMENT = "engagement"
 RECENT_LIMIT = 10
+# Hot-path spellings with the very same results: `_round(x)` is `round(x)` for
+# a float x (round() calls type(x).__round__, at twice the cost), and a float
+# times SCALE_F is the float times SCALE (10^12 converts to 1e12 exactly).
+_round = float.__round__
+SCALE_F = float(SCALE)
 
 
 def epoch(value: datetime | float | int) -> float:
@@ -46,10 +51,26 @@ def epoch(value: datetime | float | int) -> float:
     return float(value)
 
 
+class _Keys(dict):
+    """A rule's accumulator keys `(rule id, era)` by era, made once and shared
+    by every lead: no tuple is built per event, and a state's dict finds its
+    key by identity."""
+
+    def __init__(self, rule_id: str):
+        super().__init__()
+        self.rule_id = rule_id
+
+    def __missing__(self, era: int) -> tuple[str, int]:
+        if len(self) >= 64:  # a rule opens a new era every 32 half-lives; bound it anyway
+            self.clear()
+        key = self[era] = (self.rule_id, era)
+        return key
+
+
 class CompiledRule:
     """A rule of the model, ready to apply."""
 
-    __slots__ = ("id", "section", "points", "per_get", "per_unit", "decay", "inv_h", "era_s", "cap", "window_s", "flag", "email", "plain")
+    __slots__ = ("id", "section", "points", "per_get", "per_unit", "decay", "inv_h", "era_s", "cap", "window_s", "flag", "email", "plain", "keys")
 
     def __init__(self, rule_id: str, section: str, points: float = 0.0):
         self.id = rule_id
@@ -60,11 +81,12 @@ class CompiledRule:
         self.decay = Decay(None)
         self.inv_h: float | None = None  # copies of decay's, read on the hot path
         self.era_s: float | None = None
-        self.plain = True  # fixed points, no flag, no repeat window, no machine weighting
+        self.plain = True  # fixed points: no flag, no repeat window, no points_per (machine weighting allowed)
         self.cap: float | None = None
         self.window_s: float | None = None  # repeat rules: counted when a previous match lies within
         self.flag: str | None = None  # "disqualified" or "customer": a sticky mark set by a matching event
         self.email = False  # machine-opener weighting applies
+        self.keys = _Keys(rule_id)
 
     def points_for(self, event: Event) -> float | None:
         if self.per_get is None:
@@ -84,6 +106,49 @@ def _tests(when: Conditions, getter: Any) -> tuple[FieldTest, ...]:
 
 def _types(types: list[str]) -> tuple[str, ...]:
     return (WILDCARD,) if WILDCARD in types else tuple(dict.fromkeys(types))
+
+
+class _Applied:
+    """What one combination of matched rules does to a state, worked out once.
+
+    A stream's events match few distinct combinations of rules (every view of
+    /pricing matches the same ones), so the engine prepares each combination
+    the first time it sees it, and an event then does only what depends on it:
+    - `ids`: the matched rules' ids in model order, recorded with the activity
+      (the same order whichever way, indexed or naive, they were found);
+    - `decaying`: plain rules (fixed points: no flag, window or points_per)
+      grouped by decay, `(era_s, inv_h, ((rule.keys, points), ...))`, so an event
+      computes its era and 2^((t − T0)/h) once per half-life, not per rule;
+    - `flat`: plain rules that never decay, with their constant
+      `((rule id, 0), units)`;
+    - `special`: every other rule, applied one by one;
+    - `machine`: when some plain rule is weighted for machine openers, the
+      same combination with those rules' points times the weight, for an
+      email event from a machine (None otherwise)."""
+
+    __slots__ = ("ids", "decaying", "flat", "special", "machine")
+
+    def __init__(self, rules: list[CompiledRule], weight: float | None = None):
+        self.ids = tuple([r.id for r in rules])
+        groups: dict[tuple[float, float], list[tuple[_Keys, float]]] = {}
+        flat = []
+        special = []
+        for r in rules:
+            if not r.plain:
+                special.append(r)
+                continue
+            points = r.points * weight if weight is not None and r.email else r.points
+            if r.inv_h is None:
+                flat.append(((r.id, 0), round(points * SCALE)))
+            else:
+                groups.setdefault((r.era_s, r.inv_h), []).append((r.keys, points))
+        self.decaying = tuple((era_s, inv_h, tuple(members)) for (era_s, inv_h), members in groups.items())
+        self.flat = tuple(flat)
+        self.special = tuple(special)
+        self.machine: _Applied | None = None
+
+
+_APPLIED_LIMIT = 4096  # distinct combinations remembered; far more than a model's buckets produce
 
 
 @dataclass(frozen=True)
@@ -221,21 +286,25 @@ class Transition:
         return transition_id(lead_key, self.seq, self.from_stage, self.to_stage)
 
 
-def _add_row(rows: list[tuple[int, str, int, str]], rule: CompiledRule, value: float) -> None:
-    """An engagement rule's contribution, capped and rounded to cents; zero is no reason."""
+def _reason(rule_id: str, cents: int, kind: str) -> Reason:
+    return tuple.__new__(Reason, (rule_id, cents, kind))  # skips NamedTuple's Python-level __new__
+
+
+def _row(rule: CompiledRule, value: float) -> tuple[int, str, Reason] | None:
+    """An engagement rule's reason row, capped and rounded to cents; zero is no reason."""
     cap = rule.cap
     if cap is not None:
         if value > cap:
             value = cap
         elif value < -cap:
             value = -cap
-    cents = round(value * 100)
-    if cents:
-        rows.append((-abs(cents), rule.id, cents, ENGAGEMENT))
+    cents = _round(value * 100)  # value: a float, always
+    if not cents:
+        return None
+    return (-abs(cents), rule.id, _reason(rule.id, cents, ENGAGEMENT))
 
 
-def _reason_of_row(row: tuple[int, str, int, str]) -> Reason:
-    return tuple.__new__(Reason, row[1:])  # skips NamedTuple's Python-level __new__
+_NO_ROW = (0, "", None)  # a row replaced by its rule's sum over several eras
 
 
 def transition_id(lead_key: str, seq: int, from_stage: str, to_stage: str) -> str:
@@ -257,19 +326,19 @@ class Engine:
         self._email_types = frozenset(email_types)
 
         for r in model.fit:
-            rule = self._add(CompiledRule(r.id, FIT, r.points))
+            rule = self._add(CompiledRule(r.id, FIT, float(r.points)))
             fact_matchers.append(Matcher((FIT,), _tests(r.when, fact_getter), rule))
         for r in model.engagement:
-            rule = self._add(CompiledRule(r.id, ENGAGEMENT, r.points))
+            rule = self._add(CompiledRule(r.id, ENGAGEMENT, float(r.points)))
             if r.points_per is not None:
                 rule.per_get, rule.per_unit = event_getter(r.points_per.field), r.points_per.unit
             rule.decay = Decay(None if r.half_life_days is None else r.half_life_days * 86400.0)
             rule.inv_h, rule.era_s = rule.decay.inv_h, rule.decay.era_s
-            rule.cap = r.cap
+            rule.cap = None if r.cap is None else float(r.cap)  # floats (as validated): the hot paths round with float.__round__
             rule.window_s = None if r.repeat_within_days is None else r.repeat_within_days * 86400.0
             rule.flag = "customer" if r.stage == "customer" else None
             rule.email = bool(email_types.intersection(r.event_types())) or (WILDCARD in r.event_types() and bool(email_types))
-            rule.plain = rule.flag is None and rule.window_s is None and rule.per_get is None and not rule.email
+            rule.plain = rule.flag is None and rule.window_s is None and rule.per_get is None
             event_matchers.append(Matcher(_types(r.event_types()), _tests(r.when, event_getter), rule))
         for r in model.disqualifiers:
             rule = self._add(CompiledRule(r.id, "disqualifiers"))
@@ -282,6 +351,9 @@ class Engine:
 
         self._events = Index(event_matchers, indexed=indexed)
         self._facts = Index(fact_matchers, indexed=indexed)
+        self._position = {rule_id: i for i, rule_id in enumerate(self.rules)}
+        self._applied: dict[tuple[CompiledRule, ...], _Applied] = {}
+        self._matchers: dict[str, Any] = {}  # event type -> the index's match function for it
         ec = model.email_confidence
         self._machine_weight = ec.machine_weight if ec else 1.0
         self._machine_ua = tuple(re.compile(p) for p in ec.user_agents) if ec else ()
@@ -322,47 +394,100 @@ class Engine:
         same events in any order, in any batches, gives the same
         `state.accumulated()`. The caller dedupes by `event_id` (the store
         does; `apply` counts what it is given). This is the per-event hot path:
-        its steps are inlined on purpose."""
+        its steps are inlined on purpose, and what depends only on which rules
+        matched is prepared once per combination (`_Applied`), which the index
+        hands back directly."""
         t = event.occurred_ts
-        hits = self._events.hits(event, event.type)
+        type_ = event.type
+        match = self._matchers.get(type_)
+        if match is None:
+            if len(self._matchers) >= _APPLIED_LIMIT:  # custom event types are unbounded
+                self._matchers.clear()
+            match = self._matchers[type_] = self._events.matcher(type_, self._prepared)
+        applied = match(event)  # the matched rules, prepared
+        if applied.machine is not None and type_ in self._email_types and self.is_machine_open(event):
+            applied = applied.machine
+        acc = state.acc
+        for era_s, inv_h, rules in applied.decaying:
+            # Decay.increment, inlined: one era and factor per half-life; the
+            # units are computed exactly as `increment` does, to the last bit
+            era = int(t // era_s)
+            factor = 2.0 ** ((t - era * era_s) * inv_h)
+            for keys, points in rules:
+                key = keys[era]
+                acc[key] = acc.get(key, 0) + _round(points * factor * SCALE_F)
+        for key, units in applied.flat:
+            acc[key] = acc.get(key, 0) + units
+        if applied.special:
+            self._apply_special(state, event, t, applied.special)
+        event_id = event.event_id
+        if event.traits:
+            _merge_facts(state, event.traits, t, event_id)
+        # _merge_seen, inlined
+        email = event.email
+        if email is not None:
+            if email == state.email:  # the usual case: the same address again
+                # (t, event_id) > email_seen, without building the tuple
+                at, by = state.email_seen
+                if t > at or (t == at and event_id > by):
+                    state.email_seen = (t, event_id)
+            else:
+                seen = (t, event_id)
+                if state.email is None or seen > state.email_seen:
+                    state.email, state.email_seen = email, seen
+        first = state.first_seen
+        if first is None or t < first:
+            state.first_seen = t
+        last = state.last_seen
+        if last is None or t > last:
+            state.last_seen = t
+        state.event_count += 1
+        recent = state.recent
+        recent.append((t, event_id, type_, applied.ids))
+        if len(recent) > 2 * RECENT_LIMIT:
+            recent.sort(reverse=True)
+            del recent[RECENT_LIMIT:]
+
+    def _prepared(self, hits: tuple[CompiledRule, ...]) -> _Applied:
+        applied = self._applied.get(hits)
+        if applied is not None:
+            return applied
+        if len(self._applied) >= _APPLIED_LIMIT:
+            self._applied.clear()
+        position = self._position
+        rules = sorted(hits, key=lambda r: position[r.id])
+        applied = self._applied[hits] = _Applied(rules)
+        if any(r.plain and r.email for r in rules):
+            applied.machine = _Applied(rules, self._machine_weight)
+        return applied
+
+    def _apply_special(self, state: LeadState, event: Event, t: float, rules: tuple[CompiledRule, ...]) -> None:
+        """The rules that set flags, record repeat occurrences, earn points per
+        a field or are weighted for machine openers."""
         acc = state.acc
         machine: bool | None = None
-        for rule in hits:
-            if rule.plain:
-                points = rule.points
-            else:
-                if rule.flag is not None:
-                    flag = f"{rule.flag}:{rule.id}"
-                    prev = state.flags.get(flag)
-                    if prev is None or t < prev:
-                        state.flags[flag] = t
-                    if rule.section != ENGAGEMENT:
-                        continue
-                if rule.window_s is not None:
-                    state.occurrences.setdefault(rule.id, set()).add(round(t * 1000))
+        for rule in rules:  # the steps of `apply` before combinations were prepared
+            if rule.flag is not None:
+                flag = f"{rule.flag}:{rule.id}"
+                prev = state.flags.get(flag)
+                if prev is None or t < prev:
+                    state.flags[flag] = t
+                if rule.section != ENGAGEMENT:
                     continue
-                points = rule.points if rule.per_get is None else rule.points_for(event)
-                if points is None:
-                    continue
-                if rule.email and event.type in self._email_types:
-                    if machine is None:
-                        machine = self.is_machine_open(event)
-                    if machine:
-                        points *= self._machine_weight
-            # Decay.increment, inlined
-            inv_h = rule.inv_h
-            if inv_h is None:
-                key = (rule.id, 0)
-                units = round(points * SCALE)
-            else:
-                era_s = rule.era_s
-                era = int(t // era_s)
-                key = (rule.id, era)
-                units = round(points * 2.0 ** ((t - era * era_s) * inv_h) * SCALE)
+            if rule.window_s is not None:
+                state.occurrences.setdefault(rule.id, set()).add(round(t * 1000))
+                continue
+            points = rule.points if rule.per_get is None else rule.points_for(event)
+            if points is None:
+                continue
+            if rule.email and event.type in self._email_types:
+                if machine is None:
+                    machine = self.is_machine_open(event)
+                if machine:
+                    points *= self._machine_weight
+            era, units = rule.decay.increment(t, points)
+            key = (rule.id, era)
             acc[key] = acc.get(key, 0) + units
-        if event.traits:
-            _merge_facts(state, event.traits, t, event.event_id)
-        _merge_seen(state, t, event.event_id, event.type, event.email, tuple([r.id for r in hits]))
 
     def effects(self, event: Event) -> Effects:
         """What `event` changes, for a store to apply with atomic adds and no read:
@@ -403,45 +528,80 @@ class Engine:
         Deterministic in the state and `now`; reasons are rounded to 0.01 points
         first, so they sum exactly to the total, and come largest (by size) first."""
         t = epoch(now)
-        rows: list[tuple[int, str, int, str]] = []  # (-|cents|, rule, cents, kind): sorts largest first
+        rows: list[tuple[int, str, Reason]] = []  # (-|cents|, rule, reason): sorts largest first, ties by rule id
+        fit_cents = eng_cents = 0
         disqualified: list[str] = []
         for rule in self._facts.hits(self.current_facts(state), FIT):
             if rule.flag == "disqualified":
                 disqualified.append(rule.id)
             else:
-                cents = round(rule.points * 100)
+                cents = _round(rule.points * 100)  # points: a float (the model's numbers are)
                 if cents:
-                    rows.append((-abs(cents), rule.id, cents, FIT))
+                    fit_cents += cents
+                    rows.append((-abs(cents), rule.id, _reason(rule.id, cents, FIT)))
+        # Each rule's value is the sum over its eras. Almost always a rule has
+        # one era, and its value is that era's: the row is made at once. A rule
+        # with several eras is summed again below in era order, so every float
+        # sum runs in one fixed order whatever order the state was built in
+        # (and the whole state is never sorted).
         rules = self.rules
-        # one pass over the accumulators sorted by (rule, era): a rule's eras are
-        # adjacent, and every float sum runs in one fixed order whatever order
-        # the state was built in
-        current: CompiledRule | None = None
-        total = 0.0
-        for (rule_id, era), units in sorted(state.acc.items()):
-            if current is None or rule_id != current.id:
-                if current is not None:
-                    _add_row(rows, current, total)
-                current, total = rules.get(rule_id), 0.0
-                if current is not None and current.window_s is not None:
-                    current = None  # repeat rules are valued from occurrences below
-            if current is None or not units:
+        acc = state.acc
+        made: dict[CompiledRule, int] = {}  # rule -> its row's index in `rows`, -1 for no row
+        several: list[CompiledRule] | None = None
+        for key, units in acc.items():
+            rule = rules.get(key[0])
+            if rule is None or rule.window_s is not None:
+                continue  # a rule the model no longer has; repeat rules are valued from occurrences below
+            if rule in made:
+                if several is None:
+                    several = []
+                if rule not in several:
+                    several.append(rule)
                 continue
-            inv_h = current.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
-            if inv_h is None:
-                total += units / SCALE
+            inv_h = rule.inv_h  # Decay.value, inlined: evaluated for every lead on every batch
+            if not units:
+                value = 0.0
+            elif inv_h is None:
+                value = units / SCALE
             else:
-                exponent = (era * current.era_s - t) * inv_h
-                if exponent <= 0:  # > 0: the era starts after `now`, nothing in it has happened yet
-                    total += units * 2.0 ** exponent / SCALE
-        if current is not None:
-            _add_row(rows, current, total)
-        for rule_id, times in sorted(state.occurrences.items()):
-            rule = rules.get(rule_id)
-            if rule is not None and rule.window_s is not None:
-                _add_row(rows, rule, self._repeat_value(rule, times, t))
+                exponent = (key[1] * rule.era_s - t) * inv_h
+                # > 0: the era starts after `now`, nothing in it has happened yet
+                value = units * 2.0 ** exponent / SCALE_F if exponent <= 0 else 0.0
+            # _row, inlined
+            cap = rule.cap
+            if cap is not None:
+                if value > cap:
+                    value = cap
+                elif value < -cap:
+                    value = -cap
+            cents = _round(value * 100)  # value: a float, always
+            if cents:
+                made[rule] = len(rows)
+                eng_cents += cents
+                rows.append((-abs(cents), rule.id, tuple.__new__(Reason, (rule.id, cents, ENGAGEMENT))))
+            else:
+                made[rule] = -1
+        if several is not None:
+            for rule in several:
+                i = made[rule]
+                if i >= 0:
+                    eng_cents -= rows[i][2].cents
+                    rows[i] = _NO_ROW
+                row = _row(rule, self._value_over_eras(rule, acc, t))
+                if row is not None:
+                    eng_cents += row[2].cents
+                    rows.append(row)
+        occurrences = state.occurrences
+        if occurrences:
+            for rule_id, times in occurrences.items():
+                rule = rules.get(rule_id)
+                if rule is not None and rule.window_s is not None:
+                    row = _row(rule, self._repeat_value(rule, times, t))
+                    if row is not None:
+                        eng_cents += row[2].cents
+                        rows.append(row)
         customer = False
-        for key in sorted(state.flags):
+        for key in state.flags:
             # sticky marks outlive their rule: renaming an opt-out rule must not
             # quietly re-qualify everyone who opted out
             kind, _, rule_id = key.partition(":")
@@ -449,24 +609,34 @@ class Engine:
                 disqualified.append(rule_id)
             elif kind == "customer":
                 customer = True
+        if several is not None:
+            rows = [row for row in rows if row is not _NO_ROW]
         rows.sort()
-        reasons = tuple(map(_reason_of_row, rows))
-        fit_cents = eng_cents = 0
-        for row in rows:
-            if row[3] == FIT:
-                fit_cents += row[2]
-            else:
-                eng_cents += row[2]
         return Score(
             fit_cents=fit_cents,
             engagement_cents=eng_cents,
             grade=self._grade(fit_cents, eng_cents),
             band=self._band(fit_cents + eng_cents),
-            reasons=reasons,
+            reasons=tuple([row[2] for row in rows]),
             disqualified_by=tuple(sorted(set(disqualified))),
             customer=customer,
             at=t,
         )
+
+    @staticmethod
+    def _value_over_eras(rule: CompiledRule, acc: dict[tuple[str, int], int], t: float) -> float:
+        """A rule's value summed over its eras in era order (a fixed float order)."""
+        total = 0.0
+        for (_, era), units in sorted(item for item in acc.items() if item[0][0] == rule.id):
+            if not units:
+                continue
+            if rule.inv_h is None:
+                total += units / SCALE
+            else:
+                exponent = (era * rule.era_s - t) * rule.inv_h
+                if exponent <= 0:
+                    total += units * 2.0 ** exponent / SCALE_F
+        return total
 
     def _repeat_value(self, rule: CompiledRule, times: set[int], t: float) -> float:
         """Points for each occurrence that follows another within the rule's window."""

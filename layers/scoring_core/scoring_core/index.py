@@ -12,7 +12,7 @@ every rule against every subject: the naive baseline the benchmark compares.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,23 +48,68 @@ Residual = tuple[tuple[Getter, Test], ...]
 Entries = list[tuple[Any, Residual]]
 
 
-def _emit(entries: Entries, subject: Any, out: list[Any]) -> None:
-    for payload, residual in entries:
-        for get, test in residual:
-            if not test(get(subject)):
-                break
-        else:
-            out.append(payload)
+# Distinct values a probe remembers what they select. Paths and ids recur, but a
+# stream can carry unboundedly many distinct ones, so the memo is cleared when full.
+_MEMO_LIMIT = 4096
+# The value classes a memo stores: hashable, and selecting by value alone
+_MEMO_CLASSES = frozenset((str, int, float, bool, type(None)))
+
+Found = tuple[tuple[Any, ...], tuple[tuple[Any, Residual], ...]]
+_NOTHING: Found = ((), ())
 
 
-@dataclass
 class _Probe:
-    """The index of one field in one bucket: exact values and prefixes, read once."""
+    """The index of one field in one bucket: exact values and prefixes, read once.
 
-    get: Getter
-    exact: dict[Any, Entries] = field(default_factory=dict)
-    prefixes: dict[str, Entries] = field(default_factory=dict)
-    lengths: tuple[int, ...] = ()
+    `find` answers, for one value of the field, which rules it selects: those
+    that need no further test, and those whose other conditions remain to be
+    checked. That answer depends on the value alone (exact and prefix tables
+    are fixed once built), so it is memoized per value: an event whose value
+    was seen before costs one dict lookup, with no case folding or slicing."""
+
+    __slots__ = ("get", "exact", "prefixes", "lengths", "memo")
+
+    def __init__(self, get: Getter):
+        self.get = get
+        self.exact: dict[Any, Entries] = {}
+        self.prefixes: dict[str, Entries] = {}
+        self.lengths: tuple[int, ...] = ()
+        self.memo: dict[Any, Found] = {}
+
+    def find(self, value: Any) -> Found:
+        entries = self._entries(value)
+        found = (tuple(p for p, res in entries if not res), tuple((p, res) for p, res in entries if res)) if entries else _NOTHING
+        if value.__class__ in _MEMO_CLASSES:
+            if len(self.memo) >= _MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[value] = found
+        return found
+
+    def _entries(self, value: Any) -> Entries:
+        # (isinstance, as the conditions do: a str or int subclass is filed like its base)
+        if isinstance(value, str):
+            folded = value.casefold()
+            found: list[Entries | None] = [self.exact.get(folded)]
+            n = len(folded)
+            for length in self.lengths:
+                if length > n:
+                    break
+                found.append(self.prefixes.get(folded[:length]))
+            return [e for group in found if group for e in group]
+        if value is None:
+            return []
+        if isinstance(value, (int, float)):  # bool included
+            return list(self.exact.get(value) or ())
+        if isinstance(value, (list, tuple, set, frozenset)):
+            groups: list[Entries | None] = []
+            for v in value:
+                if isinstance(v, (str, int, float, bool)):
+                    f = fold(v)
+                    groups.append(self.exact.get(f))
+                    if isinstance(f, str):
+                        groups += [self.prefixes.get(f[:length]) for length in self.lengths if length <= len(f)]
+            return _unique(groups)
+        return []
 
 
 @dataclass
@@ -73,49 +118,103 @@ class _Bucket:
     scan: Entries = field(default_factory=list)  # rules with no indexable condition
     probes: list[_Probe] = field(default_factory=list)
 
-    def collect(self, subject: Any, out: list[Any]) -> None:
-        if self.always:
-            out += self.always
-        if self.scan:
-            _emit(self.scan, subject, out)
-        for probe in self.probes:
-            value = probe.get(subject)
-            cls = value.__class__
-            if cls is str:
-                folded = value.casefold()
-                entries = probe.exact.get(folded)
-                if entries:
-                    for payload, residual in entries:  # _emit, inlined on the hot path
-                        for get_, test in residual:
-                            if not test(get_(subject)):
-                                break
-                        else:
-                            out.append(payload)
-                if probe.lengths:
-                    n = len(folded)
-                    for length in probe.lengths:
-                        if length > n:
-                            break
-                        entries = probe.prefixes.get(folded[:length])
-                        if entries:
-                            _emit(entries, subject, out)
-            elif value is None:
-                continue
-            elif cls is int or cls is float or cls is bool:
-                entries = probe.exact.get(value)
-                if entries:
-                    _emit(entries, subject, out)
-            elif isinstance(value, (list, tuple, set, frozenset)):
-                found: list[Entries | None] = []
-                for v in value:
-                    if isinstance(v, (str, int, float, bool)):
-                        f = fold(v)
-                        found.append(probe.exact.get(f))
-                        if isinstance(f, str):
-                            found += [probe.prefixes.get(f[:length]) for length in probe.lengths if length <= len(f)]
-                entries = _unique(found)
-                if entries:
-                    _emit(entries, subject, out)
+
+def _identity(hits: tuple[Any, ...]) -> Any:
+    return hits
+
+
+def _plan(buckets: Sequence[_Bucket], finish: Callable[[tuple[Any, ...]], Any] = _identity) -> Callable[[Any], Any]:
+    """The match function for a subject of one type: its type's bucket and the
+    "*" bucket, merged, compiled into a closure specialised to the shape of
+    what it checks. It returns `finish(hits)`, where `hits` holds every
+    matching rule, each once, in no meaningful order (the engine puts matched
+    rules in model order).
+
+    Most types have one probed field and nothing to scan. Then what matches
+    is a function of that field's value alone, unless a candidate has other
+    conditions, so the finished answer is remembered per value: an event
+    whose value was seen before costs one read and one dict lookup."""
+    always = tuple(p for b in buckets for p in b.always)
+    scan = tuple(e for b in buckets for e in b.scan)
+    probes = tuple((p.get, p.memo, p.find) for b in buckets for p in b.probes)
+
+    if not scan and not probes:
+        finished = finish(always)
+        return lambda subject: finished
+
+    if not scan and len(probes) == 1:
+        ((get, memo, find),) = probes
+        answers: dict[Any, Any] = {}  # value -> finish(hits), for values that select no rule with further conditions
+
+        def answer(subject: Any, value: Any) -> Any:
+            found = memo.get(value) if value.__class__ in _MEMO_CLASSES else None
+            if found is None:
+                found = find(value)
+            plain, checked = found
+            hits = always + plain
+            for payload, residual in checked:
+                for get_, test in residual:
+                    if not test(get_(subject)):
+                        break
+                else:
+                    hits += (payload,)
+            finished = finish(hits)
+            if not checked and value.__class__ in _MEMO_CLASSES:
+                if len(answers) >= _MEMO_LIMIT:
+                    answers.clear()
+                answers[value] = finished
+            return finished
+
+        def match_one(subject: Any) -> Any:
+            value = get(subject)
+            try:
+                finished = answers.get(value)
+            except TypeError:  # unhashable: a list-valued field
+                finished = None
+            return answer(subject, value) if finished is None else finished
+
+        name = getattr(get, "property", None)
+        if name is None:
+            return match_one
+
+        def match_property(event: Any) -> Any:
+            # match_one with the getter of an event property inlined
+            value = event.properties.get(name)
+            try:
+                finished = answers.get(value)
+            except TypeError:  # unhashable: a list-valued field
+                finished = None
+            return answer(event, value) if finished is None else finished
+
+        return match_property
+
+    def match(subject: Any) -> Any:
+        hits = always
+        for payload, residual in scan:
+            for get_, test in residual:
+                if not test(get_(subject)):
+                    break
+            else:
+                hits += (payload,)
+        for get, memo, find in probes:
+            value = get(subject)
+            try:
+                found = memo.get(value)
+            except TypeError:  # unhashable: a list-valued field
+                found = None
+            if found is None:
+                found = find(value)
+            plain, checked = found
+            hits += plain
+            for payload, residual in checked:
+                for get_, test in residual:
+                    if not test(get_(subject)):
+                        break
+                else:
+                    hits += (payload,)
+        return finish(hits)
+
+    return match
 
 
 def _unique(groups: Iterable[Entries | None]) -> Entries:
@@ -144,8 +243,10 @@ class Index:
     def __init__(self, matchers: Sequence[Matcher], indexed: bool = True):
         self._all = list(matchers)
         self.indexed = indexed
-        self._buckets: dict[str, _Bucket] = {}
-        self._wild: _Bucket | None = None
+        self._plans: dict[str, Callable[[Any], tuple[Any, ...]]] = {}
+        self._wild = _plan(())  # for types no rule names: the "*" rules only
+        self._merged: dict[str, tuple[_Bucket, ...]] = {}
+        self._extra: tuple[_Bucket, ...] = ()
         if indexed:
             self._build()
 
@@ -154,8 +255,9 @@ class Index:
         for m in self._all:
             for t in m.types:
                 by_type.setdefault(t, []).append(m)
+        buckets: dict[str, _Bucket] = {}
         for etype, matchers in by_type.items():
-            bucket = _Bucket()
+            bucket = buckets[etype] = _Bucket()
             # prefer the exact-match field most rules in this bucket share: fewer lookups
             counts = Counter(t.field for m in matchers for t in m.tests if _key_values(t) is not None)
             probes: dict[str, _Probe] = {}
@@ -182,22 +284,26 @@ class Index:
             for probe in probes.values():
                 probe.lengths = tuple(sorted({len(k) for k in probe.prefixes}))
             bucket.probes = list(probes.values())
-            if etype == WILDCARD:
-                self._wild = bucket
-            else:
-                self._buckets[etype] = bucket
+        wild = buckets.pop(WILDCARD, None)
+        extra = (wild,) if wild is not None else ()
+        self._merged = {etype: (bucket, *extra) for etype, bucket in buckets.items()}
+        self._merged[WILDCARD] = ()  # a subject typed "*" is no event of any type
+        self._extra = extra
+        self._plans = {etype: _plan(merged) for etype, merged in self._merged.items()}
+        self._wild = _plan(extra)
 
-    def hits(self, subject: Any, subject_type: str) -> list[Any]:
-        """Payloads of every rule matching the subject, each once."""
-        out: list[Any] = []
+    def matcher(self, subject_type: str, finish: Callable[[tuple[Any, ...]], Any] = _identity) -> Callable[[Any], Any]:
+        """`finish(hits(subject, subject_type))`, as a function of the subject alone."""
         if not self.indexed:
+            return lambda subject: finish(self.hits(subject, subject_type))
+        return _plan(self._merged.get(subject_type, self._extra), finish)
+
+    def hits(self, subject: Any, subject_type: str) -> tuple[Any, ...]:
+        """Payloads of every rule matching the subject, each once."""
+        if not self.indexed:
+            out: list[Any] = []
             for m in self._all:
                 if m.matches(subject, subject_type):
                     out.append(m.payload)
-            return out
-        bucket = self._buckets.get(subject_type)
-        if bucket is not None:
-            bucket.collect(subject, out)
-        if self._wild is not None and subject_type != WILDCARD:
-            self._wild.collect(subject, out)
-        return out
+            return tuple(out)
+        return self._plans.get(subject_type, self._wild)(subject)
