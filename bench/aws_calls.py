@@ -901,7 +901,7 @@ class Publisher:
     def after_batch(self, took_s: float) -> None:
         self.batches += 1
         self.pump.read()
-        pending = len(self.pump._pending)  # noqa: SLF001 (what this batch added to the stream, filtered)
+        pending = self.pump.pending  # what this batch added to the stream, filtered
         self.per_batch.append(pending - self._seen)
         self._seen = pending
         clock = self.batches * self.batch_size / self.rate

@@ -35,7 +35,7 @@ class TransitionBus:
                 try:
                     response = self._client.put_events(Entries=entries)
                 except (BotoCoreError, ClientError) as exc:
-                    self._log("put_events failed", error=exc.__class__.__name__, detail=str(exc)[:200])
+                    self._log("put_events failed", error=exc.__class__.__name__)  # the message may quote the detail: no email
                     continue
                 results = response.get("Entries", [])
                 retry = [d for d, r in zip(pending, results) if r.get("ErrorCode")]

@@ -125,12 +125,6 @@ def unpack_detail(value: Any) -> dict[str, Any]:
     return json.loads(zlib.decompress(bytes(raw)))
 
 
-def recorded_transition(item: dict[str, Any]) -> dict[str, Any] | None:
-    """The transition the lead's last stage write recorded, while it is still on the item."""
-    value = item.get(OUTBOX)
-    return unpack_detail(value) if value is not None else None
-
-
 def state_of(item: dict[str, Any]) -> LeadState:
     """The engine's state of a lead item."""
     st = LeadState()

@@ -53,6 +53,7 @@ from .template import (
     create_queues,
     create_tables,
     function_environment,
+    function_events,
     http_routes,
     load_template,
     resources,
@@ -392,16 +393,12 @@ class DevStack:
     # ---- the SQS event source mapping
 
     def _start_queue_poller(self) -> None:
-        for logical_id, fn in resources(self.template, "AWS::Serverless::Function").items():
-            for event in (fn["Properties"].get("Events") or {}).values():
-                if event.get("Type") != "SQS":
-                    continue
-                props = event["Properties"]
-                queue_arn = self.resolved.value(props["Queue"])
-                url = self.queue_by_arn[queue_arn]
-                batch = int(props.get("BatchSize", 10))
-                partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
-                self._spawn(f"sqs-{logical_id}", self._poll_queue, self.functions[logical_id], url, queue_arn, batch, partial)
+        for logical_id, _, _, props in function_events(self.template, "SQS"):
+            queue_arn = self.resolved.value(props["Queue"])
+            url = self.queue_by_arn[queue_arn]
+            batch = int(props.get("BatchSize", 10))
+            partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+            self._spawn(f"sqs-{logical_id}", self._poll_queue, self.functions[logical_id], url, queue_arn, batch, partial)
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)

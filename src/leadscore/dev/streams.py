@@ -73,6 +73,11 @@ class StreamPump:
         self.invocations = 0
         self.records_read = 0
 
+    @property
+    def pending(self) -> int:
+        """Records read and kept by the filter, not yet delivered."""
+        return len(self._pending)
+
     def _passes(self, record: dict[str, Any]) -> bool:
         return not self._patterns or any(p.matches_event(record) for p in self._patterns)
 

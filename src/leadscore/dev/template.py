@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -94,17 +95,20 @@ class HttpRoute:
     handler: str  # module.function
 
 
-def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
-    """Every HttpApi event of every function in the template."""
-    routes = []
+def function_events(template: dict[str, Any], type_: str) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """(function logical id, function properties, event name, event properties) for every
+    event of type `type_` (HttpApi, SQS, EventBridgeRule, DynamoDB) of every function."""
     for logical_id, fn in resources(template, "AWS::Serverless::Function").items():
         props = fn.get("Properties", {})
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            ep = event.get("Properties", {})
-            routes.append(HttpRoute(ep["Method"].upper(), ep["Path"], logical_id, ROOT / props["CodeUri"], props["Handler"]))
-    return routes
+        for event_name, event in (props.get("Events") or {}).items():
+            if event.get("Type") == type_:
+                yield logical_id, props, event_name, event.get("Properties", {})
+
+
+def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
+    """Every HttpApi event of every function in the template."""
+    return [HttpRoute(ep["Method"].upper(), ep["Path"], logical_id, ROOT / props["CodeUri"], props["Handler"])
+            for logical_id, props, _, ep in function_events(template, "HttpApi")]
 
 
 @dataclass(frozen=True)
@@ -122,16 +126,11 @@ class BusRule:
 def bus_rules(template: dict[str, Any]) -> list[BusRule]:
     """Every EventBridgeRule event of every function in the template (SAM's form of a rule and its target)."""
     rules = []
-    for logical_id, fn in resources(template, "AWS::Serverless::Function").items():
-        props = fn.get("Properties", {})
-        for event_name, event in (props.get("Events") or {}).items():
-            if event.get("Type") != "EventBridgeRule":
-                continue
-            ep = event.get("Properties", {})
-            bus = ep.get("EventBusName")
-            bus_id = bus["Ref"] if isinstance(bus, dict) and "Ref" in bus else str(bus or "default")
-            rules.append(BusRule(f"{logical_id}{event_name}", bus_id, ep["Pattern"], logical_id,
-                                 ROOT / props["CodeUri"], props["Handler"]))
+    for logical_id, props, event_name, ep in function_events(template, "EventBridgeRule"):
+        bus = ep.get("EventBusName")
+        bus_id = bus["Ref"] if isinstance(bus, dict) and "Ref" in bus else str(bus or "default")
+        rules.append(BusRule(f"{logical_id}{event_name}", bus_id, ep["Pattern"], logical_id,
+                             ROOT / props["CodeUri"], props["Handler"]))
     return rules
 
 
@@ -152,19 +151,14 @@ class StreamSource:
 def stream_sources(template: dict[str, Any]) -> list[StreamSource]:
     """Every DynamoDB (stream) event of every function in the template."""
     found = []
-    for logical_id, fn in resources(template, "AWS::Serverless::Function").items():
-        props = fn.get("Properties", {})
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "DynamoDB":
-                continue
-            ep = event.get("Properties", {})
-            stream = ep["Stream"]
-            if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
-                raise ValueError(f"{logical_id}: a DynamoDB event's Stream must be !GetAtt <Table>.StreamArn")
-            patterns = tuple(f["Pattern"] for f in ((ep.get("FilterCriteria") or {}).get("Filters") or []))
-            found.append(StreamSource(logical_id, stream["Fn::GetAtt"][0], int(ep.get("BatchSize", 100)), patterns,
-                                      "ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or []),
-                                      ROOT / props["CodeUri"], props["Handler"], float(ep.get("MaximumBatchingWindowInSeconds", 0))))
+    for logical_id, props, _, ep in function_events(template, "DynamoDB"):
+        stream = ep["Stream"]
+        if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
+            raise ValueError(f"{logical_id}: a DynamoDB event's Stream must be !GetAtt <Table>.StreamArn")
+        patterns = tuple(f["Pattern"] for f in ((ep.get("FilterCriteria") or {}).get("Filters") or []))
+        found.append(StreamSource(logical_id, stream["Fn::GetAtt"][0], int(ep.get("BatchSize", 100)), patterns,
+                                  "ReportBatchItemFailures" in (ep.get("FunctionResponseTypes") or []),
+                                  ROOT / props["CodeUri"], props["Handler"], float(ep.get("MaximumBatchingWindowInSeconds", 0))))
     return found
 
 
