@@ -1032,17 +1032,17 @@ def stack(template: dict[str, Any]):
     with mock_aws():
         # boto3.client() uses boto3's default session (the naive worker's clients); our handlers'
         # clients come from runtime's botocore session: hook both
-        sessions = [boto3._get_default_session(), runtime._session()]  # noqa: SLF001
+        sessions = [boto3._get_default_session()._session, runtime._session()]  # botocore sessions  # noqa: SLF001
         setup_ddb, setup_events = boto3.client("dynamodb"), boto3.client("events")
         tables, buses = create_tables(setup_ddb, template), create_buses(setup_events, template)
         meter = Meter(template, tables)
         for session in sessions:
-            session.events.register("provide-client-params", meter.before)
-            session.events.register("after-call", meter.after)
+            session.register("provide-client-params", meter.before)
+            session.register("after-call", meter.after)
         yield SimpleNamespace(ddb=setup_ddb, tables=tables, buses=buses, meter=meter)
         for session in sessions:
-            session.events.unregister("provide-client-params", meter.before)
-            session.events.unregister("after-call", meter.after)
+            session.unregister("provide-client-params", meter.before)
+            session.unregister("after-call", meter.after)
     runtime.aws_client.cache_clear()
     runtime.worker.cache_clear()
     runtime.publisher.cache_clear()
