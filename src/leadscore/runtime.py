@@ -55,12 +55,20 @@ def cache_user_agent(client: Any) -> Any:
     botocore rebuilds the header from ~30 sanitized components for each request (and again when
     the request is created): about half of its own CPU time per SendMessage here (bench/pixel.py).
     The string depends only on the client's fixed settings and the features in the request
-    context, so it is cached on those; a botocore without this internal is left as it is."""
+    context, so it is cached on those. A botocore without the per-request features (before
+    1.38, which added `botocore.context`; a Lambda runtime may still bundle one) builds the
+    same string for every request, so it is cached once; a botocore without this internal is
+    left as it is."""
     creator = getattr(client, "_user_agent_creator", None)
     build = getattr(creator, "to_string", None)
     if build is None:
         return client
-    from botocore.context import get_context
+    try:
+        from botocore.context import get_context
+    except ImportError:  # botocore < 1.38: no request features, one header per client
+
+        def get_context() -> None:
+            return None
 
     cache: dict[frozenset[str], str] = {}
 

@@ -110,15 +110,16 @@ def test_the_layer_folder_holds_the_scoring_core_package_its_default_model_and_r
     assert (folder / "requirements.txt").is_file()
 
 
-def _requirements(folder: Path) -> set[str]:
-    lines = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+def _requirements(path: Path) -> set[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
     return {line.split("#")[0].strip() for line in lines} - {""}
 
 
 def test_the_layers_together_install_every_runtime_dependency_but_boto3():
     # boto3 ships with the Lambda runtime; everything else must come from a layer
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    layered = _requirements(_layer_content_dir("ScoringCoreLayer")) | _requirements(_layer_content_dir("RuntimeLayer"))
+    layered = (_requirements(_layer_content_dir("ScoringCoreLayer") / "requirements.in")
+               | _requirements(_layer_content_dir("RuntimeLayer") / "requirements.in"))
 
     assert layered == {d for d in project["dependencies"] if not d.startswith("boto3")}
 
