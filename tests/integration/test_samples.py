@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 from leadscore.dev.functions import LambdaContext, load_handler
-from leadscore.dev.template import bus_rules, matches
+from leadscore.dev.template import functions_for_sample
 
-from tests.integration.conftest import ROUTES, TEMPLATE, parked, queued
+from tests.integration.conftest import TEMPLATE, parked, queued
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "events" / "functions").glob("*.json"))
@@ -21,22 +21,14 @@ SAMPLES = sorted((ROOT / "events" / "functions").glob("*.json"))
 SAMPLE_SECRETS = {"WRITE_KEYS": "wk_sample", "WEBHOOK_SECRET_TYPEFORM": "sample-secret", "WEBHOOK_SECRET_TALLY": "sample-secret",
                   "API_TOKEN": "sample-token"}
 READERS = {"LeadsFunction"}  # HTTP functions that answer from the table and queue nothing
-RULES = bus_rules(TEMPLATE)
 
 
 def functions_for(event):
-    """The functions a sample is for: by its HTTP route, its event source (SQS → the worker),
-    or, for an EventBridge event, every function whose rule matches it."""
-    if "detail-type" in event:
-        return [r for r in RULES if matches(r.pattern, event)]
-    if "Records" in event:
-        sources = {r["eventSource"] for r in event["Records"]}
-        if sources == {"aws:dynamodb"}:  # the leads table's stream
-            return [SimpleNamespace(function="PublishFunction", code_uri=ROOT / "functions" / "publish", handler="app.lambda_handler")]
-        assert sources == {"aws:sqs"}
-        return [SimpleNamespace(function="ScoreFunction", code_uri=ROOT / "functions" / "score", handler="app.lambda_handler")]
-    found = [r for r in ROUTES.values() if f"{r.method} {r.path}" == event["routeKey"]]
-    assert len(found) == 1, event["routeKey"]
+    """The functions a sample is for (`functions_for_sample`), each with its code and handler."""
+    found = []
+    for logical_id in functions_for_sample(TEMPLATE, event):
+        props = TEMPLATE["Resources"][logical_id]["Properties"]
+        found.append(SimpleNamespace(function=logical_id, code_uri=ROOT / props["CodeUri"], handler=props["Handler"]))
     return found
 
 

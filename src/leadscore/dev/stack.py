@@ -237,6 +237,19 @@ class DevStack:
         self.startup_s = time.perf_counter() - started
         return self
 
+    def start_aws(self) -> DevStack:
+        """Only the emulated AWS: the moto server and the template's resources (no HTTP, no
+        handlers, no pollers), for running built functions in their own processes."""
+        self._start_moto()
+        self._create_resources()
+        return self
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """A function's environment variables as the template sets them, resolved against the
+        emulated resources (a value that names no emulated resource is left out)."""
+        resolved = {name: self.resolved.value(value) for name, value in function_environment(self.template, logical_id).items()}
+        return {name: str(value) for name, value in resolved.items() if value is not None}
+
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 

@@ -212,3 +212,18 @@ def create_buses(events: Any, template: dict[str, Any]) -> dict[str, str]:
         events.create_event_bus(Name=name)
         names[logical_id] = name
     return names
+
+
+def functions_for_sample(template: dict[str, Any], event: dict[str, Any]) -> list[str]:
+    """The logical ids of the functions a sample event (events/functions) is for: an HTTP
+    event's route, an SQS batch's consumer, a DynamoDB stream batch's consumer, or, for an
+    EventBridge event, every function whose rule matches it, as the bus would deliver it."""
+    if "detail-type" in event:
+        return [r.function for r in bus_rules(template) if matches(r.pattern, event)]
+    if "Records" in event:
+        sources = {r.get("eventSource") for r in event["Records"]}
+        kind = {"aws:sqs": "SQS", "aws:dynamodb": "DynamoDB"}.get(sources.pop()) if len(sources) == 1 else None
+        return [logical_id for logical_id, *_ in function_events(template, kind)] if kind else []
+    route = event.get("routeKey")
+    return [logical_id for logical_id, _, _, ep in function_events(template, "HttpApi")
+            if f"{ep['Method'].upper()} {ep['Path']}" == route]
