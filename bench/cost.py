@@ -5,14 +5,14 @@ Inputs: the figures of bench/aws_calls.py (run here in-process, or read with
 request (bench/pixel.py, run in a subprocess). Each event is assumed to:
 
 - arrive by one API Gateway HTTP API request (a pixel hit or a webhook);
-- run one ingest Lambda invocation (the pixel function: arm64, its MemorySize
+- run one ingest Lambda invocation (the pixel function: the template's architecture, its MemorySize
   from template.yaml) that sends one SQS message;
 - be received with 9 others by the worker: one ReceiveMessage and one
   DeleteMessageBatch per batch (the event source mapping), one worker
-  invocation per batch (arm64, its MemorySize from template.yaml);
+  invocation per batch (its architecture and MemorySize from template.yaml);
 - cost the DynamoDB write and read request units aws_calls measured (table and
   GSI), and EventBridge entries per transition (billed per entry, 64 KB chunks);
-- share the stream publisher's invocations (arm64, its MemorySize): aws_calls
+- share the stream publisher's invocations (its architecture and MemorySize): aws_calls
   counts them per event, at its --rate. Reading a DynamoDB stream from a Lambda
   trigger is free, and records the trigger's filter drops invoke nothing.
 
@@ -48,9 +48,10 @@ PRICES = {
     # https://aws.amazon.com/api-gateway/pricing/ : HTTP APIs, first 300 million requests a month
     # (then $0.90); requests metered in 512 KB increments.
     "apigw_http_per_million_requests": 1.00,
-    # https://aws.amazon.com/lambda/pricing/ : requests (any architecture), and duration for Arm
-    # (first 7.5 billion GB-s a month), billed in 1 ms increments.
+    # https://aws.amazon.com/lambda/pricing/ : requests (any architecture), and duration by
+    # architecture (first tier: 6 billion GB-s a month for x86, 7.5 billion for Arm), billed in 1 ms increments.
     "lambda_per_million_requests": 0.20,
+    "lambda_x86_64_per_gb_second": 0.0000166667,
     "lambda_arm64_per_gb_second": 0.0000133334,
     # https://aws.amazon.com/sqs/pricing/ : standard queues, first 100 billion requests a month;
     # each 64 KB chunk of a request's payload is one request.
@@ -78,6 +79,15 @@ LATENCY_MS = {  # client-observed latency of one call from a Lambda function in 
 PIXEL_US_FALLBACK = 100.0  # the pixel's compute per request when bench/pixel.py cannot run (its target is <= 100 µs)
 PLATFORM_LOG_BYTES = 330  # START, END and REPORT lines Lambda writes per invocation (text format)
 PIXEL_LOG_BYTES_FALLBACK = 400  # one EMF metrics line per pixel request
+
+
+def architecture() -> str:
+    """The functions' architecture (Globals' Architectures in template.yaml): the price of a GB-second."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from leadscore.dev.template import load_template
+
+    (arch,) = ((load_template().get("Globals") or {}).get("Function") or {}).get("Architectures", ["x86_64"])
+    return arch
 
 
 def memory_sizes() -> dict[str, int]:
@@ -148,6 +158,7 @@ def model(fig: dict[str, Any], batch: int, mem: dict[str, int], pixel_us: float)
     """$ per million events by component, and what each was computed from."""
     m = 1_000_000
     p = PRICES
+    gb_s = p[f"lambda_{architecture()}_per_gb_second"]
     ingest_ms = float(math.ceil(pixel_us / 1000 * FULL_VCPU_MB / mem["ingest"] + LATENCY_MS["sqs_send"]))
     batch_ms = worker_ms(fig, FULL_VCPU_MB / mem["worker"])
     invocations = m / batch
@@ -159,9 +170,9 @@ def model(fig: dict[str, Any], batch: int, mem: dict[str, int], pixel_us: float)
     components = {
         "api_gateway_http": m * p["apigw_http_per_million_requests"] / m,
         "lambda_requests": (m + invocations + pub_invocations) * p["lambda_per_million_requests"] / m,
-        "lambda_ingest_duration": m * mem["ingest"] / 1024 * ingest_ms / 1000 * p["lambda_arm64_per_gb_second"],
-        "lambda_worker_duration": invocations * mem["worker"] / 1024 * batch_ms / 1000 * p["lambda_arm64_per_gb_second"],
-        "lambda_publisher_duration": pub_invocations * mem["publisher"] / 1024 * pub_ms / 1000 * p["lambda_arm64_per_gb_second"],
+        "lambda_ingest_duration": m * mem["ingest"] / 1024 * ingest_ms / 1000 * gb_s,
+        "lambda_worker_duration": invocations * mem["worker"] / 1024 * batch_ms / 1000 * gb_s,
+        "lambda_publisher_duration": pub_invocations * mem["publisher"] / 1024 * pub_ms / 1000 * gb_s,
         "sqs": (m + 2 * invocations) * p["sqs_standard_per_million_requests"] / m,
         "dynamodb_writes": wru * m * p["dynamodb_per_million_wru"] / m,
         "dynamodb_reads": fig["ddb_read_rru_per_event"] * m * p["dynamodb_per_million_rru"] / m,
