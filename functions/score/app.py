@@ -55,6 +55,8 @@ def lambda_handler(event, context):
     metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=len(result.transitions))
     metrics.add_metric(name="Merges", unit=MetricUnit.Count, value=result.merges)
     metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=len(result.failed))
+    metrics.add_metric(name="EventsNotApplied", unit=MetricUnit.Count, value=result.events_failed)
+    metrics.add_metric(name="LeadUpdatesFailed", unit=MetricUnit.Count, value=result.leads_failed)
     failing = {f["itemIdentifier"] for f in invalid} | result.failed
     last_try = int(os.environ.get("MAX_RECEIVES") or 5)  # the queue's maxReceiveCount
     to_dlq = sum(1 for r in event["Records"]

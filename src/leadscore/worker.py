@@ -14,6 +14,7 @@ the same transition recorded. See docs/data-model.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +40,8 @@ class BatchResult:
     # for readable logs: (lead key, event type, points the event brought when it happened)
     events: list[tuple[str, str, float]] = field(default_factory=list)
     scores: dict[str, tuple[float, str]] = field(default_factory=dict)  # lead key -> (score, stage) after the batch
+    events_failed: int = 0  # events the engine could not apply (reported alone)
+    leads_failed: int = 0  # leads whose update failed (their messages reported, the others applied)
 
 
 @dataclass
@@ -47,6 +50,18 @@ class _Group:
     messages: list[str] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+
+
+def _warn(message: str, **fields: Any) -> None:
+    """The default log: a warning with the fields (kinds and counts, never keys, emails or values)."""
+    logging.getLogger("leadscore.worker").warning(message, extra={"detail": fields})
+
+
+def _error_code(exc: Exception) -> str | None:
+    """A botocore error's code (e.g. ValidationException for an item over 400 KB), without its message,
+    which may quote the values written."""
+    response = getattr(exc, "response", None)
+    return (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
 
 
 def iso(t: float) -> str:
@@ -84,7 +99,7 @@ class Worker:
         self.store = store
         self.key_secret = key_secret
         self.redirects: dict[str, str] = {}  # alias -> lead, learnt from merges and failed conditions
-        self._log = log or (lambda *a, **k: None)
+        self._log = log or _warn
 
     def resolve(self, key: str) -> str:
         """Where a key points, as far as this container has learnt (merged aliases)."""
@@ -111,22 +126,31 @@ class Worker:
         result = BatchResult()
         groups: dict[str, _Group] = {}
         for message_id, event in messages:
-            keys = keys_of(event, self.key_secret)
-            key = self._resolve(keys[0])
+            try:
+                keys = keys_of(event, self.key_secret)
+                key = self._resolve(keys[0])
+                fx = self.engine.effects(event)
+                points = self._points(fx)
+                pending = Pending(fx, heat_increment(points, fx.at) if points else 0.0)
+            except Exception as exc:  # one event the engine cannot apply fails alone, not its batch
+                self._log("event not applied", error=exc.__class__.__name__, event_type=event.type, source=event.source)
+                result.failed.add(message_id)
+                result.events_failed += 1
+                continue
             group = groups.setdefault(key, _Group(key))
-            fx = self.engine.effects(event)
-            points = self._points(fx)
             group.messages.append(message_id)
-            group.pending.append(Pending(fx, heat_increment(points, fx.at) if points else 0.0))
+            group.pending.append(pending)
             result.events.append((key, event.type, points))
             group.aliases += [k for k in keys[1:] if k not in group.aliases]
 
         for group in groups.values():
             try:
                 result.transitions += self._apply_group(group, now, result)
-            except Exception as exc:  # DynamoDB failing after retries: redeliver these messages
-                self._log("lead update failed", error=exc.__class__.__name__, messages=len(group.messages))
+            except Exception as exc:  # DynamoDB refusing or failing after retries: redeliver this lead's messages only
+                self._log("lead update failed", error=exc.__class__.__name__, code=_error_code(exc),
+                          lead_kind=group.key[:2], messages=len(group.messages))
                 result.failed |= set(group.messages)
+                result.leads_failed += 1
         return result
 
     def _apply_group(self, group: _Group, now: float, result: BatchResult) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ Semantics (documented in docs/model.md):
 
 from __future__ import annotations
 
+import math
+
 import re
 from collections.abc import Callable
 from typing import Any
@@ -26,16 +28,20 @@ def fold(value: Any) -> Any:
 
 
 def as_number(value: Any) -> float | None:
+    """A value read as a finite number, or None (booleans, text that is no number, and
+    numbers no float holds finitely, such as "1e999", "inf", "nan" or 10**400, are not numbers)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace(",", "").strip())
-        except ValueError:
+    try:
+        if isinstance(value, (int, float)):
+            n = float(value)
+        elif isinstance(value, str):
+            n = float(value.replace(",", "").strip())
+        else:
             return None
-    return None
+    except (ValueError, OverflowError):
+        return None
+    return n if math.isfinite(n) else None
 
 
 _LISTS = (list, tuple, set, frozenset)

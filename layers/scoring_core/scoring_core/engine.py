@@ -40,6 +40,9 @@ RECENT_LIMIT = 10
 # times SCALE_F is the float times SCALE (10^12 converts to 1e12 exactly).
 _round = float.__round__
 SCALE_F = float(SCALE)
+#: The most points one event may bring through `points_per` (a €10^30 order is not worth
+#: 10^28 points; beyond this the value is treated as unreadable, not as a huge score).
+MAX_POINTS = 1e9
 
 
 def epoch(value: datetime | float | int) -> float:
@@ -92,7 +95,10 @@ class CompiledRule:
         if self.per_get is None:
             return self.points
         n = as_number(self.per_get(event))
-        return None if n is None else self.points * n / self.per_unit
+        if n is None:
+            return None
+        points = self.points * n / self.per_unit
+        return points if -MAX_POINTS <= points <= MAX_POINTS else None  # finite, and far from overflowing an accumulator
 
 
 def _tests(when: Conditions, getter: Any) -> tuple[FieldTest, ...]:

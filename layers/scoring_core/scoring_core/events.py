@@ -6,6 +6,7 @@ engine trusts the types it is given. See docs/event-schema.md.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -35,6 +36,60 @@ KNOWN_EVENT_TYPES = (
     "identify",
     "alias",
 )
+
+
+#: What an event's `properties` and `traits` may hold (docs/event-schema.md, "Limits"):
+#: JSON values nested at most MAX_DEPTH levels (`{"a": 1}` is depth 1); numbers that a
+#: DynamoDB number can hold exactly (finite, magnitude below 1e125 and, when not zero,
+#: at least 1e-130; integers of at most 38 digits); strings that are valid Unicode (no
+#: lone surrogate, which no UTF-8 encoder writes); no bytes, sets or other types.
+MAX_DEPTH = 8
+MAX_ABS_NUMBER = 1e125
+MIN_ABS_NUMBER = 1e-130
+MAX_INT = 10**38 - 1
+#: The range of event times (`occurred_at`, `received_at`) that is accepted.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def storable(value: Any, depth: int = 0) -> str | None:
+    """Why `value` (a JSON value) is not one an event may carry, or None when it is.
+
+    Bounded work however hostile the input: it stops at the first level beyond MAX_DEPTH.
+    The reason names the problem, never the value."""
+    cls = value.__class__
+    if value is None or cls is bool:
+        return None
+    if cls is str:
+        return "a string with a lone surrogate (not valid Unicode)" if _SURROGATE.search(value) else None
+    if cls is int:
+        return None if -MAX_INT <= value <= MAX_INT else "an integer of more than 38 digits"
+    if cls is float:
+        magnitude = abs(value)
+        if not math.isfinite(value) or magnitude >= MAX_ABS_NUMBER or (magnitude and magnitude < MIN_ABS_NUMBER):
+            return "a number that is not finite or outside 1e-130..1e125"
+        return None
+    if cls is dict or cls is list:
+        if depth >= MAX_DEPTH:
+            return f"values nested deeper than {MAX_DEPTH} levels"
+        for key, item in (value.items() if cls is dict else enumerate(value)):
+            if cls is dict and (key.__class__ is not str or _SURROGATE.search(key)):
+                return "a key that is not valid Unicode text"
+            why = storable(item, depth + 1)
+            if why:
+                return why
+        return None
+    return f"a value of type {cls.__name__} (JSON values only)"
+
+
+def _check_json_field(name: str, value: dict[str, Any]) -> None:
+    for key, item in value.items():
+        why = storable({key: item})
+        if why:
+            where = f"{name}.{key}" if _PLAIN_KEY.match(key) else name
+            raise ValueError(f"{where}: {why}")
 
 
 def normalize_email(raw: str) -> str:
@@ -107,7 +162,26 @@ class Event(BaseModel):
     @field_validator("occurred_at", "received_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(timezone.utc)
+        try:
+            utc = value.astimezone(timezone.utc)
+        except OverflowError:  # e.g. year 1 with a positive offset: before datetime.min in UTC
+            raise ValueError("a time outside 2000-01-01..9000-01-01") from None
+        if not EARLIEST <= utc < LATEST:
+            raise ValueError("a time outside 2000-01-01..9000-01-01")
+        return utc
+
+    @field_validator("event_id", "anonymous_id", "lead_id")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None and _SURROGATE.search(value):
+            raise ValueError("a string with a lone surrogate (not valid Unicode)")
+        return value
+
+    @field_validator("properties", "traits")
+    @classmethod
+    def _json(cls, value: dict[str, Any], info: Any) -> dict[str, Any]:
+        _check_json_field(info.field_name, value)
+        return value
 
     @field_validator("email")
     @classmethod

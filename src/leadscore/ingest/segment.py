@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+from pydantic_core import from_json
 from scoring_core.events import Event, normalize_email
 
 from leadscore.ingest.errors import BadRequest, Unauthorized
@@ -239,14 +240,15 @@ def _gunzip(data: bytes) -> bytes:
         raise BadRequest("body is not valid gzip") from None
 
 
-def _reject_constant(_name: str) -> Any:
-    raise ValueError("NaN and Infinity are not JSON")
-
-
 def _json_object(data: bytes) -> dict[str, Any]:
+    """The body as a JSON object. pydantic-core's parser refuses what would fail later
+    as a 500: NaN and Infinity, lone surrogates (`"\\ud800"`, which no UTF-8 encoder
+    writes) and nesting beyond its recursion limit (about 200 levels)."""
     try:
-        payload = json.loads(data, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        payload = from_json(data, allow_inf_nan=False)
+    except ValueError as exc:  # also invalid UTF-8
+        if "recursion limit" in str(exc):
+            raise BadRequest("body is not valid JSON: nested too deeply (properties and traits: at most 8 levels)") from None
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise BadRequest("body must be a JSON object")

@@ -1,0 +1,133 @@
+"""Issue 15: what one hostile event or lead can do to the others, and what the edge lets through."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from leadscore import runtime
+from leadscore.dev.functions import LambdaContext, load_handler
+from leadscore.dev.sqs import sqs_event, sqs_record
+from leadscore.identity import LOCAL_KEY_SECRET, email_key
+
+from tests.integration.conftest import invoke, queued
+
+WRITE_KEY = "wk_hostile_test"
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:leadscore-EventsQueue"
+
+
+def _basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+def collect(batch: list[dict]) -> dict:
+    body = json.dumps({"batch": batch, "sentAt": NOW.isoformat()}).encode()
+    return invoke("CollectFunction", "/v1/batch", body=body, path_parameters={"kind": "batch"},
+                  headers={"Content-Type": "application/json", "Authorization": _basic(WRITE_KEY)})
+
+
+def message(i: int, **fields) -> dict:
+    return {"type": "track", "event": "Page Viewed", "messageId": f"m-{i}", "userId": None,
+            "anonymousId": f"visitor-{i}", "timestamp": NOW.isoformat(), "properties": {}, **fields}
+
+
+def score(events: list[dict]) -> dict:
+    records = [sqs_record(f"q-{e['event_id']}", json.dumps(e), QUEUE_ARN) for e in events]
+    return load_handler(Path("functions/score"), "app.lambda_handler")(sqs_event(records), LambdaContext("score"))
+
+
+@pytest.fixture
+def sdk(stack, monkeypatch):
+    monkeypatch.setenv("WRITE_KEYS", WRITE_KEY)
+    return stack
+
+
+def test_a_purchase_worth_1e999_does_not_keep_nine_other_leads_from_being_scored(sdk):
+    batch = [message(i) for i in range(9)]
+    batch.append(message(9, event="Order Completed", userId="buyer-9", properties={"total": "1e999", "currency": "EUR"}))
+    assert collect(batch)["statusCode"] == 200
+
+    response = score(queued(sdk))
+
+    assert response == {"batchItemFailures": []}
+    store = runtime.worker().store
+    assert all(store.get(f"v:visitor-{i}") for i in range(9))
+    assert store.get("u:buyer-9")["stage"] == "customer"  # the purchase counts; its unreadable amount brings no points
+
+
+@pytest.mark.parametrize("total", ["inf", "nan", "-1e999", "1" * 400])
+def test_an_amount_no_number_can_hold_brings_no_points_and_fails_nothing(sdk, total):
+    assert collect([message(1, event="Order Completed", userId="buyer", properties={"total": total})])["statusCode"] == 200
+
+    assert score(queued(sdk)) == {"batchItemFailures": []}
+
+
+def test_a_lead_that_cannot_be_written_fails_alone_is_logged_without_its_key_and_is_counted(sdk, caplog, capsys):
+    # a victim whose item DynamoDB refuses to update (its event counter is not a number: the
+    # worker's ADD is a ValidationException, as an item at the 400 KB limit would be), next to three healthy leads
+    victim = email_key("victim@acme.example", LOCAL_KEY_SECRET)
+    sdk.ddb.put_item(TableName=sdk.table, Item={"pk": {"S": victim}, "n": {"S": "corrupt"}})
+    events = [{"event_id": f"e-{i}", "type": "page_view", "occurred_at": NOW.isoformat(), "received_at": NOW.isoformat(),
+               "source": "test", "email": email, "properties": {"url": "https://relaywise.example/pricing"}}
+              for i, email in enumerate(["a@acme.example", "victim@acme.example", "b@acme.example", "c@acme.example"])]
+
+    with caplog.at_level(logging.WARNING, logger="leadscore.worker"):
+        response = score(events)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "q-e-1"}]}
+    store = runtime.worker().store
+    assert all(store.get(email_key(e, LOCAL_KEY_SECRET)) for e in ["a@acme.example", "b@acme.example", "c@acme.example"])
+    failures = [r for r in caplog.records if r.getMessage() == "lead update failed"]
+    assert [r.detail["code"] for r in failures] == ["ValidationException"]
+    assert victim not in caplog.text and "victim@acme.example" not in caplog.text
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [m["LeadUpdatesFailed"] for m in emf if "LeadUpdatesFailed" in m] == [[1.0]]
+
+
+@pytest.mark.parametrize("properties", [
+    {"company_size": 10**45},
+    {"x": 1e-200},
+    {"deep": json.loads("[" * 20 + "]" * 20)},
+    {"deep": json.loads('{"a":' * 300 + "1" + "}" * 300)},
+], ids=["46-digit-integer", "tiny-float", "nested-20", "nested-300"])
+def test_a_value_dynamodb_cannot_store_is_refused_at_the_edge_with_a_400_and_nothing_queued(sdk, properties):
+    response = collect([message(1), message(2, event="Signed Up", properties=properties)])
+
+    assert response["statusCode"] == 400
+    assert re.search(r"properties|nested", json.loads(response["body"])["error"])
+    assert queued(sdk) == []
+
+
+def test_traits_too_big_for_a_number_are_refused_without_echoing_them(sdk):
+    response = collect([message(1, type="identify", userId="u1", traits={"company_size": 10**45, "email": "x@acme.example"})])
+
+    assert response["statusCode"] == 400
+    assert "1000000000000000000000000000000000000000000000" not in response["body"]
+    assert "x@acme.example" not in response["body"]
+    assert queued(sdk) == []
+
+
+def test_a_lone_surrogate_in_a_property_is_a_400_not_a_500(sdk):
+    body = ('{"batch": [{"type": "track", "event": "Page Viewed", "messageId": "m1", "anonymousId": "v1", '
+            '"properties": {"title": "\\ud800"}}]}').encode()
+
+    response = invoke("CollectFunction", "/v1/batch", body=body, path_parameters={"kind": "batch"},
+                      headers={"Content-Type": "application/json", "Authorization": _basic(WRITE_KEY)})
+
+    assert response["statusCode"] == 400
+    assert queued(sdk) == []
+
+
+def test_an_event_from_before_2000_is_refused(sdk):
+    old = (NOW - timedelta(days=365 * 30)).isoformat()
+
+    response = collect([message(1, timestamp=old)])  # sentAt: now (the batch's)
+
+    assert response["statusCode"] == 400
+    assert queued(sdk) == []
