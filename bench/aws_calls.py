@@ -973,9 +973,9 @@ def item_stats(ddb: Any, table: str, retention_days: int = 400) -> dict[str, Any
                 family = name.split(".", 1)[0] + "." if "." in name else name
                 parts[family] += len(name.encode()) + _size_any(value)
             if "expires_at" in item:
-                today = (int(item["expires_at"]["N"]) - retention_days * 86400) // 86400  # the last apply's day
+                week = (int(item["expires_at"]["N"]) - retention_days * 86400) // (7 * 86400)  # the last apply's week
                 for name, value in item.items():
-                    if name.startswith("s.") and int(name[2:]) < today - 10:
+                    if name.startswith("s.") and int(name[2:]) < week - 1:  # older than the two weeks checked
                         stale += 1
                         stale_bytes += len(name.encode()) + _size_any(value)
     n = len(sizes) or 1

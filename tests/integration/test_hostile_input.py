@@ -131,3 +131,34 @@ def test_an_event_from_before_2000_is_refused(sdk):
 
     assert response["statusCode"] == 400
     assert queued(sdk) == []
+
+
+def _event(event_id: str, at: datetime, **fields):
+    from scoring_core import Event
+
+    return Event(event_id=event_id, type="demo_requested", occurred_at=at, received_at=at, source="test",
+                 email="ann@acme.example", **fields)
+
+
+def test_a_retry_across_utc_midnight_counts_once(stack):
+    worker = runtime.worker()
+    midnight = NOW.replace(hour=0, minute=0, second=0) + timedelta(days=1)
+    first, retry = _event("msg-1", midnight - timedelta(seconds=5)), _event("msg-1", midnight + timedelta(seconds=5))
+
+    worker.process([("q1", first)], first.occurred_ts)
+    worker.process([("q2", retry)], retry.occurred_ts)
+
+    assert worker.store.get(email_key("ann@acme.example", LOCAL_KEY_SECRET))["n"] == 1
+
+
+@pytest.mark.parametrize("days_later", [1, 3, 5, 7])
+def test_a_retry_within_the_dedupe_window_counts_once_whatever_its_event_time(stack, days_later):
+    worker = runtime.worker()
+    applied = NOW.timestamp()
+    first = _event("msg-2", NOW - timedelta(days=20))  # a late event: backfilled, then replayed
+    retry = _event("msg-2", NOW - timedelta(days=19, hours=3))  # the sender recomputed its time
+
+    worker.process([("q1", first)], applied)
+    worker.process([("q2", retry)], applied + days_later * 86400)
+
+    assert worker.store.get(email_key("ann@acme.example", LOCAL_KEY_SECRET))["n"] == 1

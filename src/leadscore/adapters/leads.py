@@ -7,7 +7,7 @@ attributes, so every change is an atomic ADD or a conditional SET:
     o.<rule>         NS  repeat-rule occurrence times, ms (ADD)
     f.<fact>         M   {v: value, t: when, e: event hash}: newest wins (conditional SET)
     x.<kind>:<rule>  N   sticky flag (disqualified / customer), first time seen
-    s.<day>          SS  hashes of the event ids applied, by day of occurrence (dedupe)
+    s.<week>         SS  hashes of the event ids applied, by week of application (dedupe)
     n, first_at, last_at, email, recent, heat, stage, stage_at, tr, pinned, recycled,
     expires_at (TTL), merged_into (an alias pointing at its lead), merged_from
 
@@ -34,9 +34,8 @@ from scoring_core.engine import Effects, Fact, LeadState
 
 from ..identity import event_hash
 
-DEDUPE_DAYS = 7  # an event id is remembered at least this many days after it occurred
-LATE_LOOKBACK_DAYS = 3  # a late event (older than DEDUPE_DAYS) is recognised for 3 more days
-STALE_BUCKET_DAYS = 30  # buckets this far back are removed on the next write
+DEDUPE_PERIOD_S = 7 * 86400  # event ids are filed by the week they were applied in; two weeks are checked
+STALE_PERIODS = 4  # the buckets of this many weeks before the two checked are removed on the next write
 # A trim is a write billed at the item's full size; a longer list costs bytes on every write.
 # Trimming 30 down to 10 measured cheapest of 10/15, 8/16, 10/20, 8/24 and 10/30 on the
 # X Education stream (bench/aws_calls.py: 1.169, 1.127, 1.121, 1.097, 1.092 WRU per event).
@@ -158,11 +157,6 @@ def _recent_order(entry: Any) -> tuple[float, str]:
     return float(at), event_id
 
 
-def _seen_day(t: float, today: int) -> int:
-    # late events join the oldest kept bucket, so their duplicates are still caught
-    return max(int(t // 86400), today - DEDUPE_DAYS)
-
-
 class _Update:
     """Builds one UpdateExpression with its placeholders."""
 
@@ -279,12 +273,11 @@ class LeadStore:
 
     def _apply_request(self, key: str, todo: Sequence[Pending], now: float) -> dict[str, Any]:
         u = _Update()
-        today = int(now // 86400)
         increments: dict[str, int] = {}
         occurrences: dict[str, set[int]] = {}
         flags: dict[str, float] = {}
         facts = _newest_facts(todo)
-        seen: dict[int, list[str]] = {}
+        seen: list[str] = []
         heat = 0.0
         first = int(min(p.effects.at for p in todo))  # whole seconds: fewer digits in every write
         last = int(max(p.effects.at for p in todo))
@@ -299,25 +292,23 @@ class LeadStore:
                 occurrences.setdefault(f"o.{rule}", set()).add(ms)
             for flag, t in fx.flags.items():
                 flags[f"x.{flag}"] = min(t, flags.get(f"x.{flag}", t))
-            seen.setdefault(_seen_day(fx.at, today), []).append(event_hash(fx.event_id))
+            seen.append(event_hash(fx.event_id))
             heat += p.heat
             email = email or fx.email
             # the short hash, not the sender's id: it cannot contain the separator
             recent.append(f"{int(fx.at)}|{event_hash(fx.event_id)}|{fx.type}")
 
         u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
-        oldest = today - DEDUPE_DAYS
-        for day, hashes in seen.items():
-            bucket = u.name(f"s.{day}")
-            # a late event was filed in the oldest bucket of the day it was applied:
-            # look in the buckets of the last few days too
-            checked = [bucket] + ([u.name(f"s.{d}") for d in range(oldest - LATE_LOOKBACK_DAYS, oldest)] if day == oldest else [])
-            for h in hashes:
-                hv = u.value(h)
-                u.conditions += [f"NOT contains({b}, {hv})" for b in checked]
-            u.add.append(f"{bucket} {u.value(set(hashes))}")
-        for day in range(oldest - STALE_BUCKET_DAYS, oldest - LATE_LOOKBACK_DAYS):
-            u.remove.append(u.name(f"s.{day}"))
+        # dedupe by id alone: an id is filed under the week it is applied in, whatever the event's
+        # own time, and looked for in this week's and last week's buckets (docs/data-model.md)
+        week = int(now // DEDUPE_PERIOD_S)
+        checked = [u.name(f"s.{week}"), u.name(f"s.{week - 1}")]
+        for h in seen:
+            hv = u.value(h)
+            u.conditions += [f"NOT contains({b}, {hv})" for b in checked]
+        u.add.append(f"{checked[0]} {u.value(set(seen))}")
+        for stale in range(week - 1 - STALE_PERIODS, week - 1):
+            u.remove.append(u.name(f"s.{stale}"))
         for name, units in increments.items():
             if units:
                 u.add.append(f"{u.name(name)} {u.value(units)}")
