@@ -207,3 +207,35 @@ def test_every_alert_path_retries_and_ends_on_a_dead_letter_queue():
             assert rule["DeadLetterConfig"]["Arn"] == dlq
             stages = set(rule["Pattern"]["detail"]["to_stage"])
             assert {"mql", "sql"} <= stages and "lead" not in stages
+
+
+def test_the_stack_outputs_the_arn_of_the_secret_the_readme_says_to_fill_in():
+    outputs = _template()["Outputs"]
+
+    assert outputs["SecretsArn"]["Value"] == {"Ref": "Secrets"}  # a secret's Ref is its ARN
+
+
+RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+
+
+def test_every_table_and_secret_is_kept_when_the_stack_is_deleted_or_replaces_it(transformed):
+    kept = {logical_id: (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy"))
+            for logical_id, r in transformed["Resources"].items() if r["Type"] in RETAINED_TYPES}
+
+    assert {"LeadsTable", "AlertsTable", "Secrets", "LeadKeySecret"} <= set(kept)
+    assert {k: v for k, v in kept.items() if v != ("Retain", "Retain")} == {}
+
+
+def test_the_layers_declare_exactly_the_architecture_and_runtime_the_functions_run_on():
+    template = _template()
+    functions = template["Globals"]["Function"]
+    layers = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::LayerVersion"}
+
+    assert layers
+    for logical_id, layer in layers.items():
+        props, build = layer["Properties"], layer.get("Metadata", {})
+        assert props["CompatibleArchitectures"] == functions["Architectures"], logical_id
+        assert props["CompatibleRuntimes"] == [functions["Runtime"]], logical_id
+        assert (build["BuildArchitecture"], build["BuildMethod"]) == (functions["Architectures"][0], functions["Runtime"]), logical_id
+    overriding = {k for k, f in _functions().items() if {"Runtime", "Architectures"} & set(f["Properties"])}
+    assert overriding == set(), "a function with its own runtime or architecture may not fit the layers"
