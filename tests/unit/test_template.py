@@ -239,3 +239,19 @@ def test_the_layers_declare_exactly_the_architecture_and_runtime_the_functions_r
         assert (build["BuildArchitecture"], build["BuildMethod"]) == (functions["Architectures"][0], functions["Runtime"]), logical_id
     overriding = {k for k, f in _functions().items() if {"Runtime", "Architectures"} & set(f["Properties"])}
     assert overriding == set(), "a function with its own runtime or architecture may not fit the layers"
+
+
+def test_every_notifier_that_links_to_the_lead_page_may_read_the_api_token_its_key_comes_from():
+    linking = {k: f for k, f in _functions().items() if "API_URL" in f["Properties"].get("Environment", {}).get("Variables", {})}
+
+    assert set(linking) == {"SlackNotifyFunction", "EmailNotifyFunction"}
+    for logical_id, fn in linking.items():
+        statements = [st for policy in fn["Properties"]["Policies"] for st in policy["Statement"]]
+        readable = [st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in st["Action"]]
+        assert {"Ref": "Secrets"} in readable or any({"Ref": "Secrets"} in r for r in readable if isinstance(r, list)), logical_id
+
+
+def test_the_lead_page_is_a_route_of_the_leads_function():
+    events = _functions()["LeadsFunction"]["Properties"]["Events"].values()
+
+    assert {"Path": "/leads/{id}/page", "Method": "GET"} in [{k: e["Properties"][k] for k in ("Path", "Method")} for e in events]
