@@ -1,13 +1,17 @@
-"""GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API.
+"""GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API;
+GET /leads/{id}/page: the lead page an alert links to.
 
-`Authorization: Bearer <API_TOKEN>` on every call (401 otherwise). Answers are
-scored at the time of the request. Feedback and erasure come with a later issue.
+`Authorization: Bearer <API_TOKEN>` on every API call (401 otherwise). The page
+takes a signed link instead (`leadscore.links`), so a browser opens it; a bad or
+expired link is a 403 page. Answers are scored at the time of the request.
+Feedback and erasure come with a later issue.
 """
 
 import hmac
 import os
 import time
 from functools import lru_cache
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
@@ -21,6 +25,7 @@ cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Typ
 app = APIGatewayHttpResolver(cors=cors)
 STAGES = ("mql", "sql", "customer")
 MAX_LIMIT = 100
+clock = time.time  # tests move time forward to open a link after it expired
 
 
 class NotFound(Rejected):
@@ -59,7 +64,23 @@ def get_lead(id: str) -> dict:  # noqa: A002 (the route's name)
     item = resolve(runtime.aws_client("dynamodb"), _table(), id)
     if item is None:
         raise NotFound("no such lead")
-    return lead_view(engine(), item, time.time())
+    return lead_view(engine(), item, clock())
+
+
+@app.get("/leads/<id>/page", cors=False)
+def open_lead_page(id: str) -> Response:  # noqa: A002 (the route's name)
+    from leadscore import lead_page, links
+    from leadscore.views import lead_view, resolve
+
+    query = app.current_event.query_string_parameters or {}
+    lead_id, token, now = unquote(id), get_secret("API_TOKEN"), clock()
+    # an unset token signs nothing and opens nothing
+    if not token or not links.valid_page_link(lead_id, query.get("exp"), query.get("sig"), links.page_key(token), now=now):
+        return lead_page.response(403, lead_page.invalid_link())
+    item = resolve(runtime.aws_client("dynamodb"), _table(), lead_id)
+    if item is None:
+        return lead_page.response(404, lead_page.no_such_lead())
+    return lead_page.response(200, lead_page.render(lead_view(engine(), item, now), now=now, expires_at=int(query["exp"])))
 
 
 @app.get("/leads")
@@ -70,7 +91,7 @@ def list_leads() -> dict:
 
     _authorize()
     query = app.current_event.query_string_parameters or {}
-    client, now = runtime.aws_client("dynamodb"), time.time()
+    client, now = runtime.aws_client("dynamodb"), clock()
     if "email" in query:
         try:
             email = normalize_email(query["email"])

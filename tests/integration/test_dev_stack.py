@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -145,27 +146,54 @@ def test_an_alert_that_keeps_failing_goes_to_the_on_failure_destination(local, m
     assert record["requestPayload"]["detail"]["transition_id"] == detail["transition_id"]
 
 
-def test_a_visitor_qualifies_and_the_alert_is_printed(local, capsys):
+def book_a_demo(local, email="dana@northwind-robotics.com", name="Dana Fox") -> None:
+    """What a visitor of the demo site does: identify, browse the pricing page, request a demo (an MQL)."""
     vid = uuid.uuid4().hex
     key = base64.b64encode(f"{os.environ['WRITE_KEYS'].split(',')[0]}:".encode()).decode()
     sdk = {"Authorization": f"Basic {key}", "Content-Type": "application/json"}
-    identify = {"anonymousId": vid, "traits": {"email": "dana@northwind-robotics.com", "name": "Dana Fox",
+    identify = {"anonymousId": vid, "traits": {"email": email, "name": name,
                                                 "title": "Marketing Manager", "company": "Northwind Robotics"}}
     assert http(local, "POST", "/v1/identify", json.dumps(identify).encode(), sdk)[0] == 200
     for page in ("", "pricing.html", "pricing.html", "book-a-demo.html"):
         status, body = http(local, "GET", f"/t.gif?vid={vid}&url=http://127.0.0.1/demo/{page}", headers={"User-Agent": UA})
         assert status == 200 and body.startswith(b"GIF89a")
     assert http(local, "POST", "/v1/track", json.dumps({"anonymousId": vid, "event": "Demo Requested"}).encode(), sdk)[0] == 200
-    token = {"Authorization": f"Bearer {os.environ['API_TOKEN']}"}
 
-    lead = wait_until(lambda: (lambda s, b: json.loads(b) if s == 200 and json.loads(b)["stage"] == "mql" else None)(
-        *http(local, "GET", "/leads?email=dana@northwind-robotics.com", headers=token)))
+
+def mql_by_email(local, email="dana@northwind-robotics.com") -> dict:
+    token = {"Authorization": f"Bearer {os.environ['API_TOKEN']}"}
+    return wait_until(lambda: (lambda s, b: json.loads(b) if s == 200 and json.loads(b)["stage"] == "mql" else None)(
+        *http(local, "GET", f"/leads?email={email}", headers=token)))
+
+
+def test_a_visitor_qualifies_and_the_alert_is_printed(local, capsys):
+    book_a_demo(local)
+
+    lead = mql_by_email(local)
     printed = wait_until(lambda: "New MQL: Dana Fox" in capsys.readouterr().out or None)
 
     assert printed and lead["grade"] and lead["reasons"][0]["rule"] == "demo_request"
     assert http(local, "GET", "/demo/")[0] == 200
     assert b"leadscore.js" in http(local, "GET", "/demo/pricing.html")[1]
     assert http(local, "GET", "/demo/../template.yaml")[0] == 404
+
+
+def test_the_printed_alerts_view_lead_link_opens_the_lead_page_on_this_server_without_a_token(local, capsys):
+    book_a_demo(local)
+    out: list[str] = []
+
+    lead = mql_by_email(local)
+    printed = wait_until(lambda: out.append(capsys.readouterr().out) or re.search(r"View lead: (\S+)", "".join(out)))
+
+    url = printed.group(1)
+    assert url.startswith(f"http://127.0.0.1:{local.port}/leads/{lead['lead_id']}/page?")
+    with urllib.request.urlopen(url, timeout=10) as answer:  # a browser's GET: no Authorization header
+        status, kind, body = answer.status, answer.headers["Content-Type"], answer.read().decode()
+    assert (status, kind.split(";")[0]) == (200, "text/html")
+    shown = float(re.search(r'<data class="score" value="([^"]+)">', body).group(1))
+    assert abs(shown - lead["score"]) < 0.05  # scored again a moment later: decay may move the last digit
+    assert "Dana Fox" in body
+    assert http(local, "GET", url.replace(lead["lead_id"], "e:someoneelse").split(str(local.port), 1)[1])[0] == 403
 
 
 def test_ctrl_c_stops_everything(tmp_path):

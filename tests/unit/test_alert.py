@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MQL_EVENT = json.loads((ROOT / "events" / "functions" / "notify_mql.json").read_text())
 SQL_EVENT = json.loads((ROOT / "events" / "functions" / "notify_sql.json").read_text())
 NOW = datetime(2026, 10, 29, 15, 20, 11, tzinfo=timezone.utc)  # three minutes after the SQL transition
-BASE = "https://crm.relaywise.example/leads"
+LINK = "https://crm.relaywise.example/leads/e:66hk3f3xwp7syvrqdr6b34ivefi4jjw3"
 
 
 def transition(event=MQL_EVENT, **changes) -> Transition:
@@ -28,8 +28,8 @@ def transition(event=MQL_EVENT, **changes) -> Transition:
     return Transition.model_validate(detail)
 
 
-def alert(event=MQL_EVENT, *, lead_url_base=BASE, **changes) -> Alert:
-    return Alert(transition(event, **changes), now=NOW, lead_url_base=lead_url_base)
+def alert(event=MQL_EVENT, *, lead_url=LINK, **changes) -> Alert:
+    return Alert(transition(event, **changes), now=NOW, lead_url=lead_url)
 
 
 @pytest.mark.parametrize("seconds, words", [
@@ -83,7 +83,7 @@ def test_the_plain_text_alert_says_who_why_and_where_to_look():
     assert [line.split() for line in why] == [["+25", "demo", "request"], ["+15", "title", "vp", "director"],
                                               ["+12", "company", "mid"], ["+10", "industry", "core"],
                                               ["+9.51", "pricing", "page"]]
-    recent = lines[lines.index("Recent activity:") + 1: lines.index(f"View lead: {BASE}/e:66hk3f3xwp7syvrqdr6b34ivefi4jjw3")]
+    recent = lines[lines.index("Recent activity:") + 1: lines.index(f"View lead: {LINK}")]
     assert [r.strip() for r in recent] == ["demo requested (3 min ago)", "form submitted (4 min ago)",
                                            "email clicked (23 h ago)", "page view (1 d ago)", "page view (1 d ago)"]
 
@@ -103,10 +103,10 @@ def test_mql_and_sql_headlines_differ():
     assert mql.tagline != sql.tagline
 
 
-def test_the_lead_link_joins_the_base_and_the_lead_id():
-    assert alert(lead_url_base=BASE + "/").url == f"{BASE}/e:66hk3f3xwp7syvrqdr6b34ivefi4jjw3"
-    assert alert(lead_url_base=None).url is None
-    assert "View lead" not in alert(lead_url_base=None).text()
+def test_the_lead_link_is_shown_when_there_is_one():
+    assert f"View lead: {LINK}" in alert().text()
+    assert alert(lead_url=None).url is None
+    assert "View lead" not in alert(lead_url=None).text()
 
 
 def test_a_missing_grade_shows_a_dash():
@@ -137,14 +137,14 @@ def test_the_slack_blocks_pass_slacks_limits_and_carry_the_alert():
     header = blocks[0]
     assert isinstance(header, HeaderBlock) and header.text.text == ":fire: New SQL: Priya Raman"
     (actions,) = [b for b in blocks if isinstance(b, ActionsBlock)]
-    assert actions.elements[0].url == f"{BASE}/e:66hk3f3xwp7syvrqdr6b34ivefi4jjw3"
+    assert actions.elements[0].url == LINK
     assert actions.elements[0].style == "primary"
     rendered = json.dumps([b.to_dict() for b in blocks], ensure_ascii=False)
     assert "*Fit grade*\\nA1" in rendered and "`   +25`  demo request" in rendered
 
 
 def test_a_bare_transition_still_makes_valid_blocks():
-    bare = alert(facts={}, email=None, reasons=[], recent=[], grade=None, lead_url_base=None)
+    bare = alert(facts={}, email=None, reasons=[], recent=[], grade=None, lead_url=None)
 
     blocks = slack.blocks(bare)  # validates each block
 

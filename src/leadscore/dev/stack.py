@@ -325,7 +325,7 @@ class DevStack:
                     env[name] = str(resolved)
         base = f"http://{self.host}:{self.port}"
         local = {
-            "LEAD_URL_BASE": f"{base}/demo/leads",
+            "API_URL": base,  # alerts link to the lead page on this server (links.py)
             "API_TOKEN": pysecrets.token_urlsafe(24),
             "WRITE_KEYS": "wk_demo",
             "CONSOLE_ALERTS": "1",
@@ -335,7 +335,7 @@ class DevStack:
         }
         env.update(local)
         for name, value in env.items():
-            if name in ("QUEUE_URL", "LEADS_TABLE", "BUS_NAME", "ALERTS_TABLE", "ALERTS_DLQ_URL"):
+            if name in ("QUEUE_URL", "LEADS_TABLE", "BUS_NAME", "ALERTS_TABLE", "ALERTS_DLQ_URL", "API_URL"):
                 os.environ[name] = value  # the local resources: never the shell's
             else:
                 os.environ.setdefault(name, value)
@@ -545,7 +545,7 @@ class DevStack:
             f"  SDK endpoint  {base}/v1/batch           write key: {self.write_key}",
             f"  webhooks      {base}/hooks/<source>     secrets: WEBHOOK_SECRET_<SOURCE> (e.g. {os.environ['WEBHOOK_SECRET_GENERIC']})",
             f"  leads API     {base}/leads?stage=mql    Authorization: Bearer {os.environ['API_TOKEN']}",
-            f"  alerts        {slack}",
+            f"  alerts        {slack}; their \"View lead\" opens {base}/leads/<id>/page",
             "",
             "Ctrl-C stops everything.",
         ]

@@ -107,20 +107,23 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def person(facts: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(name, job title, company) from a lead's facts: the name, else first and last name."""
+    first, last = _text(facts.get("first_name")), _text(facts.get("last_name"))
+    name = _text(facts.get("name")) or (" ".join(p for p in (first, last) if p) or None)
+    return name, _text(facts.get("job_title")), _text(facts.get("company"))
+
+
 class Alert:
     """What a notification says about one transition, rendered the same way everywhere."""
 
-    def __init__(self, transition: Transition, *, now: datetime | None = None, lead_url_base: str | None = None):
+    def __init__(self, transition: Transition, *, now: datetime | None = None, lead_url: str | None = None):
+        """`lead_url` is the "View lead" link (`links.alert_link`); None shows no link."""
         self.t = transition
         self.now = now or datetime.now(timezone.utc)
-        facts = transition.facts
-        first, last = _text(facts.get("first_name")), _text(facts.get("last_name"))
-        self.name = _text(facts.get("name")) or (" ".join(p for p in (first, last) if p) or None)
-        self.title = _text(facts.get("job_title"))
-        self.company = _text(facts.get("company"))
+        self.name, self.title, self.company = person(transition.facts)
         self.email = transition.email
-        base = (lead_url_base or "").rstrip("/")
-        self.url = f"{base}/{transition.lead_id}" if base else None
+        self.url = lead_url
 
     @property
     def stage(self) -> str:

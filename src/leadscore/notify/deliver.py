@@ -12,7 +12,8 @@ Configuration (environment locally, the secrets in AWS):
 - Slack: `SLACK_WEBHOOK_URL_MQL`, `SLACK_WEBHOOK_URL_SQL` (a channel per stage), else `SLACK_WEBHOOK_URL`.
 - Email: `ALERT_EMAIL_FROM`, and `ALERT_EMAIL_TO_MQL` / `ALERT_EMAIL_TO_SQL`, else `ALERT_EMAIL_TO` (comma-separated).
 - CRM: `CRM_WEBHOOK_URL` and `CRM_WEBHOOK_SECRET`.
-- `LEAD_URL_BASE`: the "View lead" link is `<LEAD_URL_BASE>/<lead_id>`.
+- The "View lead" link (`links.py`): `<LEAD_URL_BASE>/<lead_id>` when `LEAD_URL_BASE` is set (a CRM),
+  else the lead page on `API_URL`, signed with a key derived from `API_TOKEN`.
 - `CONSOLE_ALERTS=1` (the local stack): with no Slack webhook, print the alert instead.
 A channel with nothing configured for a stage skips it (logged, counted), it does not fail.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -50,13 +52,16 @@ def _addresses(raw: str | None) -> list[str]:
     return [a.strip() for a in (raw or "").split(",") if a.strip()]
 
 
-def _lead_url_base() -> str | None:
-    return os.environ.get("LEAD_URL_BASE") or None
+def _lead_url(lead_id: str) -> str | None:
+    from ..links import alert_link
+
+    return alert_link(lead_id, lead_url_base=os.environ.get("LEAD_URL_BASE"), api_url=os.environ.get("API_URL"),
+                      api_token=get_secret("API_TOKEN"), now=time.time())
 
 
 def send_slack(transition: dict[str, Any]) -> dict[str, Any]:
     t = Transition.model_validate(transition)
-    alert = Alert(t, lead_url_base=_lead_url_base())
+    alert = Alert(t, lead_url=_lead_url(t.lead_id))
     url = _per_stage("SLACK_WEBHOOK_URL", t.to_stage)
     if not url:
         if os.environ.get("CONSOLE_ALERTS"):
@@ -78,7 +83,7 @@ def send_email(transition: dict[str, Any]) -> dict[str, Any]:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
     from . import mail
 
-    message_id = mail.send(Alert(t, lead_url_base=_lead_url_base()), aws_client("sesv2"), sender, recipients)
+    message_id = mail.send(Alert(t, lead_url=_lead_url(t.lead_id)), aws_client("sesv2"), sender, recipients)
     return {"status": "sent", "message_id": message_id}
 
 
