@@ -80,7 +80,7 @@ for _name in ("AWS_ENDPOINT_URL", "SECRETS_ARN", "LEAD_KEY_SECRET", "AWS_PROFILE
     os.environ.pop(_name, None)
 
 import boto3  # noqa: E402
-from leadscore import runtime  # noqa: E402
+from leadscore import runtime, settings  # noqa: E402
 from leadscore.adapters.leads import deserialize, state_of  # noqa: E402
 from leadscore.dev.functions import LambdaContext, load_module  # noqa: E402
 from leadscore.dev.sqs import sqs_event, sqs_record  # noqa: E402
@@ -1026,9 +1026,7 @@ def stack(template: dict[str, Any]):
     """Tables and bus from the template on moto, a Meter hooked into boto3's default session and
     runtime's botocore session before any client exists (a client copies its session's handlers
     when created)."""
-    runtime.aws_client.cache_clear()
-    runtime.worker.cache_clear()
-    runtime.publisher.cache_clear()
+    settings.reset()
     with mock_aws():
         # boto3.client() uses boto3's default session (the naive worker's clients); our handlers'
         # clients come from runtime's botocore session: hook both
@@ -1043,9 +1041,7 @@ def stack(template: dict[str, Any]):
         for session in sessions:
             session.unregister("provide-client-params", meter.before)
             session.unregister("after-call", meter.after)
-    runtime.aws_client.cache_clear()
-    runtime.worker.cache_clear()
-    runtime.publisher.cache_clear()
+    settings.reset()
 
 
 def run_ours(batches: list[list[Delivery]], n_events: int, containers: int, seed: int,
@@ -1055,6 +1051,7 @@ def run_ours(batches: list[list[Delivery]], n_events: int, containers: int, seed
     clock = [0.0]
     with stack(template) as aws:
         os.environ["LEADS_TABLE"], os.environ["BUS_NAME"] = aws.tables["LeadsTable"], aws.buses["LeadsBus"]
+        settings.reset()  # read again, with this run's table and bus
         app = load_module(ROOT / "functions" / "score")
         if hasattr(app, "clock"):  # the handler's clock: when the batch is delivered
             app.clock = lambda: clock[0]

@@ -71,10 +71,9 @@ from urllib.parse import quote, urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from leadscore import runtime  # noqa: E402
+from leadscore import settings  # noqa: E402
 from leadscore.dev import stack as stack_module  # noqa: E402
 from leadscore.dev.stack import DevStack, free_port  # noqa: E402
-from leadscore.notify import deliver  # noqa: E402
 from tests.recorder import Recorder  # noqa: E402
 
 TARGET_MEDIAN_MS = 2000
@@ -217,10 +216,7 @@ def _quiet() -> None:
 
 def _reset_runtime() -> None:
     """A second stack in this process: its own emulator, so no client of the first may stay cached."""
-    runtime.aws_client.cache_clear()
-    runtime.worker.cache_clear()
-    runtime.event_queue.cache_clear()
-    deliver._idempotent.cache_clear()
+    settings.reset()
 
 
 def series(kind: type[DevStack], label: str, runs: int, recorder: Recorder, out: list[str]) -> dict[str, Any]:

@@ -7,9 +7,18 @@ from itertools import count
 from typing import Any
 
 import pytest
+from leadscore import settings
 from scoring_core import Engine, Event, load_model
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def fresh_container():
+    """Each test a new container: settings read again from its environment, nothing built before kept."""
+    settings.reset()
+    yield
+    settings.reset()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import runtime
 from leadscore.adapters.queue import QueueError
-from leadscore.adapters.secrets import write_keys
 from leadscore.ingest.answers import not_queued, rejection
 from leadscore.ingest.errors import Rejected, UnknownSource
 from leadscore.ingest.segment import KINDS, parse_request
@@ -31,7 +30,7 @@ def collect(kind: str) -> dict:
     if kind not in KINDS:
         raise UnknownSource(f"unknown call /v1/{kind}")
     request = app.current_event
-    events = parse_request(kind, request.headers or {}, runtime.raw_body(request), write_keys(), datetime.now(timezone.utc))
+    events = parse_request(kind, request.headers or {}, runtime.raw_body(request), runtime.settings().write_keys(), datetime.now(timezone.utc))
     runtime.event_queue().send(events)
     metrics.add_metric(name="SdkEventsQueued", unit=MetricUnit.Count, value=len(events))
     logger.info("queued", extra={"kind": kind, "events": len(events)})

@@ -7,7 +7,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import runtime
 from leadscore.adapters.queue import QueueError
-from leadscore.adapters.secrets import get_secret
 from leadscore.ingest.answers import json_response, not_queued, rejection
 from leadscore.ingest.errors import BadRequest, Rejected, Unauthorized
 from leadscore.ingest.webhooks import get_source
@@ -31,7 +30,7 @@ def hook(source: str) -> Response:
     body = runtime.raw_body(request)
     if len(body) > MAX_BODY:
         raise BadRequest("body larger than 1 MB")
-    secret = get_secret(f"WEBHOOK_SECRET_{source.upper()}")
+    secret = runtime.settings().webhook_secret(source)
     if not secret:
         logger.warning("no signing secret configured", extra={"source": source})
         raise Unauthorized("no secret configured")
@@ -43,7 +42,7 @@ def hook(source: str) -> Response:
         query=request.query_string_parameters or {},
     )
     sender.verify(delivery, secret)
-    events = sender.to_events(delivery, runtime.field_map(source))
+    events = sender.to_events(delivery, runtime.settings().field_map(source))
     runtime.event_queue().send(events)
     metrics.add_metric(name="HookEventsQueued", unit=MetricUnit.Count, value=len(events))
     logger.info("queued", extra={"source": source, "events": len(events)})

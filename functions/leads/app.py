@@ -8,15 +8,12 @@ Feedback and erasure come with a later issue.
 """
 
 import hmac
-import os
 import time
-from functools import lru_cache
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from leadscore import runtime
-from leadscore.adapters.secrets import get_secret
 from leadscore.ingest.answers import json_response
 from leadscore.ingest.errors import BadRequest, Rejected, Unauthorized
 
@@ -32,11 +29,8 @@ class NotFound(Rejected):
     status = 404
 
 
-@lru_cache(maxsize=1)
 def engine():
-    from scoring_core import Engine, load_model
-
-    return Engine(load_model(os.environ.get("MODEL_FILE") or None))
+    return runtime.engine()  # MODEL_FILE's model, once per container
 
 
 def init() -> None:
@@ -44,7 +38,7 @@ def init() -> None:
 
 
 def _authorize() -> None:
-    token = get_secret("API_TOKEN") or ""
+    token = runtime.settings().api_token() or ""
     header = (app.current_event.headers or {}).get("authorization") or ""
     scheme, _, given = header.partition(" ")
     # an unset token refuses everything rather than letting everyone in
@@ -53,7 +47,7 @@ def _authorize() -> None:
 
 
 def _table() -> str:
-    return runtime.setting("LEADS_TABLE")
+    return runtime.settings().required("leads_table")
 
 
 @app.get("/leads/<id>")
@@ -73,7 +67,7 @@ def open_lead_page(id: str) -> Response:  # noqa: A002 (the route's name)
     from leadscore.views import lead_view, resolve
 
     query = app.current_event.query_string_parameters or {}
-    lead_id, token, now = unquote(id), get_secret("API_TOKEN"), clock()
+    lead_id, token, now = unquote(id), runtime.settings().api_token(), clock()
     # an unset token signs nothing and opens nothing
     if not token or not links.valid_page_link(lead_id, query.get("exp"), query.get("sig"), links.page_key(token), now=now):
         return lead_page.response(403, lead_page.invalid_link())
@@ -85,7 +79,7 @@ def open_lead_page(id: str) -> Response:  # noqa: A002 (the route's name)
 
 @app.get("/leads")
 def list_leads() -> dict:
-    from leadscore.identity import LOCAL_KEY_SECRET, email_key
+    from leadscore.identity import email_key
     from leadscore.views import lead_view, qualified, resolve
     from scoring_core.events import normalize_email
 
@@ -97,7 +91,7 @@ def list_leads() -> dict:
             email = normalize_email(query["email"])
         except ValueError:
             raise BadRequest("email is not an email address") from None
-        key_secret = get_secret("LEAD_KEY_SECRET") or LOCAL_KEY_SECRET
+        key_secret = runtime.settings().lead_key_secret()
         item = resolve(client, _table(), email_key(email, key_secret))
         if item is None:
             raise NotFound("no lead with this email")

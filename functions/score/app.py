@@ -6,7 +6,6 @@ the valid ones grouped by lead and reports the records it could not finish,
 so only those are redelivered.
 """
 
-import os
 import time
 
 from aws_lambda_powertools import Logger, Metrics
@@ -58,7 +57,7 @@ def lambda_handler(event, context):
     metrics.add_metric(name="EventsNotApplied", unit=MetricUnit.Count, value=result.events_failed)
     metrics.add_metric(name="LeadUpdatesFailed", unit=MetricUnit.Count, value=result.leads_failed)
     failing = {f["itemIdentifier"] for f in invalid} | result.failed
-    last_try = int(os.environ.get("MAX_RECEIVES") or 5)  # the queue's maxReceiveCount
+    last_try = runtime.settings().max_receives  # the queue's maxReceiveCount
     to_dlq = sum(1 for r in event["Records"]
                  if r["messageId"] in failing and int(r.get("attributes", {}).get("ApproximateReceiveCount", 1)) >= last_try)
     metrics.add_metric(name="SentToDLQ", unit=MetricUnit.Count, value=to_dlq)

@@ -179,6 +179,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_config_table(args: argparse.Namespace) -> int:
+    from .settings import table
+
+    print(table())
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description="Real-time, explainable lead scoring.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = msub.add_parser("check", help="validate a model file: exit 0, or 1 with file:line:col errors")
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=cmd_model_check)
+
+    p = sub.add_parser("config", help="the settings")
+    csub = p.add_subparsers(dest="config_command", required=True)
+    c = csub.add_parser("table", help="print every setting, its source and what it does (README, Configuration)")
+    c.set_defaults(func=cmd_config_table)
 
     p = sub.add_parser("dev", help="run the whole pipeline locally: AWS on moto, routes on :3000, demo site")
     p.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")

@@ -1,29 +1,22 @@
-"""What one Lambda container builds once: settings and AWS clients, created on
-first use (not at import), so importing a handler needs no environment and no AWS."""
+"""What one Lambda container builds once: AWS clients, the engine, the worker, from
+the settings (`leadscore.settings`), created on first use (not at import), so
+importing a handler needs no environment and no AWS. `settings.reset()` forgets
+them all."""
 
 from __future__ import annotations
 
 import base64
-import json
-import os
 from functools import lru_cache
 from typing import Any
 
 from .adapters.queue import EventQueue
+from .settings import ConfigError, per_container, settings
+
+__all__ = ["ConfigError", "aws_client", "engine", "event_queue", "publisher", "queue_client", "raw_body", "settings",
+           "worker"]
 
 
-class ConfigError(Exception):
-    """A required setting is missing: a deployment problem, raised so the platform alarms."""
-
-
-def setting(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise ConfigError(f"environment variable {name} is not set")
-    return value
-
-
-@lru_cache(maxsize=None)
+@per_container
 def aws_client(service: str, validate: bool = True) -> Any:
     """The container's client for `service`; `validate=False` turns off botocore's client-side
     parameter validation, only for a client whose every request shape our own code guarantees
@@ -31,7 +24,7 @@ def aws_client(service: str, validate: bool = True) -> Any:
     from botocore.config import Config
 
     config = None if validate else Config(parameter_validation=False)
-    client = _session().create_client(service, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, config=config)
+    client = _session().create_client(service, endpoint_url=settings().aws_endpoint_url, config=config)
     return cache_user_agent(client)
 
 
@@ -88,7 +81,7 @@ def queue_client() -> Any:
     """The SQS client of the events queue, with botocore's parameter validation off.
 
     Its only caller is `EventQueue.send`, which builds the one request it makes by
-    construction: `QueueUrl` is the configured `QUEUE_URL` (a non-empty string, `setting`),
+    construction: `QueueUrl` is the configured `QUEUE_URL` (a non-empty string, `Settings.required`),
     `Entries` a list of at most 10 `{"Id": str, "MessageBody": str}` of at most 256 KiB in
     all (`_chunks`), each body the JSON of an `Event` pydantic has validated at the edge.
     Types and required members are all botocore's validator checks for SendMessageBatch
@@ -99,9 +92,9 @@ def queue_client() -> Any:
     return aws_client("sqs", validate=False)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def event_queue() -> EventQueue:
-    return EventQueue(queue_client(), setting("QUEUE_URL"))
+    return EventQueue(queue_client(), settings().required("queue_url"))
 
 
 def raw_body(event: Any) -> bytes:
@@ -112,44 +105,30 @@ def raw_body(event: Any) -> bytes:
     return body.encode("utf-8")
 
 
-def field_map(source: str) -> dict[str, str]:
-    """`FIELD_MAP_<SOURCE>`: a JSON object mapping a sender's field keys to trait names."""
-    raw = os.environ.get(f"FIELD_MAP_{source.upper()}")
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise ConfigError(f"FIELD_MAP_{source.upper()} is not a JSON object") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"FIELD_MAP_{source.upper()} is not a JSON object")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-@lru_cache(maxsize=1)
-def worker() -> Any:
-    """The scoring worker with its engine (MODEL_FILE, else the default model) and table."""
+@per_container
+def engine() -> Any:
+    """The engine of the model `MODEL_FILE` names (resolved by the settings), else the default model."""
     from scoring_core import Engine, load_model
 
+    return Engine(load_model(settings().model_file))
+
+
+@per_container
+def worker() -> Any:
+    """The scoring worker with the engine and the leads table."""
     from .adapters.leads import LeadStore
-    from .adapters.secrets import get_secret, in_aws
-    from .identity import LOCAL_KEY_SECRET
     from .worker import Worker
 
-    engine = Engine(load_model(os.environ.get("MODEL_FILE") or None))
-    store = LeadStore(aws_client("dynamodb"), setting("LEADS_TABLE"), int(os.environ.get("RETENTION_DAYS") or 400))
-    # the key of the email hash; without one, keys are hashes anyone could recompute from an address
-    key_secret = get_secret("LEAD_KEY_SECRET")
-    if not key_secret:
-        if in_aws():
-            raise ConfigError("LEAD_KEY_SECRET is missing from the secrets (the template's LeadKeySecret generates it)")
-        key_secret = LOCAL_KEY_SECRET
-    return Worker(engine, store, key_secret)
+    s = settings()
+    store = LeadStore(aws_client("dynamodb"), s.required("leads_table"), s.retention_days)
+    # the key of the email hash (never rotated, so read once); without one, keys are hashes
+    # anyone could recompute from an address
+    return Worker(engine(), store, s.lead_key_secret())
 
 
-@lru_cache(maxsize=1)
+@per_container
 def publisher() -> Any:
     """The stream publisher's EventBridge adapter (BUS_NAME)."""
     from .adapters.bus import TransitionBus
 
-    return TransitionBus(aws_client("events"), setting("BUS_NAME"))
+    return TransitionBus(aws_client("events"), settings().required("bus_name"))

@@ -57,9 +57,8 @@ def _require_chromium() -> None:
 def stack(monkeypatch):
     """The whole local stack on a free port, alerts going to a recorder; the process's
     environment and the runtime's cached clients put back afterwards (stop() restores the log setup)."""
-    from leadscore import runtime
+    from leadscore import settings
     from leadscore.dev.stack import DevStack, free_port
-    from leadscore.notify import deliver
 
     recorder = Recorder().start()
     # only the recorder: no other alert destination from the shell
@@ -84,10 +83,7 @@ def stack(monkeypatch):
         recorder.stop()
         os.environ.clear()
         os.environ.update(saved)
-        runtime.aws_client.cache_clear()
-        runtime.worker.cache_clear()
-        runtime.event_queue.cache_clear()
-        deliver._idempotent.cache_clear()
+        settings.reset()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from leadscore import runtime
+from leadscore import settings
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.http import http_api_event
 from leadscore.dev.streams import StreamPump, streams_client
@@ -47,15 +47,13 @@ def aws(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("SECRETS_ARN", raising=False)
-    runtime.aws_client.cache_clear()
-    runtime.event_queue.cache_clear()
+    settings.reset()
     with mock_aws():
         sqs = boto3.client("sqs")
         urls = create_queues(sqs, TEMPLATE)
         monkeypatch.setenv("QUEUE_URL", urls["EventsQueue"])
         yield SimpleNamespace(sqs=sqs, queue_url=urls["EventsQueue"], dlq_url=urls["EventsDeadLetterQueue"])
-    runtime.aws_client.cache_clear()
-    runtime.event_queue.cache_clear()
+    settings.reset()
 
 
 def queued(aws) -> list[dict[str, Any]]:
@@ -95,15 +93,13 @@ def stack(aws, monkeypatch):
     events.put_rule(Name="capture", EventBusName=buses["LeadsBus"],
                     EventPattern=json.dumps({"source": ["leadscore"], "detail-type": ["LeadStageChanged"]}))
     events.put_targets(Rule="capture", EventBusName=buses["LeadsBus"], Targets=[{"Id": "q", "Arn": capture_arn}])
-    runtime.worker.cache_clear()
-    runtime.publisher.cache_clear()
+    settings.reset()  # read again, with the table and bus
     source = next(s for s in stream_sources(TEMPLATE) if s.function == "PublishFunction")
     pump = StreamPump(ddb, streams_client(), tables[source.table], source,
                       load_handler(source.code_uri, source.handler), LambdaContext("PublishFunction"))
     aws.ddb, aws.table, aws.capture, aws.publish, aws.pump = ddb, tables["LeadsTable"], capture, pump.pump, pump
     yield aws
-    runtime.worker.cache_clear()
-    runtime.publisher.cache_clear()
+    settings.reset()
 
 
 #: every setting that turns a notifier channel on (deliver.py's docstring); `notify` clears them all
@@ -123,22 +119,18 @@ def _created(names: list[str], logical_id: str) -> str:
 def notify(stack, monkeypatch):
     """The notifiers' resources as the template sets them: ALERTS_TABLE and ALERTS_DLQ_URL
     (both created from the template by `stack`/`aws`), no channel configured. `stack.alerts_dlq`
-    is the dead-letter queue's URL. The per-container caches are cleared around each test,
-    since each test gets a fresh moto."""
-    from leadscore.notify import deliver
-
+    is the dead-letter queue's URL. The settings and what is built from them are read again
+    around each test, since each test gets a fresh moto."""
     for name in CHANNEL_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     table = _created(stack.ddb.list_tables()["TableNames"], "AlertsTable")
     dlq = _created(stack.sqs.list_queues().get("QueueUrls", []), "AlertsDeadLetterQueue")
     monkeypatch.setenv("ALERTS_TABLE", table)
     monkeypatch.setenv("ALERTS_DLQ_URL", dlq)
-    runtime.aws_client.cache_clear()
-    deliver._idempotent.cache_clear()
+    settings.reset()
     stack.alerts_table, stack.alerts_dlq = table, dlq
     yield stack
-    runtime.aws_client.cache_clear()
-    deliver._idempotent.cache_clear()
+    settings.reset()
 
 
 def parked(aws) -> list[dict[str, Any]]:

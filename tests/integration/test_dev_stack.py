@@ -28,8 +28,7 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chr
 @pytest.fixture
 def local(monkeypatch):
     """A running local stack on a free port; the process environment restored afterwards."""
-    from leadscore import runtime
-    from leadscore.notify import deliver
+    from leadscore import settings
 
     saved = dict(os.environ)
     monkeypatch.setattr(dev, "REDELIVERY_DELAY_S", 0)
@@ -41,8 +40,7 @@ def local(monkeypatch):
     s.stop()
     os.environ.clear()
     os.environ.update(saved)
-    for cached in (runtime.aws_client, runtime.worker, runtime.event_queue, deliver._idempotent):
-        cached.cache_clear()
+    settings.reset()
 
 
 def http(s, method, path, body=None, headers=None):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.types import Binary
 from botocore.stub import Stubber
-from leadscore import runtime
+from leadscore import runtime, settings
 from leadscore.adapters.leads import OUTBOX, pack_detail, unpack_detail
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.publish import BadRecord, transitions_in
@@ -67,13 +67,11 @@ def handler(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("BUS_NAME", "leadscore-bus")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    runtime.aws_client.cache_clear()
-    runtime.publisher.cache_clear()
+    settings.reset()
     bus = runtime.publisher()
     monkeypatch.setattr(bus, "_sleep", lambda s: None)
     yield load_handler(ROOT / "functions" / "publish", "app.lambda_handler"), Stubber(bus._client)
-    runtime.aws_client.cache_clear()
-    runtime.publisher.cache_clear()
+    settings.reset()
 
 
 def test_twelve_transitions_go_out_in_two_calls(handler):

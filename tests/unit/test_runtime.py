@@ -44,12 +44,12 @@ def test_the_user_agent_is_built_once_per_feature_set_not_per_call():
 
 def test_only_the_events_queue_client_skips_botocore_parameter_validation(monkeypatch):
     from botocore.exceptions import ParamValidationError
-    from leadscore import runtime
+    from leadscore import runtime, settings
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    runtime.aws_client.cache_clear()
+    settings.reset()
     try:
         # a body botocore's validator would refuse (not a string) reaches the (stubbed) wire
         with Stubber(runtime.queue_client()) as stub:
@@ -59,4 +59,4 @@ def test_only_the_events_queue_client_skips_botocore_parameter_validation(monkey
             stub.add_response("send_message", {"MessageId": "m", "MD5OfMessageBody": "x"})
             runtime.aws_client("sqs").send_message(QueueUrl=QUEUE, MessageBody=1)
     finally:
-        runtime.aws_client.cache_clear()
+        settings.reset()

@@ -1,42 +1,36 @@
-"""Secrets: environment variables locally, one Secrets Manager secret in AWS.
+"""The secrets in AWS: keys of the JSON secrets named in `SECRETS_ARN`.
 
-`get_secret("WEBHOOK_SECRET_TYPEFORM")` reads the environment variable of that
-name when it is set (the local stack, tests); otherwise, when `SECRETS_ARN`
-names Secrets Manager secrets (comma-separated) holding JSON objects, the key
-of that name in the first that has it (fetched through powertools parameters,
-cached for 5 minutes). Never log what this returns.
+`leadscore.settings` asks here only when no environment variable of the key's
+name is set (the local stack and tests set them). Each secret is fetched
+through powertools parameters and cached for `CACHE_SECONDS`, so a rotated
+secret is read again within 5 minutes, with one GetSecretValue per secret per
+5 minutes per container. Never log what this returns.
 """
 
 from __future__ import annotations
 
-import os
+import re
+from typing import Any
 
 CACHE_SECONDS = 300
 
 
-def get_secret(name: str) -> str | None:
-    value = os.environ.get(name)
-    if value is not None:
-        return value
-    arns = [a.strip() for a in (os.environ.get("SECRETS_ARN") or "").split(",") if a.strip()]
-    if not arns:
-        return None
-    from aws_lambda_powertools.utilities import parameters  # only on AWS, only on a cache miss path
+def secret_key(name: str, arns: tuple[str, ...]) -> tuple[Any, str] | None:
+    """The value of key `name` in the first of the secrets that has it, and where it was found
+    (`"key of the <secret name> secret"`, for error messages); None when none has it."""
+    from aws_lambda_powertools.utilities import parameters  # only on AWS, only when a secret is read
 
     for arn in arns:
         data = parameters.get_secret(arn, transform="json", max_age=CACHE_SECONDS)
         value = data.get(name) if isinstance(data, dict) else None
         if value is not None:
-            return str(value)
+            return value, f"key of the {secret_name(arn)} secret"
     return None
 
 
-def in_aws() -> bool:
-    """Secrets come from Secrets Manager (deployed), not the environment (local stack, tests)."""
-    return bool(os.environ.get("SECRETS_ARN"))
-
-
-def write_keys() -> frozenset[str]:
-    """The accepted SDK write keys (`WRITE_KEYS`, comma-separated)."""
-    raw = get_secret("WRITE_KEYS") or ""
-    return frozenset(k.strip() for k in raw.split(",") if k.strip())
+def secret_name(arn: str) -> str:
+    """The secret's name from its ARN (`...:secret:<name>-AbCdEf`), or what was given when it is a name."""
+    if not arn.startswith("arn:"):
+        return arn
+    resource = arn.split(":", 6)[-1]
+    return re.sub(r"-[A-Za-z0-9]{6}$", "", resource)

@@ -264,12 +264,9 @@ class DevStack:
             os.environ[name] = value
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
-        from .. import runtime
-        from ..notify import deliver
+        from .. import settings
 
-        # what a container built against an earlier emulator (an earlier stack in this process) is rebuilt
-        for cached in (runtime.aws_client, runtime.event_queue, runtime.worker, runtime.publisher, deliver._idempotent):
-            cached.cache_clear()
+        settings.reset()  # what a container built against an earlier emulator (an earlier stack in this process) is rebuilt
 
     def _reset_emulator(self) -> None:
         import urllib.request
@@ -340,6 +337,9 @@ class DevStack:
             else:
                 os.environ.setdefault(name, value)
         self.settings = {k: os.environ[k] for k in env}
+        from .. import settings
+
+        settings.reset()  # the functions' settings are read from this environment, at their init
         self.write_key = os.environ["WRITE_KEYS"].split(",")[0].strip()
 
     def _load_functions(self) -> None:

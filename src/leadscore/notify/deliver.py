@@ -8,9 +8,10 @@ fails the invocation, so Lambda retries it and finally hands it to the on-failur
 destination; a `Permanent` one (or an event that is not a valid transition) is
 parked on the alerts dead-letter queue (`ALERTS_DLQ_URL`) at once, with the reason.
 
-Configuration (environment locally, the secrets in AWS):
+Configuration (`leadscore.settings`; secrets from the environment locally, the secrets in AWS):
 - Slack: `SLACK_WEBHOOK_URL_MQL`, `SLACK_WEBHOOK_URL_SQL` (a channel per stage), else `SLACK_WEBHOOK_URL`.
-- Email: `ALERT_EMAIL_FROM`, and `ALERT_EMAIL_TO_MQL` / `ALERT_EMAIL_TO_SQL`, else `ALERT_EMAIL_TO` (comma-separated).
+- Email: `ALERT_EMAIL_FROM`, and `ALERT_EMAIL_TO_MQL` / `ALERT_EMAIL_TO_SQL`, else `ALERT_EMAIL_TO` (comma-separated;
+  template parameters).
 - CRM: `CRM_WEBHOOK_URL` and `CRM_WEBHOOK_SECRET`.
 - The "View lead" link (`links.py`): `<LEAD_URL_BASE>/<lead_id>` when `LEAD_URL_BASE` is set (a CRM),
   else the lead page on `API_URL`, signed with a key derived from `API_TOKEN`.
@@ -21,17 +22,15 @@ A channel with nothing configured for a stage skips it (logged, counted), it doe
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..adapters.secrets import get_secret
 from ..ingest.errors import describe_validation_error
-from ..runtime import aws_client, setting
+from ..runtime import aws_client
+from ..settings import per_container, settings
 from .alert import Alert, StageChanged, Transition
 from .errors import Permanent, Transient
 
@@ -44,27 +43,19 @@ STAGES = {
 KEEP_RECORDS_S = 14 * 86400  # longer than any retry: EventBridge 24 h, Lambda's async queue 6 h
 
 
-def _per_stage(name: str, stage: str) -> str | None:
-    return get_secret(f"{name}_{stage.upper()}") or get_secret(name) or None
-
-
-def _addresses(raw: str | None) -> list[str]:
-    return [a.strip() for a in (raw or "").split(",") if a.strip()]
-
-
 def _lead_url(lead_id: str) -> str | None:
     from ..links import alert_link
 
-    return alert_link(lead_id, lead_url_base=os.environ.get("LEAD_URL_BASE"), api_url=os.environ.get("API_URL"),
-                      api_token=get_secret("API_TOKEN"), now=time.time())
+    s = settings()
+    return alert_link(lead_id, lead_url_base=s.lead_url_base, api_url=s.api_url, api_token=s.api_token(), now=time.time())
 
 
 def send_slack(transition: dict[str, Any]) -> dict[str, Any]:
     t = Transition.model_validate(transition)
     alert = Alert(t, lead_url=_lead_url(t.lead_id))
-    url = _per_stage("SLACK_WEBHOOK_URL", t.to_stage)
+    url = settings().slack_webhook_url(t.to_stage)
     if not url:
-        if os.environ.get("CONSOLE_ALERTS"):
+        if settings().console_alerts:
             print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
             return {"status": "printed"}
         return {"status": "skipped", "reason": "no Slack webhook configured for this stage"}
@@ -77,8 +68,7 @@ def send_slack(transition: dict[str, Any]) -> dict[str, Any]:
 def send_email(transition: dict[str, Any]) -> dict[str, Any]:
     t = Transition.model_validate(transition)
     # addresses are configuration (template parameters), not secrets: environment only
-    stage_list = os.environ.get(f"ALERT_EMAIL_TO_{t.to_stage.upper()}") or os.environ.get("ALERT_EMAIL_TO")
-    sender, recipients = os.environ.get("ALERT_EMAIL_FROM"), _addresses(stage_list)
+    sender, recipients = settings().alert_email_from, list(settings().alert_recipients(t.to_stage))
     if not sender or not recipients:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
     from . import mail
@@ -88,10 +78,10 @@ def send_email(transition: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_crm(transition: dict[str, Any]) -> dict[str, Any]:
-    url = get_secret("CRM_WEBHOOK_URL")
+    url = settings().crm_webhook_url()
     if not url:
         return {"status": "skipped", "reason": "no CRM webhook configured"}
-    secret = get_secret("CRM_WEBHOOK_SECRET")
+    secret = settings().crm_webhook_secret()
     if not secret:
         raise Permanent("CRM_WEBHOOK_SECRET is not configured: refusing to send unsigned")
     from . import crm
@@ -114,7 +104,7 @@ def _with_parking(channel: str, send: Callable[[dict[str, Any]], dict[str, Any]]
     return deliver
 
 
-@lru_cache(maxsize=None)
+@per_container
 def _idempotent(channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -122,7 +112,7 @@ def _idempotent(channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
         idempotent_function,
     )
 
-    store = DynamoDBPersistenceLayer(table_name=setting("ALERTS_TABLE"), boto3_client=aws_client("dynamodb"))
+    store = DynamoDBPersistenceLayer(table_name=settings().required("alerts_table"), boto3_client=aws_client("dynamodb"))
     config = IdempotencyConfig(event_key_jmespath="transition_id", raise_on_no_idempotency_key=True,
                                expires_after_seconds=KEEP_RECORDS_S)
     fn = idempotent_function(_with_parking(channel, SENDERS[channel]), data_keyword_argument="transition",
@@ -132,7 +122,7 @@ def _idempotent(channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
 
 def park(channel: str, event: Any, reason: str) -> None:
     """Put an alert that cannot be delivered on the alerts dead-letter queue, for a person to look at."""
-    url = os.environ.get("ALERTS_DLQ_URL")
+    url = settings().alerts_dlq_url
     if not url:
         raise Transient(f"cannot park the alert ({reason}): ALERTS_DLQ_URL is not set")
     body = json.dumps({"channel": channel, "reason": reason, "event": event}, default=str)
