@@ -169,3 +169,35 @@ def test_the_build_ships_bytecode_for_python312_that_stays_valid_under_sams_zip_
             checked.append(flags)
     assert missing == []
     assert set(checked) == {0b01}, "hash-based and unchecked (PEP 552 flags 0b01), not timestamp-based"
+
+
+def test_a_model_added_to_the_layer_folder_is_the_one_the_built_worker_scores_with(functions):
+    """README, "The scoring model": a model file beside default.yaml, named by the ModelFile parameter."""
+    from leadscore.dev.stack import DevStack
+
+    default = (ROOT / "layers" / "scoring_core" / "scoring_core" / "models" / "default.yaml").read_text(encoding="utf-8")
+    acme = default.replace("engagement:\n", "engagement:\n  - id: acme_any_page\n    on: page_view\n    points: 7\n"
+                                            "    half_life_days: 30\n", 1)
+    score = functions["ScoreFunction"]
+    root = LambdaRoot.create([score], sdk_dir(), opt_files={"scoring_core/models/acme.yaml": acme})
+    saved = dict(os.environ)
+    stack = DevStack(template_path=BUILD_DIR / "template.yaml", out=lambda line: None).start_aws()
+    try:
+        env = {**stack.function_environment("ScoreFunction"), "MODEL_FILE": "acme.yaml", "AWS_ENDPOINT_URL": stack.endpoint,
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+               "POWERTOOLS_METRICS_DISABLED": "true"}
+        env.pop("SECRETS_ARN", None)
+        sample = json.loads((ROOT / "events" / "functions" / "score_batch.json").read_text(encoding="utf-8"))
+
+        done = root.invoke(score, sample, env).raise_for_error()
+
+        assert done.response == {"batchItemFailures": []}
+        items = stack.client("dynamodb").scan(TableName=stack.tables["LeadsTable"])["Items"]
+        assert any(name.startswith("a.acme_any_page.") for item in items for name in item)
+        missing = root.invoke(score, None, {**env, "MODEL_FILE": "nope.yaml"}, init=True)  # init: the cold start builds the engine
+        assert missing.error and "MODEL_FILE" in missing.error and "nope.yaml" in missing.error
+    finally:
+        root.remove()
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)

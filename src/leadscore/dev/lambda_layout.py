@@ -204,10 +204,11 @@ class LambdaRoot:
 
     @classmethod
     def create(cls, functions: list[BuiltFunction], sdk: Path, *, interpreter: str | None = None,
-               bytecode: bool = True, parent: Path | None = None) -> LambdaRoot:
+               bytecode: bool = True, parent: Path | None = None, opt_files: dict[str, str] | None = None) -> LambdaRoot:
         """Lay out `functions` (which must share their layers) with those layers and `sdk`;
         `bytecode=False` drops the artifact's __pycache__ folders (the SDK keeps its own), to
-        measure what shipping bytecode saves."""
+        measure what shipping bytecode saves. `opt_files` adds files to the merged layers
+        (path under opt/python -> text), as a file added to a layer's folder before the build would be."""
         interpreter = interpreter or runtime_python()
         if not interpreter:
             raise RuntimeError("no Python 3.12 found (scripts/runtime-python): the Lambda runtime is python3.12")
@@ -221,6 +222,8 @@ class LambdaRoot:
         root.opt_python.parent.mkdir(parents=True)
         for layer in layers.pop():  # Lambda extracts each layer's zip over the previous ones, in order
             shutil.copytree(layer, root.path / "opt", dirs_exist_ok=True, ignore=skip)
+        for relative, text in (opt_files or {}).items():
+            (root.opt_python / relative).write_text(text, encoding="utf-8")
         shutil.copytree(sdk, root.runtime, ignore=shutil.ignore_patterns(".complete"))
         _copy_interpreter(Path(interpreter), root.path / "var" / "lang")
         _read_only(root.path)
