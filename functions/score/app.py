@@ -56,6 +56,7 @@ def lambda_handler(event, context):
     metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=len(result.failed))
     metrics.add_metric(name="EventsNotApplied", unit=MetricUnit.Count, value=result.events_failed)
     metrics.add_metric(name="LeadUpdatesFailed", unit=MetricUnit.Count, value=result.leads_failed)
+    metrics.add_metric(name="EventsDroppedFlood", unit=MetricUnit.Count, value=result.flooded)
     failing = {f["itemIdentifier"] for f in invalid} | result.failed
     last_try = runtime.settings().max_receives  # the queue's maxReceiveCount
     to_dlq = sum(1 for r in event["Records"]

@@ -42,6 +42,7 @@ class BatchResult:
     scores: dict[str, tuple[float, str]] = field(default_factory=dict)  # lead key -> (score, stage) after the batch
     events_failed: int = 0  # events the engine could not apply (reported alone)
     leads_failed: int = 0  # leads whose update failed (their messages reported, the others applied)
+    flooded: int = 0  # events dropped because their lead had MAX_EVENTS_PER_WEEK applied this week
 
 
 @dataclass
@@ -165,6 +166,9 @@ class Worker:
             raise RuntimeError("alias chain too long")
         result.applied += len(applied.applied)
         result.duplicates += len(applied.duplicates)
+        if applied.flooded:
+            result.flooded += len(applied.flooded)
+            self._log("events dropped: the lead's weekly budget is spent", lead_kind=key[:2], events=len(applied.flooded))
         item = applied.item
 
         merged = False

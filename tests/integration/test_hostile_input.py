@@ -133,11 +133,10 @@ def test_an_event_from_before_2000_is_refused(sdk):
     assert queued(sdk) == []
 
 
-def _event(event_id: str, at: datetime, **fields):
+def _event(event_id: str, at: datetime, *, type: str = "demo_requested", email: str = "ann@acme.example", **fields):  # noqa: A002
     from scoring_core import Event
 
-    return Event(event_id=event_id, type="demo_requested", occurred_at=at, received_at=at, source="test",
-                 email="ann@acme.example", **fields)
+    return Event(event_id=event_id, type=type, occurred_at=at, received_at=at, source="test", email=email, **fields)
 
 
 def test_a_retry_across_utc_midnight_counts_once(stack):
@@ -162,3 +161,54 @@ def test_a_retry_within_the_dedupe_window_counts_once_whatever_its_event_time(st
     worker.process([("q2", retry)], applied + days_later * 86400)
 
     assert worker.store.get(email_key("ann@acme.example", LOCAL_KEY_SECRET))["n"] == 1
+
+
+def _item_bytes(stack, key: str) -> int:
+    """The item's size as DynamoDB counts it, near enough: names plus values as stored."""
+    item = stack.ddb.get_item(TableName=stack.table, Key={"pk": {"S": key}})["Item"]
+    return sum(len(name.encode()) + len(json.dumps(value, separators=(",", ":")).encode()) for name, value in item.items())
+
+
+def test_sixteen_identifies_with_thirty_kilobytes_of_traits_each_cannot_brick_a_lead(stack):
+    worker = runtime.worker()
+    victim = email_key("victim@acme.example", LOCAL_KEY_SECRET)
+    at = NOW - timedelta(hours=1)
+    for i in range(16):
+        traits = {"job_title": "T" * 10_000, "company": "C" * 10_000, "tech_stack": ["x" * 100] * 50,
+                  **{f"junk_{i}_{j}": "j" * 100 for j in range(100)}}
+        worker.process([(f"q{i}", _event(f"identify-{i}", at + timedelta(seconds=i), type="identify",
+                                          email="victim@acme.example", traits=traits))], NOW.timestamp())
+
+    after = worker.process([("q-last", _event("after", NOW, type="page_view", email="victim@acme.example"))], NOW.timestamp())
+
+    assert after.failed == set()
+    item = worker.store.get(victim)
+    assert item["n"] == 17
+    assert len(item["f.job_title"]["v"]) == 256 and "f.tech_stack" not in item  # cut, and dropped (over 1 KB)
+    assert not any(name.startswith("f.junk") for name in item)  # facts no model reads are not stored
+    assert _item_bytes(stack, victim) < 10_000
+
+
+def test_a_flood_on_one_lead_is_bounded_each_week_and_the_lead_keeps_working(stack):
+    from leadscore.adapters.leads import LeadStore
+    from leadscore.worker import Worker
+
+    # the weekly budget is MAX_EVENTS_PER_WEEK (2,000); 200 here keeps the test fast, the mechanism is the same
+    live = runtime.worker()
+    worker = Worker(live.engine, LeadStore(live.store._client, live.store.table, max_events_per_week=200), LOCAL_KEY_SECRET)
+    key = email_key("ann@acme.example", LOCAL_KEY_SECRET)
+    now = NOW.timestamp()
+    batches = [[(f"q{b}-{i}", _event(f"flood-{b}-{i}", NOW - timedelta(minutes=b), type=("page_view", "purchase")[i % 2],
+                                      properties={"amount": 1000}))
+                for i in range(10)] for b in range(21)]
+
+    results = [worker.process(batch, now) for batch in batches]
+
+    assert sum(r.applied for r in results) == 200
+    assert sum(r.flooded for r in results) == 10
+    assert all(r.failed == set() for r in results)
+    item = worker.store.get(key)
+    assert len(item["o.repeat_purchase"]) <= 50  # OCCURRENCES_TRIM_AT
+    assert len(item[f"s.{int(now // (7 * 86400))}"]) == 200
+    next_week = worker.process([("q-next", _event("next-week", NOW + timedelta(days=7), type="page_view"))], now + 7 * 86400)
+    assert next_week.applied == 1 and next_week.flooded == 0

@@ -6,10 +6,11 @@ import json
 import random
 import sys
 import threading
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from leadscore import runtime
+from leadscore import runtime, settings
 from leadscore.adapters.leads import state_of
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
@@ -57,19 +58,19 @@ def lead_item(stack, email="ann@acme.example") -> dict:
     return runtime.worker().store.get(email_key(email, LOCAL_KEY_SECRET))
 
 
-def snapshot(item, at=None):
+def snapshot(item, at=None, engine=ENGINE):
     """What must be identical however the events arrived: the accumulated state and the score."""
     st = state_of(item)
-    score = ENGINE.evaluate(st, at or NOW + timedelta(hours=1))
+    score = engine.evaluate(st, at or NOW + timedelta(hours=1))
     return ({k: v for k, v in st.acc.items() if v}, {k: frozenset(v) for k, v in st.occurrences.items()},
             {k: f.value for k, f in st.facts.items()}, set(st.flags), st.event_count, score.total_cents, score.reasons)
 
 
-def expected_snapshot(events, at=None):
+def expected_snapshot(events, at=None, engine=ENGINE):
     st = LeadState()
     for e in {e.event_id: e for e in events}.values():
-        ENGINE.apply(st, e)
-    score = ENGINE.evaluate(st, at or NOW + timedelta(hours=1))
+        engine.apply(st, e)
+    score = engine.evaluate(st, at or NOW + timedelta(hours=1))
     return ({k: v for k, v in st.acc.items() if v}, {k: frozenset(v) for k, v in st.occurrences.items()},
             {k: f.value for k, f in st.facts.items()}, set(st.flags), st.event_count, score.total_cents, score.reasons)
 
@@ -291,7 +292,14 @@ def test_an_anonymous_visitor_does_not_alert_sales_until_identified(stack):
     assert [d["to_stage"] for d in published(stack)] == ["sql"]
 
 
-def test_an_identify_with_sixty_traits_is_applied_whole(stack):
+def test_an_identify_with_sixty_traits_is_applied_whole(stack, monkeypatch, tmp_path):
+    # a model that reads sixty custom facts: a lead keeps the facts its model reads
+    default = (Path("layers/scoring_core/scoring_core/models/default.yaml")).read_text(encoding="utf-8")
+    rules = "".join(f"  - id: custom_{i:02d}\n    when: {{custom_field_{i:02d}: \"value {i}\"}}\n    points: 1\n" for i in range(60))
+    model = tmp_path / "sixty.yaml"
+    model.write_text(default.replace("fit:\n", "fit:\n" + rules, 1), encoding="utf-8")
+    monkeypatch.setenv("MODEL_FILE", str(model))
+    settings.reset()
     traits = {f"custom_field_{i:02d}": f"value {i}" for i in range(60)} | {"job_title": "CTO"}
     big = ev(1, "identify", traits=traits)
     sizes = []  # moto does not enforce DynamoDB's 4 KB expression limit: measure what is sent
@@ -305,7 +313,8 @@ def test_an_identify_with_sixty_traits_is_applied_whole(stack):
 
     item = lead_item(stack)
     assert {k[2:] for k in item if k.startswith("f.")} == set(traits)
-    assert snapshot(item) == expected_snapshot([big])
+    assert snapshot(item, engine=runtime.engine()) == expected_snapshot([big], engine=runtime.engine())
+    settings.reset()
 
 
 def test_an_accumulator_three_eras_old_is_dropped_when_its_rule_is_next_touched(stack):

@@ -18,6 +18,7 @@ Two halves:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import ipaddress
 import re
@@ -27,7 +28,7 @@ from typing import Any, NamedTuple
 
 from .conditions import as_number, event_getter, fact_getter, operator_test
 from .decay import SCALE, Decay
-from .events import Event
+from .events import MAX_FACT_BYTES, MAX_FACT_CHARS, PROFILE_FACTS, Event
 from .index import WILDCARD, FieldTest, Index, Matcher
 from .model import Conditions, ScoringModel
 from .stages import Stage, StagePolicy
@@ -357,6 +358,9 @@ class Engine:
 
         self._events = Index(event_matchers, indexed=indexed)
         self._facts = Index(fact_matchers, indexed=indexed)
+        #: the facts a lead keeps: the profile, and every fact the model reads (bounded state)
+        self.fact_names = PROFILE_FACTS | {name.split(".", 1)[0] for r in (*model.fit, *model.disqualifiers)
+                                           if getattr(r, "on", None) is None for name in r.when}
         self._position = {rule_id: i for i, rule_id in enumerate(self.rules)}
         self._applied: dict[tuple[CompiledRule, ...], _Applied] = {}
         self._matchers: dict[str, Any] = {}  # event type -> the index's match function for it
@@ -428,7 +432,7 @@ class Engine:
             self._apply_special(state, event, t, applied.special)
         event_id = event.event_id
         if event.traits:
-            _merge_facts(state, event.traits, t, event_id)
+            _merge_facts(state, kept_facts(event.traits, self.fact_names), t, event_id)
         # _merge_seen, inlined
         email = event.email
         if email is not None:
@@ -508,7 +512,7 @@ class Engine:
             increments=scratch.acc,
             occurrences={rule_id: next(iter(times)) for rule_id, times in scratch.occurrences.items()},
             flags=scratch.flags,
-            facts=dict(event.traits),
+            facts={name: fact.value for name, fact in scratch.facts.items()},
             email=event.email,
             rules=rules,
         )
@@ -701,6 +705,22 @@ def _merge_flag(state: LeadState, flag: str, t: float) -> None:
     prev = state.flags.get(flag)
     if prev is None or t < prev:
         state.flags[flag] = t
+
+
+def kept_facts(traits: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """The traits a lead stores as facts: those named in `names`, text cut to MAX_FACT_CHARS,
+    other values dropped when their JSON exceeds MAX_FACT_BYTES (docs/data-model.md, Bounds)."""
+    kept = {}
+    for name, value in traits.items():
+        if name not in names:
+            continue
+        if value.__class__ is str:
+            kept[name] = value[:MAX_FACT_CHARS]
+        elif value is None or value.__class__ in (int, float, bool):
+            kept[name] = value
+        elif len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) <= MAX_FACT_BYTES:
+            kept[name] = value
+    return kept
 
 
 def _merge_facts(state: LeadState, values: dict[str, Any], t: float, event_id: str) -> None:

@@ -54,6 +54,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
+#: The facts every lead may keep, whatever the model reads: who the lead is, as alerts,
+#: the leads API and the CRM show it (ingest maps senders' names onto these). A lead
+#: also keeps the facts its model's fit rules and disqualifiers read; other traits are
+#: not stored, so what one lead can store is bounded by the model, not by its senders.
+PROFILE_FACTS = frozenset({
+    "email", "first_name", "last_name", "name", "job_title", "seniority", "company", "company_size", "industry",
+    "country", "annual_revenue", "tech_stack", "phone", "website",
+})
+#: A fact's stored value: text is cut to MAX_FACT_CHARS characters; any other value
+#: (a list, an object) whose compact JSON exceeds MAX_FACT_BYTES is not stored.
+MAX_FACT_CHARS = 256
+MAX_FACT_BYTES = 1024
+
+
 def storable(value: Any, depth: int = 0) -> str | None:
     """Why `value` (a JSON value) is not one an event may carry, or None when it is.
 

@@ -35,7 +35,8 @@ from scoring_core.engine import Effects, Fact, LeadState
 from ..identity import event_hash
 
 DEDUPE_PERIOD_S = 7 * 86400  # event ids are filed by the week they were applied in; two weeks are checked
-STALE_PERIODS = 4  # the buckets of this many weeks before the two checked are removed on the next write
+OCCURRENCES_KEEP, OCCURRENCES_TRIM_AT = 25, 50  # repeat rules' match times kept per rule
+MAX_EVENTS_PER_WEEK = 2000  # events one lead may have applied in a week; beyond, they are dropped and counted
 # A trim is a write billed at the item's full size; a longer list costs bytes on every write.
 # Trimming 30 down to 10 measured cheapest of 10/15, 8/16, 10/20, 8/24 and 10/30 on the
 # X Education stream (bench/aws_calls.py: 1.169, 1.127, 1.121, 1.097, 1.092 WRU per event).
@@ -110,6 +111,7 @@ class Applied:
     item: dict[str, Any] = field(default_factory=dict)  # the lead after the update (plain Python values)
     applied: list[str] = field(default_factory=list)  # event ids applied now
     duplicates: list[str] = field(default_factory=list)  # event ids applied before
+    flooded: list[str] = field(default_factory=list)  # event ids not applied: the lead's weekly budget is spent
     redirect: str | None = None  # the key is an alias: apply at this lead instead
 
 
@@ -199,10 +201,11 @@ class _Update:
 class LeadStore:
     """The leads table. `client` is a boto3 DynamoDB client."""
 
-    def __init__(self, client: Any, table: str, retention_days: int = 400):
+    def __init__(self, client: Any, table: str, retention_days: int = 400, max_events_per_week: int = MAX_EVENTS_PER_WEEK):
         self._client = client
         self.table = table
         self.retention_s = retention_days * 86400
+        self.max_events_per_week = max_events_per_week
 
     # -- applying events ----------------------------------------------------
 
@@ -236,11 +239,16 @@ class LeadStore:
                 dupes = [p for p in todo if event_hash(p.event_id) in seen]
                 result.duplicates += [p.event_id for p in dupes]
                 todo = [_without_older_facts(p, old) for p in todo if p not in dupes]
+                room = self.max_events_per_week - len(old.get(f"s.{int(now // DEDUPE_PERIOD_S)}") or ())
+                if len(todo) > room:  # a flood: apply what fits this week's budget, drop the rest
+                    result.flooded += [p.event_id for p in todo[max(room, 0):]]
+                    todo = todo[:max(room, 0)]
                 result.item = old
                 continue
             result.item = deserialize(response.get("Attributes"))
             result.applied += [p.event_id for p in todo]
             self._trim_recent(key, result.item)
+            self._trim_occurrences(key, result.item)
             return result
         raise RuntimeError(f"lead {key}: update kept conflicting after {MAX_ATTEMPTS} attempts")
 
@@ -306,8 +314,12 @@ class LeadStore:
         for h in seen:
             hv = u.value(h)
             u.conditions += [f"NOT contains({b}, {hv})" for b in checked]
+        # bounded: at most MAX_EVENTS_PER_WEEK ids in this week's bucket (a size check, no read)
+        u.conditions.append(f"(attribute_not_exists({checked[0]}) OR size({checked[0]}) <= {u.value(self.max_events_per_week - len(seen))})")
         u.add.append(f"{checked[0]} {u.value(set(seen))}")
-        for stale in range(week - 1 - STALE_PERIODS, week - 1):
+        # every older bucket an item can still hold (TTL removes an item idle for retention_days):
+        # at most the two checked weeks' buckets are ever on an item after a write
+        for stale in range(week - 2 - self.retention_s // DEDUPE_PERIOD_S - 1, week - 1):
             u.remove.append(u.name(f"s.{stale}"))
         for name, units in increments.items():
             if units:
@@ -364,6 +376,26 @@ class LeadStore:
             item["recent"] = keep
         except self._client.exceptions.ConditionalCheckFailedException:
             return  # someone appended meanwhile; the next write trims
+
+    def _trim_occurrences(self, key: str, item: dict[str, Any]) -> None:
+        """Keep each repeat rule's occurrence times bounded: past OCCURRENCES_TRIM_AT, the oldest
+        are deleted down to OCCURRENCES_KEEP (an extra write once every ~25 matches of such a
+        rule). A repeat rule asks whether a previous match lies within its window: the newest
+        matches answer that for every event but one arriving more than 25 matches late."""
+        deletes = {}
+        for name, times in item.items():
+            if name.startswith("o.") and len(times) > OCCURRENCES_TRIM_AT:
+                deletes[name] = sorted(times)[: len(times) - OCCURRENCES_KEEP]
+        if not deletes:
+            return
+        u = _Update()
+        parts = [f"{u.name(name)} {u.value(set(old))}" for name, old in deletes.items()]
+        request = u.request()
+        request["UpdateExpression"] = "DELETE " + ", ".join(parts)
+        request.pop("ConditionExpression", None)
+        self._client.update_item(TableName=self.table, Key={"pk": {"S": key}}, **request)
+        for name, old in deletes.items():  # DELETE of elements already gone is a no-op: safe under concurrency
+            item[name] = set(item[name]) - set(old)
 
     # -- stage -------------------------------------------------------------
 
