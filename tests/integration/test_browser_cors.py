@@ -123,7 +123,7 @@ def test_an_analytics_js_retry_passes_the_preflight_with_x_retry_count(local):
 
 
 def test_an_sdk_reads_the_answer_to_its_call_from_another_origin_even_a_rejection(local):
-    """A 400 or 401 the page cannot read looks like a network error, which SDKs retry for ever."""
+    """A 400 or 401 the page cannot read looks like a network error: the SDKs would retry it, not report it."""
     body = json.dumps({"type": "track", "event": "Webinar Attended", "anonymousId": "v-1"}).encode()
 
     status, headers, answer = http(local, "POST", "/v1/track", body, {"Origin": SITE, "Content-Type": "text/plain"})
