@@ -1,24 +1,26 @@
-"""POST /v1/{kind}: the Segment-compatible SDK endpoint.
+"""POST /v1/{kind}: the Segment-compatible SDK endpoint; POST /beacon/v1/batch: RudderStack's beacon.
 
 `kind` is batch, track, identify, page, screen, group or alias, or one of
 analytics.js's short forms (b, t, i, p, s, g, a); see leadscore.ingest.segment.KINDS.
+The beacon carries a batch as text/plain with the write key in `?writeKey=`.
+CORS (any origin, the browser SDKs' headers): leadscore.cors.
 """
 
 from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import runtime
 from leadscore.adapters.queue import QueueError
+from leadscore.cors import ingest_cors
 from leadscore.ingest.answers import not_queued, rejection
 from leadscore.ingest.errors import Rejected, UnknownSource
 from leadscore.ingest.segment import KINDS, parse_request
 
 logger = Logger(service="collect")
 metrics = Metrics(namespace="leadscore", service="collect")
-cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Content-Encoding"], max_age=600)
-app = APIGatewayHttpResolver(cors=cors)
+app = APIGatewayHttpResolver(cors=ingest_cors())
 
 
 def init() -> None:
@@ -29,8 +31,18 @@ def init() -> None:
 def collect(kind: str) -> dict:
     if kind not in KINDS:
         raise UnknownSource(f"unknown call /v1/{kind}")
+    return _queue(kind)
+
+
+@app.post("/beacon/v1/batch")
+def beacon() -> dict:
+    return _queue("batch", url_key=app.current_event.get_query_string_value("writeKey"))
+
+
+def _queue(kind: str, url_key: str | None = None) -> dict:
     request = app.current_event
-    events = parse_request(kind, request.headers or {}, runtime.raw_body(request), runtime.settings().write_keys(), datetime.now(timezone.utc))
+    events = parse_request(kind, request.headers or {}, runtime.raw_body(request), runtime.settings().write_keys(),
+                           datetime.now(timezone.utc), url_key=url_key)
     runtime.event_queue().send(events)
     metrics.add_metric(name="SdkEventsQueued", unit=MetricUnit.Count, value=len(events))
     logger.info("queued", extra={"kind": kind, "events": len(events)})

@@ -12,14 +12,14 @@ import time
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from leadscore import runtime
+from leadscore.cors import ConsoleCORS
 from leadscore.ingest.answers import json_response
 from leadscore.ingest.errors import BadRequest, Rejected, Unauthorized
 
 logger = Logger(service="leads")
-cors = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
-app = APIGatewayHttpResolver(cors=cors)
+app = APIGatewayHttpResolver(cors=ConsoleCORS())  # cross-origin reads only from CONSOLE_ORIGINS
 STAGES = ("mql", "sql", "customer")
 MAX_LIMIT = 100
 clock = time.time  # tests move time forward to open a link after it expired

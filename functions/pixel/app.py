@@ -17,7 +17,8 @@ logger = Logger(service="pixel")
 metrics = Metrics(namespace="leadscore", service="pixel")
 RESPONSE = {
     "statusCode": 200,
-    "headers": {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0"},
+    # an <img> needs no CORS; the header lets a page's fetch() read the answer too
+    "headers": {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0", "Access-Control-Allow-Origin": "*"},
     "body": base64.b64encode(GIF).decode("ascii"),
     "isBase64Encoded": True,
 }

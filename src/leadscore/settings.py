@@ -162,6 +162,10 @@ class Settings(BaseModel):
     lead_url_base: Text = setting("LEAD_URL_BASE", "alerts link to `<LEAD_URL_BASE>/<lead_id>` (your CRM); empty: "
                                   "to the signed lead page on `API_URL`, which a browser opens for 30 days",
                                   source="parameter", parameter="LeadUrlBase", read_by=NOTIFIERS[:2])
+    console_origins: CommaList = setting("CONSOLE_ORIGINS", "comma-separated origins (`https://console.example.com`) "
+                                         "whose pages may read `/leads` cross-origin; empty: none (`*` is ignored)",
+                                         source="parameter", parameter="ConsoleOrigins", default=(),
+                                         read_by=("LeadsFunction",))
     api_url: Text = setting("API_URL", "this stack's HTTP API base URL: the notifiers' signed lead-page links "
                             "point there", source="template", read_by=NOTIFIERS[:2])
     alert_email_from: Text = setting("ALERT_EMAIL_FROM", "SES-verified sender of email alerts; empty turns email "

@@ -18,7 +18,7 @@ from leadscore.dev.template import create_buses, create_queues, create_tables, h
 from moto import mock_aws
 
 TEMPLATE = load_template()
-ROUTES = {r.function: r for r in http_routes(TEMPLATE)}
+ROUTES = {r.function: r for r in reversed(http_routes(TEMPLATE))}  # each function's first route (CollectFunction: POST /v1/{kind})
 
 
 @pytest.fixture

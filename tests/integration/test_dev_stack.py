@@ -228,3 +228,35 @@ def test_concurrent_requests_each_get_their_own_answer(local):
         answers = list(pool.map(lambda q: http(local, "GET", f"/leads?{q}", headers=token)[0], queries))
 
     assert answers == [200 if q == "stage=mql" else 400 for q in queries]
+
+
+def test_concurrent_requests_to_different_functions_each_get_their_own_answer(local):
+    """The SDK posting events while a console reads leads: each function sees its own request (in Lambda each
+    function is its own process; here powertools' resolvers share one class attribute for the current event)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = {"Authorization": f"Bearer {os.environ['API_TOKEN']}"}
+    event = json.dumps({"type": "track", "event": "Webinar Attended", "anonymousId": "v1", "writeKey": local.write_key}).encode()
+
+    def call(i):
+        if i % 2:
+            return http_with_headers(local, "GET", "/leads?stage=mql&limit=0", headers=token)
+        return http_with_headers(local, "POST", "/v1/track", event,
+                                 {"Origin": "https://www.customer.example", "Content-Type": "text/plain"})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(call, range(120)))
+
+    reads = [(status, json.loads(body)) for status, _, body in answers[1::2]]
+    assert reads == [(400, {"error": "limit must be between 1 and 100"})] * 60
+    posts = [(status, headers.get("Access-Control-Allow-Origin")) for status, headers, _ in answers[::2]]
+    assert posts == [(200, "*")] * 60
+
+
+def http_with_headers(s, method, path, body=None, headers=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{s.port}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()

@@ -255,3 +255,28 @@ def test_the_lead_page_is_a_route_of_the_leads_function():
     events = _functions()["LeadsFunction"]["Properties"]["Events"].values()
 
     assert {"Path": "/leads/{id}/page", "Method": "GET"} in [{k: e["Properties"][k] for k in ("Path", "Method")} for e in events]
+
+
+BROWSER_PATHS = {"/v1/{kind}": "CollectFunction", "/beacon/v1/batch": "CollectFunction",
+                 "/leads": "LeadsFunction", "/leads/{id}": "LeadsFunction"}
+
+
+def test_the_http_api_leaves_cors_to_the_functions_and_sends_each_browser_paths_preflight_to_its_function(transformed):
+    """One CorsConfiguration would be one policy for every route (ingest open to all, /leads not):
+    API Gateway must pass preflights through to the functions, which answer them."""
+    apis = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    assert len(apis) == 1
+    body = apis[0]["Properties"]["Body"]
+    assert "x-amazon-apigateway-cors" not in body
+    for path, function in BROWSER_PATHS.items():
+        options = body["paths"][path].get("options")
+        assert options is not None, f"no OPTIONS route for {path}: its preflight would get 404"
+        uri = json.dumps(options["x-amazon-apigateway-integration"]["uri"])
+        assert f"{function}.Arn" in uri, (path, uri)
+
+
+def test_the_console_origins_parameter_reaches_the_leads_function():
+    template = _template()
+    assert template["Parameters"]["ConsoleOrigins"]["Default"] == ""
+    env = template["Resources"]["LeadsFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CONSOLE_ORIGINS"] == {"Ref": "ConsoleOrigins"}

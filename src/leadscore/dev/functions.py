@@ -29,8 +29,9 @@ _locks_guard = threading.Lock()
 
 def container_lock(handler: Callable[..., Any]) -> threading.Lock:
     """The lock to hold while invoking `handler`. A Lambda container runs one invocation at a
-    time, and handlers rely on it (powertools' resolver keeps the current event in a module
-    global). Locally each handler module is loaded once and shared by every thread, so
+    time, and handlers rely on it (powertools' resolvers keep the current event in a class
+    attribute, shared by every resolver in the process: http.py serializes HTTP invocations
+    across functions too). Locally each handler module is loaded once and shared by every thread, so
     invocations of the same module are serialized, as in one container."""
     key = getattr(handler, "__module__", None) or repr(handler)
     with _locks_guard:

@@ -5,6 +5,13 @@ comma-joined, query parameters, cookies, the body base64-encoded unless it is
 text, requestContext with method, path, source IP, user agent, request id),
 the handler runs exactly as in Lambda, and its answer (status, headers,
 cookies, base64 bodies) becomes the HTTP response.
+
+CORS is what the template says. With a `CorsConfiguration` on the HttpApi,
+API Gateway answers every preflight itself and puts the configured headers on
+every answer to a cross-origin request, ignoring the integration's own
+(`GatewayCors`). Without one (leadscore's template), an OPTIONS request is a
+request like any other: it reaches the function of a matching OPTIONS route,
+or gets API Gateway's 404.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ from urllib.parse import parse_qsl, urlsplit
 from .functions import LambdaContext, container_lock
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# powertools' HTTP resolvers keep the request being handled in one class attribute that every resolver
+# in the process shares (BaseRouter.current_event). In Lambda each function is a process of its own;
+# here they all share this one, so HTTP invocations run one at a time across functions, or a function
+# could read another function's request (its headers, its body) and answer with them.
+_ONE_RESOLVER_AT_A_TIME = threading.Lock()
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "application/javascript")
 
 
@@ -37,6 +49,54 @@ class Route:
     @property
     def pattern(self) -> re.Pattern[str]:
         return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$")
+
+
+@dataclass(frozen=True)
+class GatewayCors:
+    """An HTTP API's CorsConfiguration, applied as API Gateway applies it."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    expose: tuple[str, ...] = ()
+    max_age: int | None = None
+    credentials: bool = False
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> GatewayCors | None:
+        if not config:
+            return None
+        names = lambda key: tuple(str(v) for v in config.get(key) or ())  # noqa: E731
+        max_age = config.get("MaxAge")
+        return cls(names("AllowOrigins"), names("AllowMethods"), names("AllowHeaders"), names("ExposeHeaders"),
+                   int(max_age) if max_age is not None else None, bool(config.get("AllowCredentials")))
+
+    def allows(self, origin: str) -> str | None:
+        if origin in self.origins:
+            return origin
+        return "*" if origin and "*" in self.origins else None
+
+    def response_headers(self, origin: str) -> dict[str, str]:
+        allowed = self.allows(origin)
+        if allowed is None:
+            return {}
+        headers = {"Access-Control-Allow-Origin": allowed}
+        if self.expose:
+            headers["Access-Control-Expose-Headers"] = ",".join(self.expose)
+        if self.credentials:
+            headers["Access-Control-Allow-Credentials"] = "true"
+        return headers
+
+    def preflight_headers(self, origin: str) -> dict[str, str]:
+        headers = self.response_headers(origin)
+        if headers:
+            headers.pop("Access-Control-Expose-Headers", None)
+            headers["Access-Control-Allow-Methods"] = ",".join(self.methods)
+            if self.headers:
+                headers["Access-Control-Allow-Headers"] = ",".join(self.headers)
+            if self.max_age is not None:
+                headers["Access-Control-Max-Age"] = str(self.max_age)
+        return headers
 
 
 def http_api_event(method: str, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes,
@@ -91,10 +151,10 @@ class LambdaHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], routes: list[Route], cors: dict[str, str] | None = None,
+    def __init__(self, address: tuple[str, int], routes: list[Route], cors: GatewayCors | None = None,
                  extra: Callable[[BaseHTTPRequestHandler], bool] | None = None, log: Callable[[str], None] | None = None):
         self.routes = routes
-        self.cors = cors or {}
+        self.cors = cors  # the HttpApi's CorsConfiguration; None: CORS is the functions' business
         self.extra = extra  # a hook for non-Lambda paths (the demo site); returns True when it answered
         self.log = log or (lambda line: None)
         super().__init__(address, _RequestHandler)
@@ -122,8 +182,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        if self.command == "OPTIONS" and self.server.cors:
-            self._send(204, {**self.server.cors}, b"")
+        cors, origin = self.server.cors, self.headers.get("Origin") or ""
+        if cors is not None and self.command == "OPTIONS" and origin and self.headers.get("Access-Control-Request-Method"):
+            self._send(204, cors.preflight_headers(origin), b"")
             return
         if self.server.extra is not None and self.server.extra(self):
             return
@@ -133,7 +194,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 event = http_api_event(self.command, parts.path, parts.query, dict(self.headers.items()), body,
                                        f"{route.method} {route.path}", match.groupdict(), self.client_address[0])
                 try:
-                    with container_lock(route.handler):
+                    with _ONE_RESOLVER_AT_A_TIME, container_lock(route.handler):
                         result = route.handler(event, LambdaContext(route.name))
                 except Exception as exc:  # as API Gateway: the function failed
                     self.server.log(f"{self.command} {parts.path} -> 500 ({exc.__class__.__name__})")
@@ -150,9 +211,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         headers = dict(result.get("headers") or {})
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers[name] = ",".join(values)
-        if self.server.cors:
-            for k, v in self.server.cors.items():
-                headers.setdefault(k, v)
+        if self.server.cors is not None:  # the gateway's CORS headers replace the integration's
+            headers = {k: v for k, v in headers.items() if not k.lower().startswith("access-control-")}
+            headers.update(self.server.cors.response_headers(self.headers.get("Origin") or ""))
         self._send(int(result.get("statusCode", 200)), headers, raw, result.get("cookies") or [])
 
     def _send(self, status: int, headers: dict[str, str], body: bytes, cookies: list[str] | None = None) -> None:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .functions import LambdaContext, container_lock, load_handler, load_module
-from .http import LambdaHttpServer, Route
+from .http import GatewayCors, LambdaHttpServer, Route
 from .sqs import sqs_event, sqs_record
 from .streams import StreamPump, streams_client
 from .template import (
@@ -54,6 +54,7 @@ from .template import (
     create_tables,
     function_environment,
     function_events,
+    http_api_cors,
     http_routes,
     load_template,
     resources,
@@ -357,8 +358,7 @@ class DevStack:
 
     def _serve_http(self) -> None:
         routes = [Route(r.method, r.path, self.functions[r.function].handler, r.function) for r in http_routes(self.template)]
-        cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding", "Access-Control-Max-Age": "600"}
+        cors = GatewayCors.from_config(http_api_cors(self.template))
         log = (lambda line: None) if not self.verbose else self.out
         self.http = LambdaHttpServer((self.host, self.port), routes, cors=cors, extra=self._demo, log=log)
         self._threads.append(self.http.start())

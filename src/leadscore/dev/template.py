@@ -111,6 +111,15 @@ def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
             for logical_id, props, _, ep in function_events(template, "HttpApi")]
 
 
+def http_api_cors(template: dict[str, Any]) -> dict[str, Any] | None:
+    """The CorsConfiguration of the template's HttpApi (the functions' routes all use it), if any."""
+    for api in resources(template, "AWS::Serverless::HttpApi").values():
+        config = (api.get("Properties") or {}).get("CorsConfiguration")
+        if config:
+            return config if isinstance(config, dict) else {"AllowOrigins": ["*"]}  # `true`: SAM's all-open shorthand
+    return None
+
+
 @dataclass(frozen=True)
 class BusRule:
     """An EventBridgeRule event of a function: which bus, which pattern, which handler."""

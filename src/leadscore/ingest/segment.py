@@ -11,7 +11,8 @@ spec/common.md):
 
 - the write key is the HTTP Basic user name (`base64("<key>:")`) or `writeKey`
   in the body; analytics-python 2.4 sends both, 2.3 only the body key, 2.2
-  and older only Basic auth, RudderStack only Basic auth;
+  and older only Basic auth, RudderStack only Basic auth, analytics.js both;
+  RudderStack's beacon (`/beacon/v1/batch`) sends it as `?writeKey=`;
 - gzip request bodies (`Content-Encoding: gzip`; a gzip body without the
   header is recognised by its magic bytes);
 - 500 KB per request and 32 KB per message, else 400;
@@ -162,11 +163,14 @@ def parse_request(
     body: bytes,
     write_keys: frozenset[str],
     received_at: datetime,
+    *,
+    url_key: str | None = None,
 ) -> list[Event]:
     """The canonical events of one Segment-style request, in message order.
 
     `kind` is the last path segment (`batch`, `track`, ...), `headers` have
-    lowercased names, `body` is the raw (maybe gzipped) body. Raises
+    lowercased names, `body` is the raw (maybe gzipped) body, `url_key` the
+    `?writeKey=` of RudderStack's beacon (`/beacon/v1/batch`). Raises
     `BadRequest` for a malformed, oversize or invalid request and
     `Unauthorized` when no valid write key comes with it (an empty
     `write_keys` accepts none)."""
@@ -177,7 +181,7 @@ def parse_request(
         received_at = received_at.replace(tzinfo=timezone.utc)
 
     payload = _json_object(_inflate(bytes(body), headers.get("content-encoding", "")))
-    _authenticate(headers.get("authorization"), payload.get("writeKey"), write_keys)
+    _authenticate((_basic_user(headers.get("authorization")), payload.get("writeKey"), url_key), write_keys)
 
     if call is None:
         messages = payload.get("batch")
@@ -270,8 +274,9 @@ def _basic_user(authorization: str | None) -> str | None:
     return decoded.partition(":")[0] or None
 
 
-def _authenticate(authorization: str | None, body_key: Any, write_keys: frozenset[str]) -> None:
-    candidates = [key for key in (_basic_user(authorization), body_key) if isinstance(key, str) and key]
+def _authenticate(given_keys: tuple[Any, ...], write_keys: frozenset[str]) -> None:
+    """Any of the keys given (Basic user, body `writeKey`, beacon `?writeKey=`) must be valid."""
+    candidates = [key for key in given_keys if isinstance(key, str) and key]
     if not candidates:
         raise Unauthorized("missing write key")
     valid = False
