@@ -16,7 +16,6 @@ import json
 import os
 from pathlib import Path
 
-import boto3
 import pytest
 from leadscore.dev.lambda_layout import BUILD_DIR, LambdaRoot, built_functions, runtime_python, sdk_dir
 from leadscore.dev.template import functions_for_sample, load_template

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import CHROMIUM_ARGS, USER_AGENT, _ci, _require_chromium
+from tests.e2e.chromium import browser_context, in_ci
 
 SDKS = Path(__file__).resolve().parent / "sdks"
 WAIT_S = 20  # for events to go page -> API -> queue -> worker -> table
@@ -54,7 +53,7 @@ def sdks():
     if not _installed():
         npm = shutil.which("npm")
         if npm is None:
-            if _ci():
+            if in_ci():
                 pytest.fail("npm is missing under CI: the browser SDK tests need it to install the SDKs")
             pytest.skip("npm is missing: the browser SDK tests install the SDKs from the npm registry")
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SDKS, check=True, timeout=300)
@@ -109,22 +108,8 @@ def stack():
 
 @pytest.fixture(scope="module")
 def browser():
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="leadscore-e2e-sdks-")
-    try:
-        with sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                user_data_dir=profile, executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS,
-                user_agent=USER_AGENT, viewport={"width": 1024, "height": 700})
-            context.set_default_timeout(15_000)
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with browser_context("leadscore-e2e-sdks-", {"width": 1024, "height": 700}) as context:
+        yield context
 
 
 class Page:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -24,33 +22,13 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.e2e.chromium import browser_context
 from tests.recorder import Recorder
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# A real visitor's browser: desktop Chrome on Windows. The pixel drops bot user agents
-# (crawler-user-agents), and headless Chromium's own user agent says "HeadlessChrome",
-# which is on that list: with it, every page view would be dropped as a bot's.
-USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/126.0.0.0 Safari/537.36")
 SLACK_PATH = "/slack/services/T000/B000/XXXX"
 PAGES = ("", "features.html", "pricing.html", "book-a-demo.html")  # home, features, pricing, then the form
 NO_SECOND_ALERT_S = 3  # how long to watch for a duplicate alert after the first
-
-
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if _ci():
-        pytest.fail(f"{CHROMIUM} is missing under CI: .ci/run installs it (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium package); CI is not set, so the "
-                "browser end-to-end test is skipped")
 
 
 @pytest.fixture
@@ -88,27 +66,8 @@ def stack(monkeypatch):
 
 @pytest.fixture
 def browser():
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="leadscore-e2e-chromium-")
-    try:
-        with sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                user_data_dir=profile,
-                executable_path=str(CHROMIUM),  # browsers cannot be downloaded: always the system's
-                headless=True,
-                args=CHROMIUM_ARGS,
-                user_agent=USER_AGENT,  # a real visitor's desktop Chrome, not "HeadlessChrome" (see USER_AGENT)
-                viewport={"width": 1280, "height": 900},
-            )
-            context.set_default_timeout(15_000)
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with browser_context("leadscore-e2e-chromium-", {"width": 1280, "height": 900}) as context:
+        yield context
 
 
 def _api(base: str, path: str) -> tuple[int, dict]:

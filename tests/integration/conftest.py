@@ -143,3 +143,12 @@ def parked(aws) -> list[dict[str, Any]]:
         for m in messages:
             out.append(json.loads(m["Body"]))
             aws.sqs.delete_message(QueueUrl=aws.alerts_dlq, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture
+def rec():
+    """A recording HTTP receiver on 127.0.0.1 (tests/recorder.py): Slack, a CRM, any webhook target."""
+    from tests.recorder import Recorder
+
+    with Recorder() as recorder:
+        yield recorder

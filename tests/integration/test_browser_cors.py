@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,6 +18,8 @@ import pytest
 from leadscore import settings
 from leadscore.dev import stack as dev
 from leadscore.dev.http import GatewayCors, LambdaHttpServer, Route
+
+from tests.polling import wait_until
 
 SITE = "https://www.customer.example"
 CONSOLE = "https://console.customer.example"
@@ -30,9 +31,6 @@ ANALYTICS_JS = ["authorization", "content-type", "x-retry-count"]
 
 @pytest.fixture(scope="module")
 def local():
-    from leadscore import runtime
-    from leadscore.notify import deliver
-
     saved = dict(os.environ)
     os.environ.pop("CONSOLE_ORIGINS", None)
     s = dev.DevStack(port=dev.free_port(), out=lambda line: None).start()
@@ -91,16 +89,6 @@ def lead(s, lead_id):
     return json.loads(body) if status == 200 else None
 
 
-def wait_for(check, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 # ---------------------------------------------------------------- ingest: any origin, every SDK header
 
 
@@ -152,7 +140,7 @@ def test_a_rudderstack_beacon_batch_in_text_plain_with_the_key_in_the_query_is_s
 
     assert (status, json.loads(answer)) == (200, {"success": True})
     assert headers.get("Access-Control-Allow-Origin") == "*"
-    scored = wait_for(lambda: (found := lead(local, f"v:{visitor}")) and found["events"] == 2 and found)
+    scored = wait_until(lambda: (found := lead(local, f"v:{visitor}")) and found["events"] == 2 and found)
     assert sorted(r["type"] for r in scored["recent"]) == ["page_view", "webinar_attended"]
 
 

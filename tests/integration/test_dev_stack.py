@@ -20,6 +20,8 @@ from leadscore.cli import main
 from leadscore.dev import stack as dev
 from leadscore.dev.template import bus_rules, http_routes, load_template, resources
 
+from tests.polling import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
@@ -50,16 +52,6 @@ def http(s, method, path, body=None, headers=None):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
-
-
-def wait_until(check, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_resources_are_the_templates(local):

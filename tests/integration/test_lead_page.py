@@ -27,7 +27,6 @@ from scoring_core import Event
 
 from tests.integration.test_notify import SENDER, captured, parts, posted, sent_emails
 from tests.integration.test_notify import invoke as alert
-from tests.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 LEADS = ROOT / "functions" / "leads"
@@ -35,12 +34,6 @@ TOKEN = "api-token-of-this-stack"
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com"
 EMAIL = "priya.raman@harbor-analytics.example"
 DAY = 86400
-
-
-@pytest.fixture
-def rec():
-    with Recorder() as recorder:
-        yield recorder
 
 
 @pytest.fixture

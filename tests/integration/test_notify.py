@@ -37,7 +37,6 @@ from scoring_core import Engine, Event, LeadState, load_model
 from scoring_core.engine import transition_id
 
 from tests.integration.conftest import parked
-from tests.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTIFY = ROOT / "functions" / "notify"
@@ -85,12 +84,6 @@ def with_recent(event: dict[str, Any]) -> dict[str, Any]:
         {"type": "email_clicked", "at": iso(now - timedelta(days=2, hours=12))},
     ]
     return event
-
-
-@pytest.fixture
-def rec():
-    with Recorder() as recorder:
-        yield recorder
 
 
 @pytest.fixture

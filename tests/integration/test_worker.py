@@ -17,8 +17,6 @@ from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from scoring_core import Engine, Event, LeadState, load_model
 
-from tests.integration.conftest import TEMPLATE
-
 ENGINE = Engine(load_model())
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -122,7 +122,7 @@ def source_to_code(self, data, path, *a, **k):
 importlib.machinery.SourceFileLoader.source_to_code = source_to_code
 out = {"sys_path": list(sys.path), "stdlib": stdlib, "executable": sys.executable,
        "version": list(sys.version_info[:3]), "uid": __import__("os").getuid()}
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 try:
     if args["code"]:
         exec(compile(args["code"], "<bench>", "exec"), {})
@@ -135,6 +135,7 @@ try:
             module.init()
         t1 = time.perf_counter()
         out["init_ms"] = (t1 - t0) * 1000
+        out["init_cpu_ms"] = (time.process_time() - c0) * 1000
         if args["event"] is not None:
             class Context:
                 function_name = args["function"]
@@ -153,6 +154,7 @@ except BaseException as exc:
     import traceback
     out["error"] = "".join(traceback.format_exception(exc))
 out["total_ms"] = (time.perf_counter() - t0) * 1000
+out["total_cpu_ms"] = (time.process_time() - c0) * 1000
 out["compiled_from_source"] = compiled
 out["modules"] = sorted(m for m in sys.modules)
 sys.stdout.flush()
@@ -171,8 +173,10 @@ class Invocation:
     version: tuple[int, ...]
     uid: int
     init_ms: float | None
+    init_cpu_ms: float | None
     first_request_ms: float | None
     total_ms: float
+    total_cpu_ms: float
     compiled_from_source: list[str]
     modules: list[str]
     stdout: str
@@ -269,7 +273,8 @@ class LambdaRoot:
             raise AssertionError(f"the process died before reporting (exit {done.returncode}):\n{done.stderr[-4000:]}")
         out = json.loads(report)
         return Invocation(out.get("response"), out.get("error"), out["sys_path"], out["stdlib"], tuple(out["version"]),
-                          out["uid"], out.get("init_ms"), out.get("first_request_ms"), out["total_ms"],
+                          out["uid"], out.get("init_ms"), out.get("init_cpu_ms"), out.get("first_request_ms"), out["total_ms"],
+                          out["total_cpu_ms"],
                           out["compiled_from_source"], out["modules"], head, done.stderr, done.returncode)
 
     def remove(self) -> None:
