@@ -94,7 +94,8 @@ def naive_handler():
         if not crawleruseragents.is_crawler(ua):
             pixel_logic._bot_cache.clear()
             event, _ = pixel_logic.event_from_hit(request.query_string_parameters or {}, request.headers, "1.2.3.4",
-                                                  request.request_context.request_id, _now())
+                                                  request.request_context.request_id, _now(),
+                                                  pixel_key=runtime.pixel_key, restrictions=runtime.restrictions)
             if event is not None:
                 runtime.event_queue().send([event])
         return Response(200, "image/gif", pixel_logic.GIF, headers={"Cache-Control": "no-store"})

@@ -16,7 +16,8 @@ from leadscore.adapters.queue import QueueError
 from leadscore.cors import ingest_cors
 from leadscore.ingest.answers import not_queued, rejection
 from leadscore.ingest.errors import Rejected, UnknownSource
-from leadscore.ingest.segment import KINDS, parse_request
+from leadscore.ingest.segment import KINDS, parse_calls
+from leadscore.ingest.trust import screen
 
 logger = Logger(service="collect")
 metrics = Metrics(namespace="leadscore", service="collect")
@@ -41,9 +42,16 @@ def beacon() -> dict:
 
 def _queue(kind: str, url_key: str | None = None) -> dict:
     request = app.current_event
-    events = parse_request(kind, request.headers or {}, runtime.raw_body(request), runtime.settings().write_keys(),
-                           datetime.now(timezone.utc), url_key=url_key)
-    runtime.event_queue().send(events)
+    calls = parse_calls(kind, request.headers or {}, runtime.raw_body(request), runtime.settings().write_keys(),
+                        datetime.now(timezone.utc), url_key=url_key)
+    # a public key's forbidden events are dropped, not refused: a 200, so the SDK does not retry them
+    events, screened = screen(calls.events, calls.key_kind, runtime.restrictions())
+    for reason, count in screened.items():
+        metrics.add_metric(name=f"SdkScreened_{reason}", unit=MetricUnit.Count, value=count)
+    if screened:
+        logger.info("screened", extra={"key_kind": calls.key_kind, **screened})
+    if events:
+        runtime.event_queue().send(events)
     metrics.add_metric(name="SdkEventsQueued", unit=MetricUnit.Count, value=len(events))
     logger.info("queued", extra={"kind": kind, "events": len(events)})
     return {"success": True}

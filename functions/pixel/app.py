@@ -38,6 +38,8 @@ def pixel(event: dict) -> None:
         (context.get("http") or {}).get("sourceIp"),
         context.get("requestId") or "",
         datetime.now(timezone.utc),
+        pixel_key=runtime.pixel_key,
+        restrictions=runtime.restrictions,
     )
     if hit is None:
         metrics.add_metric(name=f"PixelDropped_{reason}", unit=MetricUnit.Count, value=1)

@@ -186,6 +186,51 @@ def cmd_config_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pixel_url(args: argparse.Namespace) -> int:
+    """A signed email pixel URL (docs/ingest.md, Signed email pixels); the secret from the settings."""
+    import time
+
+    from .identity import LOCAL_KEY_SECRET, email_key
+    from .ingest.pixel import _ID, _TYPE
+    from .ingest.signed_pixel import pixel_key, pixel_url
+    from .settings import ConfigError, settings
+
+    def fail(message: str) -> int:
+        print(f"leadscore pixel-url: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if not _TYPE.fullmatch(args.event):
+        return fail("--event must be an event type (lowercase letters, digits and _, e.g. email_opened)")
+    try:
+        s = settings()
+        secret = s.lead_key_secret()
+        from scoring_core.restrictions import load_restrictions
+
+        restricted = load_restrictions(args.model or s.model_file).types
+    except (ConfigError, OSError) as exc:
+        return fail(str(exc))
+    if args.event in restricted:
+        return fail(f"{args.event} comes only from signed webhooks or server keys: the pixel drops it, signed or not")
+    if args.email:
+        from scoring_core.events import normalize_email
+
+        try:
+            lead = email_key(normalize_email(args.email), secret)
+        except ValueError:
+            return fail("--email is not an email address")
+    else:
+        lead = args.lead
+    if not _ID.fullmatch(lead):
+        return fail("--lead must be a lead key (letters, digits and . _ : -, at most 128)")
+    if secret == LOCAL_KEY_SECRET:
+        print("leadscore pixel-url: LEAD_KEY_SECRET is not set: signed with the local stack's key, which only "
+              "`leadscore dev` accepts", file=sys.stderr)
+    api_url = args.api_url or s.api_url or "http://127.0.0.1:3000"
+    expires = None if args.valid_days is None else int(time.time() + args.valid_days * 86400)
+    print(pixel_url(api_url, pixel_key(secret), lead, args.event, args.campaign, expires))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description="Real-time, explainable lead scoring.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +251,17 @@ def build_parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="config_command", required=True)
     c = csub.add_parser("table", help="print every setting, its source and what it does (README, Configuration)")
     c.set_defaults(func=cmd_config_table)
+
+    p = sub.add_parser("pixel-url", help="a signed email pixel URL for one lead (LEAD_KEY_SECRET from the settings)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--lead", metavar="KEY", help="the lead's key (e:…, u:…) as the leads API gives it")
+    who.add_argument("--email", metavar="ADDRESS", help="the lead's email address: its key is computed, not sent")
+    p.add_argument("--event", default="email_opened", help="event type (default email_opened; email_clicked, ...)")
+    p.add_argument("--campaign", metavar="CID", help="campaign id (cid)")
+    p.add_argument("--valid-days", type=float, metavar="N", help="the URL stops counting N days from now (default: never)")
+    p.add_argument("--api-url", metavar="URL", help="the API's base URL (default: API_URL, else http://127.0.0.1:3000)")
+    p.add_argument("--model", metavar="FILE", help="model file whose restricted events are refused (default: MODEL_FILE)")
+    p.set_defaults(func=cmd_pixel_url)
 
     p = sub.add_parser("dev", help="run the whole pipeline locally: AWS on moto, routes on :3000, demo site")
     p.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")

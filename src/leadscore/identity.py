@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from scoring_core.events import Event
 
 LOCAL_KEY_SECRET = "leadscore-local-lead-key"  # local stack and tests only; AWS reads LEAD_KEY_SECRET
-OUR_PREFIXES = ("e:", "u:", "v:")
+EMAIL_PREFIX = "e:"
+OUR_PREFIXES = (EMAIL_PREFIX, "u:", "v:")
 
 
 def email_key(email: str, secret: str) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 from .adapters.queue import EventQueue
 from .settings import ConfigError, per_container, settings
 
-__all__ = ["ConfigError", "aws_client", "engine", "event_queue", "publisher", "queue_client", "raw_body", "settings",
-           "worker"]
+__all__ = ["ConfigError", "aws_client", "engine", "event_queue", "pixel_key", "publisher", "queue_client", "raw_body",
+           "restrictions", "settings", "worker"]
 
 
 @per_container
@@ -103,6 +103,23 @@ def raw_body(event: Any) -> bytes:
     if event.is_base64_encoded:
         return base64.b64decode(body)
     return body.encode("utf-8")
+
+
+@per_container
+def restrictions() -> Any:
+    """What low-trust sources may not send, from the model `MODEL_FILE` names (scoring_core.restrictions):
+    read on first use, without the engine or pydantic's model schema (the pixel's cold start)."""
+    from scoring_core.restrictions import load_restrictions
+
+    return load_restrictions(settings().model_file)
+
+
+def pixel_key() -> bytes:
+    """The key of signed pixel URLs, from `LEAD_KEY_SECRET` (read through the secrets' cache: only a
+    `lid` hit asks for it, so only such a hit costs the pixel a Secrets Manager call on a miss)."""
+    from .ingest.signed_pixel import pixel_key as derive
+
+    return derive(settings().lead_key_secret())
 
 
 @per_container

@@ -44,7 +44,7 @@ def score(events: list[dict]) -> dict:
 
 @pytest.fixture
 def sdk(stack, monkeypatch):
-    monkeypatch.setenv("WRITE_KEYS", WRITE_KEY)
+    monkeypatch.setenv("WRITE_KEYS", f"server:{WRITE_KEY}")  # a server key: purchases and their amounts get through
     return stack
 
 

@@ -3,6 +3,7 @@ import base64
 from leadscore.ingest.pixel import GIF
 
 from tests.integration.conftest import invoke, queued
+from tests.unit.signing import sign_pixel_hit
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 
@@ -33,8 +34,14 @@ def test_a_page_view_hit_answers_the_gif_and_queues_one_event(aws):
     assert event["context"]["user_agent"] == BROWSER
 
 
-def test_an_email_open_pixel_carries_the_lead_and_campaign(aws):
-    hit({"lid": "lead_8f3a", "e": "email_opened", "cid": "nov-webinar"})
+def signed(monkeypatch, lid, event, campaign=""):
+    monkeypatch.setenv("LEAD_KEY_SECRET", "pixel-test-secret")
+    query = {"lid": lid, "e": event, "sig": sign_pixel_hit("pixel-test-secret", lid, event, campaign)}
+    return {**query, "cid": campaign} if campaign else query
+
+
+def test_an_email_open_pixel_carries_the_lead_and_campaign(aws, monkeypatch):
+    hit(signed(monkeypatch, "lead_8f3a", "email_opened", "nov-webinar"))
 
     [event] = queued(aws)
     assert (event["type"], event["lead_id"], event["properties"]["campaign"]) == ("email_opened", "lead_8f3a", "nov-webinar")
@@ -69,8 +76,8 @@ def test_do_not_track_from_an_unknown_visitor_is_not_queued(aws):
     assert queued(aws) == []
 
 
-def test_do_not_track_from_a_known_lead_is_queued_with_the_signal(aws):
-    hit({"lid": "lead_1", "e": "email_opened"}, DNT="1")
+def test_do_not_track_from_a_known_lead_is_queued_with_the_signal(aws, monkeypatch):
+    hit(signed(monkeypatch, "lead_1", "email_opened"), DNT="1")
 
     [event] = queued(aws)
     assert event["context"]["consent"]["do_not_track"] is True

@@ -64,3 +64,11 @@ def sign_stripe(body: bytes, secret: str, *, timestamp: int | None = None,
     if with_v0:
         header += f",v0={_digest('whsec_' + secrets.token_hex(16), f'{t}.'.encode() + body).hex()}"
     return {"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": header}
+
+
+def sign_pixel_hit(lead_key_secret: str, lid: str, event: str, campaign: str = "", expires: str = "") -> str:
+    """The `sig` of an email pixel hit, written from docs/ingest.md alone: HMAC-SHA256, hex, over
+    `v1\\n<exp>\\n<e>\\n<lid>\\n<cid>`, keyed by HMAC-SHA256(LEAD_KEY_SECRET, "leadscore pixel v1")."""
+    key = hmac.new(lead_key_secret.encode("utf-8"), b"leadscore pixel v1", hashlib.sha256).digest()
+    message = "\n".join(["v1", expires, event, lid, campaign]).encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -18,7 +18,8 @@ import re
 import yaml
 from pydantic import ValidationError
 
-from .model import OPERATORS, Path, ScoringModel, semantic_errors
+from .document import Path, _Marks, read_document
+from .model import OPERATORS, ScoringModel, semantic_errors
 
 DEFAULT_MODEL = "default.yaml"
 
@@ -40,60 +41,6 @@ class ModelFileError(Exception):
     def __init__(self, errors: list[ModelError]):
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the country code
-    `NO`, or `on`, `off`, `yes`, `y` as booleans in a model file."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _first in "tTfF":
-    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
-        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
-    )
-
-# values kept exactly as written, whatever they look like (`version: 1.10`)
-_VERBATIM: set[tuple[str | int, ...]] = {("version",)}
-
-
-@dataclass
-class _Marks:
-    value: dict[Path, tuple[int, int]]
-    key: dict[Path, tuple[int, int]]
-
-
-def _pos(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marks: _Marks, dupes: list[tuple[Path, str]]) -> Any:
-    marks.value[path] = _pos(node)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            # keys as written: YAML 1.1 would read `on:` as True and `1:` as an int
-            if not isinstance(key_node, yaml.ScalarNode):
-                marks.key[path + ("#key",)] = _pos(key_node)
-                dupes.append((path + ("#key",), "a mapping key must be a plain value"))
-                continue
-            key = key_node.value
-            child = path + (key,)
-            if key in out:
-                marks.key.setdefault(child + ("#dup",), _pos(key_node))
-                dupes.append((child + ("#dup",), f"duplicate key '{key}'"))
-                continue
-            marks.key[child] = _pos(key_node)
-            out[key] = _build(loader, value_node, child, marks, dupes)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, path + (i,), marks, dupes) for i, item in enumerate(node.value)]
-    if path in _VERBATIM and isinstance(node, yaml.ScalarNode):
-        return node.value
-    return loader.construct_object(node, deep=True)
 
 
 def _dotted(path: Path) -> str:
@@ -184,16 +131,10 @@ def _collapse(errors: list[dict[str, Any]], marks: _Marks) -> list[tuple[dict[st
 
 def parse_model(text: str, file: str = "<model>") -> ScoringModel:
     """Validate model text; raise ModelFileError listing every problem with its line."""
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        marks = _Marks({}, {})
-        dupes: list[tuple[Path, str]] = []
-        data = _build(loader, node, (), marks, dupes) if node is not None else None
+        data, marks, dupes = read_document(text)
     except yaml.YAMLError as exc:
         raise ModelFileError([_yaml_error(file, exc)]) from None
-    finally:
-        loader.dispose()
 
     def at(path: Path, message: str, key: bool = False) -> ModelError:
         table = marks.key if key else marks.value

@@ -325,7 +325,7 @@ class DevStack:
         local = {
             "API_URL": base,  # alerts link to the lead page on this server (links.py)
             "API_TOKEN": pysecrets.token_urlsafe(24),
-            "WRITE_KEYS": "wk_demo",
+            "WRITE_KEYS": "wk_demo,server:wk_demo_server",  # the demo page's public key, and a server key (docs/ingest.md, Trust levels)
             "CONSOLE_ALERTS": "1",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_DEV": "false",
@@ -341,7 +341,10 @@ class DevStack:
         from .. import settings
 
         settings.reset()  # the functions' settings are read from this environment, at their init
-        self.write_key = os.environ["WRITE_KEYS"].split(",")[0].strip()
+        keys = settings.settings().write_keys()
+        # the demo page embeds a public key (a page's key is public whatever its kind); the server key is printed
+        self.write_key = next((k for k, kind in keys.items() if kind == "public"), next(iter(keys), ""))
+        self.server_write_key = next((k for k, kind in keys.items() if kind == "server"), None)
 
     def _load_functions(self) -> None:
         self.functions: dict[str, Function] = {}
@@ -542,7 +545,9 @@ class DevStack:
             f"  demo site     {base}/demo/            (browse, then book a demo)",
             f"  live leads    {base}/demo/leads.html",
             f"  pixel         {base}/t.gif?vid=<visitor>&url=<page>",
-            f"  SDK endpoint  {base}/v1/batch           write key: {self.write_key}",
+            f"  SDK endpoint  {base}/v1/batch           write key: {self.write_key} (public)"
+            + (f", {self.server_write_key} (server: purchases, opt-outs)" if self.server_write_key else ""),
+            f"  email pixel   .venv/bin/leadscore pixel-url --email <address> --campaign <cid>   (signed; an unsigned lid= is dropped)",
             f"  webhooks      {base}/hooks/<source>     secrets: WEBHOOK_SECRET_<SOURCE> (e.g. {os.environ['WEBHOOK_SECRET_GENERIC']})",
             f"  leads API     {base}/leads?stage=mql    Authorization: Bearer {os.environ['API_TOKEN']}",
             f"  alerts        {slack}; their \"View lead\" opens {base}/leads/<id>/page",

@@ -4,14 +4,20 @@ The answer is always the same transparent GIF (the handler's job); here we only
 decide what the hit means. Query parameters: `vid` anonymous visitor id, `e`
 event type (default `page_view`), `url`, `ref` referrer, `lid` known lead id
 (email pixels), `cid` campaign, `eid` an optional client-made id for the hit
-(our snippet sends one per page view, so a double-fired pixel dedupes).
+(our snippet sends one per page view, so a double-fired pixel dedupes); `sig` and
+`exp` sign a `lid` hit (leadscore.ingest.signed_pixel).
+
+The pixel is a low-trust source (docs/ingest.md, Trust levels): anyone can make a hit. A
+`lid` hit counts only when signed, and no hit may send an event the model reserves for
+trusted senders (a purchase, an opt-out: `scoring_core.restrictions`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 #: The 43-byte transparent 1×1 GIF.
 GIF = bytes.fromhex(
@@ -24,6 +30,7 @@ _MAX_URL = 2048
 
 # Reasons a hit is dropped, for the metric; never the hit's content.
 BOT, NO_CONSENT, NO_IDENTITY, BAD_INPUT = "bot", "no_consent", "no_identity", "bad_input"
+UNSIGNED, RESTRICTED = "unsigned", "restricted"
 
 _bot_cache: dict[str, bool] = {}
 
@@ -54,12 +61,17 @@ def event_from_hit(
     source_ip: str | None,
     request_id: str,
     received_at: datetime,
+    *,
+    pixel_key: Callable[[], bytes],
+    restrictions: Callable[[], Any],
 ):
     """(event, None) for a usable hit, or (None, reason) for one to drop.
 
     `headers` have lowercased names. A hit needs a visitor id (`vid`) or a lead id
     (`lid`); crawlers are dropped; an unidentified visitor who sends `DNT: 1` or
-    `Sec-GPC: 1` is not tracked."""
+    `Sec-GPC: 1` is not tracked. A `lid` hit needs a valid `sig` (`pixel_key()` is called
+    only for one, so only such a hit reads the secret) and then names the lead alone; an event
+    `restrictions()` forbids is dropped."""
     user_agent = headers.get("user-agent") or ""
     if not user_agent or is_bot(user_agent):
         return None, BOT
@@ -75,6 +87,13 @@ def event_from_hit(
     etype = query.get("e") or "page_view"
     if not _TYPE.match(etype):
         return None, BAD_INPUT
+    if lid is not None:
+        from .signed_pixel import valid_hit
+
+        if not valid_hit(lid, etype, query.get("cid") or None, query.get("exp"), query.get("sig"), pixel_key(),
+                         now=received_at.timestamp()):
+            return None, UNSIGNED
+        vid = None  # the signature names one lead: a visitor id added to the URL does not join it
     eid = query.get("eid")
     properties = {}
     url = _text(query, "url") or headers.get("referer", "")[:_MAX_URL] or None
@@ -106,4 +125,6 @@ def event_from_hit(
         )
     except ValidationError:
         return None, BAD_INPUT
+    if restrictions().forbids(event):
+        return None, RESTRICTED
     return event, None

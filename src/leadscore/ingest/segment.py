@@ -35,7 +35,7 @@ import re
 import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NamedTuple, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from pydantic_core import from_json
@@ -157,20 +157,41 @@ _FIELD_NAMES = frozenset(Message.model_fields)
 # ---------------------------------------------------------------- the request
 
 
+class Calls(NamedTuple):
+    """A request's events, and the kind of the write key that sent them (`public` or `server`)."""
+
+    events: list[Event]
+    key_kind: str
+
+
 def parse_request(
     kind: str,
     headers: Mapping[str, str],
     body: bytes,
-    write_keys: frozenset[str],
+    write_keys: Mapping[str, str] | frozenset[str],
     received_at: datetime,
     *,
     url_key: str | None = None,
 ) -> list[Event]:
-    """The canonical events of one Segment-style request, in message order.
+    """The canonical events of one Segment-style request, in message order (`parse_calls`'s events)."""
+    return parse_calls(kind, headers, body, write_keys, received_at, url_key=url_key).events
+
+
+def parse_calls(
+    kind: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    write_keys: Mapping[str, str] | frozenset[str],
+    received_at: datetime,
+    *,
+    url_key: str | None = None,
+) -> Calls:
+    """The canonical events of one Segment-style request, in message order, and its key's kind.
 
     `kind` is the last path segment (`batch`, `track`, ...), `headers` have
     lowercased names, `body` is the raw (maybe gzipped) body, `url_key` the
-    `?writeKey=` of RudderStack's beacon (`/beacon/v1/batch`). Raises
+    `?writeKey=` of RudderStack's beacon (`/beacon/v1/batch`); `write_keys` maps each
+    key to its kind (a set: every key public). Raises
     `BadRequest` for a malformed, oversize or invalid request and
     `Unauthorized` when no valid write key comes with it (an empty
     `write_keys` accepts none)."""
@@ -181,7 +202,7 @@ def parse_request(
         received_at = received_at.replace(tzinfo=timezone.utc)
 
     payload = _json_object(_inflate(bytes(body), headers.get("content-encoding", "")))
-    _authenticate((_basic_user(headers.get("authorization")), payload.get("writeKey"), url_key), write_keys)
+    key_kind = _authenticate((_basic_user(headers.get("authorization")), payload.get("writeKey"), url_key), write_keys)
 
     if call is None:
         messages = payload.get("batch")
@@ -203,7 +224,7 @@ def parse_request(
         if not isinstance(msg_type, str) or msg_type.lower() not in REQUIRED:
             raise BadRequest(f"message {index}: type must be one of track, identify, page, screen, group, alias")
         events.append(_event(index, msg_type.lower(), raw, envelope_context, envelope_sent_at, received_at))
-    return events
+    return Calls(events, key_kind)
 
 
 def _inflate(body: bytes, content_encoding: str) -> bytes:
@@ -274,18 +295,22 @@ def _basic_user(authorization: str | None) -> str | None:
     return decoded.partition(":")[0] or None
 
 
-def _authenticate(given_keys: tuple[Any, ...], write_keys: frozenset[str]) -> None:
-    """Any of the keys given (Basic user, body `writeKey`, beacon `?writeKey=`) must be valid."""
+def _authenticate(given_keys: tuple[Any, ...], write_keys: Mapping[str, str] | frozenset[str]) -> str:
+    """The kind of the keys given (Basic user, body `writeKey`, beacon `?writeKey=`): one must be
+    valid; `server` only when every valid one given is a server key (the lower trust wins)."""
     candidates = [key for key in given_keys if isinstance(key, str) and key]
     if not candidates:
         raise Unauthorized("missing write key")
-    valid = False
+    kinds = write_keys if isinstance(write_keys, Mapping) else dict.fromkeys(write_keys, "public")
+    found: set[str] = set()
     for candidate in candidates:
         given = candidate.encode("utf-8")
-        for key in write_keys:  # every comparison in constant time, none cut short
-            valid |= hmac.compare_digest(given, key.encode("utf-8"))
-    if not valid:
+        for key, key_kind in kinds.items():  # every comparison in constant time, none cut short
+            if hmac.compare_digest(given, key.encode("utf-8")):
+                found.add(key_kind)
+    if not found:
         raise Unauthorized("unknown write key")
+    return "server" if found == {"server"} else "public"
 
 
 def _size(message: dict[str, Any]) -> int:

@@ -7,6 +7,10 @@
  * Page views go through the pixel (GET /t.gif); track() and identify() speak the
  * Segment HTTP Tracking API (POST /v1/track, /v1/identify), so the same calls work
  * from analytics.js. The visitor id lives in localStorage ("leadscore_vid").
+ *
+ * The write key in a page is public: events the model keeps for trusted senders (a purchase, an
+ * opt-out) and money properties are dropped from it; send those from your server with a
+ * `server:` key or a signed webhook (docs/ingest.md, Trust levels).
  */
 (function () {
   "use strict";
