@@ -23,7 +23,8 @@ pixel always answers its GIF, a 4xx has a JSON `{"error": ...}` that never
 repeats the canary values mutations plant, a refused request queued nothing,
 and whatever a 2xx queued is an event `scoring_core.Event` accepts.
 
-Last line: {"routes": {"/v1/batch": {"200": n, "400": n, ...}, ...}, "requests": N,
+Prints a table of statuses per route (stderr; not with --json), then, last, one JSON line:
+{"routes": {"/v1/batch": {"200": n, "400": n, ...}, ...}, "requests": N,
 "5xx": n, "exceptions": n, "violations": n, "seconds": s}. Target: 0 5xx, 0 exceptions.
 tests/integration/test_fuzz.py runs the same generator for 1,500 requests.
 """
@@ -533,7 +534,7 @@ def run(n: int, seed: int, on_request: Callable[[], Any] | None = None) -> Outco
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--json", action="store_true", help="only the JSON line (the per-route table goes to stderr without it)")
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args()
@@ -561,15 +562,15 @@ def main() -> None:
         seconds = time.perf_counter() - started
 
     summary = outcome.summary(seconds)
-    width = max(len(route) for route in summary["routes"])
-    for route, counts in summary["routes"].items():
-        print(f"{route:<{width}}  " + "  ".join(f"{status}: {n}" for status, n in counts.items()))
+    if not args.json:
+        width = max(len(route) for route in summary["routes"])
+        for route, counts in summary["routes"].items():
+            print(f"{route:<{width}}  " + "  ".join(f"{status}: {n}" for status, n in counts.items()), file=sys.stderr)
+        print(f"{summary['requests']} requests in {summary['seconds']} s: {summary['5xx']} 5xx, "
+              f"{summary['exceptions']} exceptions, {summary['violations']} violations", file=sys.stderr)
     for violation in outcome.violations[:20]:
         print("VIOLATION", violation, file=sys.stderr)
-    print(f"{summary['requests']} requests in {summary['seconds']} s: {summary['5xx']} 5xx, "
-          f"{summary['exceptions']} exceptions, {summary['violations']} violations")
-    if args.json:
-        print(json.dumps(summary))
+    print(json.dumps(summary))
     sys.exit(1 if outcome.violations else 0)
 
 
