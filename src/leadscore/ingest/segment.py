@@ -378,8 +378,8 @@ def _event(
             raise BadRequest(f"message {index}: {name}: a time outside 2000-01-01..9000-01-01")
     try:
         occurred_at = _corrected(msg.timestamp, msg.sentAt, received_at)
-    except OverflowError:  # unreachable with both in range; kept so no skew can be a 500
-        raise BadRequest(f"message {index}: timestamp: out of range once corrected by sentAt") from None
+    except OverflowError:  # a sentAt thousands of years after the timestamp moves it before year 1
+        raise BadRequest(f"message {index}: timestamp: before 2000-01-01 once corrected by sentAt") from None
     if not _in_range(occurred_at):
         raise BadRequest(f"message {index}: timestamp: before 2000-01-01 once corrected by sentAt")
 
