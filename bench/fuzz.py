@@ -62,7 +62,8 @@ SIGNERS: dict[str, Callable[..., dict[str, str]]] = {
     "generic": signing.sign_generic, "typeform": signing.sign_typeform, "tally": signing.sign_tally,
     "calendly": signing.sign_calendly, "stripe": signing.sign_stripe,
 }
-#: Planted in hostile values; an error message that contains it echoed the sender's input.
+#: Planted in hostile values (not in keys: a 400 names the field, and a key is one); an error message
+#: that contains it echoed a value the sender sent.
 CANARY = "canary7f3a"
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0 Safari/537.36"
 BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -180,7 +181,7 @@ def mutate_json(data: Any, rng: random.Random) -> Any:
         elif action < 0.8:
             del parent[key]
         elif action < 0.9 and isinstance(parent, dict):
-            parent[rng.choice((f"{CANARY}_extra", "", "\u0000", "email", "type", "__proto__"))] = rng.choice(hostile)
+            parent[rng.choice(("extra_field", "", "\u0000", "email", "type", "__proto__"))] = rng.choice(hostile)
         else:  # the same value, another type
             value = parent[key]
             parent[key] = str(value) if not isinstance(value, str) else ([value] if rng.random() < 0.5 else {"v": value})
@@ -497,7 +498,7 @@ class Fuzzer:
         queued = self._drain()
         problem = self._check(request, status, response, queued, Event)
         if problem:
-            out.violations.append(f"{request.route}: {status}: {problem}")
+            out.violations.append(f"{request.route}: {status}: {problem} ({response.get('body', '')[:300]})")
 
     @staticmethod
     def _check(request: Request, status: int, response: dict[str, Any], queued: list[str], event_model: Any) -> str | None:
