@@ -98,11 +98,20 @@ def event_queue() -> EventQueue:
 
 
 def raw_body(event: Any) -> bytes:
-    """The request body exactly as sent (API Gateway base64-encodes binary bodies such as gzip)."""
+    """The request body exactly as sent (API Gateway base64-encodes binary bodies such as gzip).
+
+    A text body holding a lone surrogate (which no UTF-8 encoder writes) keeps it as the
+    bytes it stands for, so the body is invalid UTF-8 and its parser answers 400; a
+    body flagged as base64 that is not is a `BadRequest` too, never an exception."""
     body = event.body or ""
     if event.is_base64_encoded:
-        return base64.b64decode(body)
-    return body.encode("utf-8")
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:  # binascii.Error, or non-ASCII text
+            from .ingest.errors import BadRequest
+
+            raise BadRequest("body is not valid base64") from None
+    return body.encode("utf-8", "surrogatepass")
 
 
 @per_container

@@ -55,6 +55,16 @@ def _text(query: Mapping[str, str], name: str, limit: int = _MAX_URL) -> str | N
     return value[:limit]
 
 
+def _signal(value: str | None, *, extensions: bool = False) -> bool:
+    """True when a privacy header says `1`, however it is spaced (`DNT:  1  `) and when a
+    repeated header arrives comma-joined (`1,1`). `DNT` may carry extension characters
+    after its `1` (Tracking Preference Expression, DNT-field-value); `Sec-GPC` is `1` only."""
+    if not value:
+        return False
+    first = value.split(",", 1)[0].strip()
+    return first[:1] == "1" if extensions else first == "1"
+
+
 def event_from_hit(
     query: Mapping[str, str],
     headers: Mapping[str, str],
@@ -80,8 +90,8 @@ def event_from_hit(
     lid = lid if lid and _ID.match(lid) else None
     if vid is None and lid is None:
         return None, NO_IDENTITY
-    dnt = headers.get("dnt") == "1"
-    gpc = headers.get("sec-gpc") == "1"
+    dnt = _signal(headers.get("dnt"), extensions=True)
+    gpc = _signal(headers.get("sec-gpc"))
     if (dnt or gpc) and lid is None:
         return None, NO_CONSENT
     etype = query.get("e") or "page_view"

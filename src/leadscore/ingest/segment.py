@@ -39,7 +39,7 @@ from typing import Annotated, Any, NamedTuple, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from pydantic_core import from_json
-from scoring_core.events import Event, normalize_email
+from scoring_core.events import EARLIEST, LATEST, Event, normalize_email
 
 from leadscore.ingest.errors import BadRequest, Unauthorized
 from leadscore.ingest.traits import canonical_name, clean_traits, snake
@@ -304,7 +304,7 @@ def _authenticate(given_keys: tuple[Any, ...], write_keys: Mapping[str, str] | f
     kinds = write_keys if isinstance(write_keys, Mapping) else dict.fromkeys(write_keys, "public")
     found: set[str] = set()
     for candidate in candidates:
-        given = candidate.encode("utf-8")
+        given = candidate.encode("utf-8", "surrogatepass")  # a `?writeKey=` may hold a lone surrogate
         for key, key_kind in kinds.items():  # every comparison in constant time, none cut short
             if hmac.compare_digest(given, key.encode("utf-8")):
                 found.add(key_kind)
@@ -398,10 +398,15 @@ def _event(
     if utm:
         properties.setdefault("utm", utm)
 
+    for name in ("timestamp", "sentAt"):
+        if not _in_range(getattr(msg, name)):
+            raise BadRequest(f"message {index}: {name}: a time outside 2000-01-01..9000-01-01")
     try:
         occurred_at = _corrected(msg.timestamp, msg.sentAt, received_at)
-    except OverflowError:
-        raise BadRequest(f"message {index}: timestamp out of range") from None
+    except OverflowError:  # a sentAt thousands of years after the timestamp moves it before year 1
+        raise BadRequest(f"message {index}: timestamp: before 2000-01-01 once corrected by sentAt") from None
+    if not _in_range(occurred_at):
+        raise BadRequest(f"message {index}: timestamp: before 2000-01-01 once corrected by sentAt")
 
     try:
         return Event(
@@ -511,6 +516,17 @@ def _ip(context: dict[str, Any]) -> str | None:
 def _user_agent(context: dict[str, Any]) -> str | None:
     agent = context.get("userAgent", context.get("user_agent"))
     return agent[:1024] if isinstance(agent, str) and agent else None
+
+
+def _in_range(moment: datetime | None) -> bool:
+    """None, or a time the canonical event accepts. Year 1 with a positive offset is
+    before `datetime.min` in UTC: comparing it is fine, converting it overflows."""
+    if moment is None:
+        return True
+    try:
+        return EARLIEST <= _aware(moment) < LATEST
+    except OverflowError:
+        return False
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,7 +1,9 @@
 """`calendly`: Calendly v2 `invitee.created` / `invitee.canceled` webhooks.
 
 Signature: `Calendly-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(key, "{t}.{raw body}")>`
-with the subscription's signing key; a `t` older than 300 s is rejected.
+with the subscription's signing key; a `t` more than 300 s from our clock, either way,
+is rejected (Calendly's sample only checks old ones; a genuine delivery is signed
+when sent, so one from the future is never Calendly's).
 
 The invitee's fields sit directly under `payload` (`email`, `name`,
 `questions_and_answers`, `uri`, `scheduled_event`, `tracking`). The event id is
@@ -85,7 +87,7 @@ class CalendlySource:
     def verify(self, delivery: Delivery, secret: str) -> None:
         verify_timestamped(
             delivery.body, delivery.header(HEADER), secret,
-            now=delivery.received_at, tolerance_s=TOLERANCE_S,
+            now=delivery.received_at, tolerance_s=TOLERANCE_S, reject_future=True,
         )
 
     def to_events(self, delivery: Delivery, field_map: Mapping[str, str]) -> list[Event]:
