@@ -19,6 +19,10 @@ moto keeps, for as long as the process lives, things AWS lets go of:
   list: a message sent meanwhile by another thread could be lost): with a
   backlog both are O(queue) per message. Here receive walks the queue lazily
   and a delete removes the one message in place.
+- a send reads the queue's attributes, whose three approximate message
+  counts each walk the whole queue: with a backlog, O(queue) per message
+  sent. Here the counts are taken in one walk and kept for
+  `COUNTS_MAX_AGE_S` (they are approximate in AWS too, and lag).
 
 These are narrow patches of moto's internals for the emulator harness only:
 `bound(...)` applies them to the stack's own queues and tables while it runs
@@ -29,10 +33,12 @@ touched otherwise).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 RECENT_RECEIPTS = 10_000
+COUNTS_MAX_AGE_S = 1.0  # a queue's approximate message counts are this old at most (AWS: about a minute)
 
 _stream_lock = threading.RLock()  # a shard's record list and its starting sequence number change together
 _saved: dict[str, Any] = {}
@@ -96,6 +102,32 @@ def _lean_queue_class(queue_class: type) -> type:
         @property
         def messages(self) -> Any:
             return _VisibleMessages(self._messages)
+
+        def _counts(self) -> tuple[int, int, int]:
+            now = time.monotonic()
+            taken, counts = getattr(self, "_lean_counts", (0.0, (0, 0, 0)))
+            if now - taken > COUNTS_MAX_AGE_S:
+                visible = delayed = hidden = 0
+                for m in list(self._messages):
+                    is_delayed, is_visible = m.delayed, m.visible
+                    delayed += is_delayed
+                    hidden += not is_visible
+                    visible += is_visible and not is_delayed
+                counts = (visible, delayed, hidden)
+                self._lean_counts = (now, counts)
+            return counts
+
+        @property
+        def approximate_number_of_messages(self) -> int:
+            return self._counts()[0]
+
+        @property
+        def approximate_number_of_messages_delayed(self) -> int:
+            return self._counts()[1]
+
+        @property
+        def approximate_number_of_messages_not_visible(self) -> int:
+            return self._counts()[2]
 
         def delete_message(self, receipt_handle: str) -> None:
             if receipt_handle in self.deleted_messages:
