@@ -252,3 +252,41 @@ def http_with_headers(s, method, path, body=None, headers=None):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+
+
+def test_the_leads_tables_stream_keeps_no_record_its_readers_have_read(local):
+    """moto keeps every stream record (both images of every write) for ever; the stack trims what it has read."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends[dev.ACCOUNT][dev.REGION].get_table(local.tables["LeadsTable"]).stream_shard
+    book_a_demo(local)
+    mql_by_email(local)
+
+    wait_until(lambda: not shard.items, timeout=10)
+
+    assert shard.starting_sequence_number > 1100000000017454423009  # the trim horizon moved past what was read
+
+
+def test_polling_the_stream_leaves_no_shard_iterators_behind(local):
+    """Each GetRecords issues a new iterator and moto keeps them all: about 20 a second, idle."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    iterators = dynamodbstreams_backends[dev.ACCOUNT][dev.REGION].shard_iterators
+    time.sleep(1.5)  # some 30 polls
+
+    assert len(iterators) <= 2
+
+
+def test_a_queue_keeps_a_bounded_number_of_deleted_receipt_handles(local):
+    """moto remembers the receipt handle of every message it ever deleted; the stack's queues, the latest few."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[dev.ACCOUNT][dev.REGION].queues[local.queues["EventsQueue"].rsplit("/", 1)[1]]
+    queue.deleted_messages.limit = 5
+    for i in range(12):
+        assert http(local, "GET", f"/t.gif?vid=receipts-{i}&url=http://127.0.0.1/demo/", headers={"User-Agent": UA})[0] == 200
+
+    wait_until(lambda: not queue._messages and queue.approximate_number_of_messages == 0, timeout=20)
+    time.sleep(0.5)  # the last batch's delete
+
+    assert 0 < len(queue.deleted_messages) <= 5

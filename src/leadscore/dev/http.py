@@ -12,11 +12,22 @@ every answer to a cross-origin request, ignoring the integration's own
 (`GatewayCors`). Without one (leadscore's template), an OPTIONS request is a
 request like any other: it reaches the function of a matching OPTIONS route,
 or gets API Gateway's 404.
+
+A request API Gateway would refuse is refused here the same way, with its JSON
+`{"message": ...}` and the connection closed (the rest of what was sent is
+never read): a `Content-Length` over the 10 MB payload limit gets 413 at once;
+one that is not a number, or a body that stops short of it for
+`BODY_READ_TIMEOUT_S`, gets 400; so do a body sent with no `Content-Length`,
+a malformed chunked body, and a request line or header that does not parse.
+Chunked bodies are read whole and handed over as one body, as API Gateway does.
+A body that is not UTF-8 reaches the handler base64-encoded
+(`isBase64Encoded`), whatever its content type.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import time
@@ -24,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -36,6 +48,11 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 # here they all share this one, so HTTP invocations run one at a time across functions, or a function
 # could read another function's request (its headers, its body) and answer with them.
 _ONE_RESOLVER_AT_A_TIME = threading.Lock()
+PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway HTTP API's request payload limit
+BODY_READ_TIMEOUT_S = 5.0  # a body still short of its length after this gets a 400 (a client that hangs)
+_MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large"}  # API Gateway's own wording
+_DIGITS = re.compile(r"[0-9]{1,20}")
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,8}")
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml", "application/javascript")
 
 
@@ -111,7 +128,7 @@ def http_api_event(method: str, raw_path: str, raw_query: str, headers: dict[str
     for k, v in parse_qsl(raw_query, keep_blank_values=True):
         query[k] = f"{query[k]},{v}" if k in query else v
     content_type = lowered.get("content-type", "")
-    is_text = bool(body) and content_type.startswith(_TEXT_TYPES) and "content-encoding" not in lowered
+    is_text = bool(body) and content_type.startswith(_TEXT_TYPES) and "content-encoding" not in lowered and _is_utf8(body)
     now = datetime.now(timezone.utc)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -143,6 +160,22 @@ def http_api_event(method: str, raw_path: str, raw_query: str, headers: dict[str
     if body:
         event["body"] = body.decode("utf-8") if is_text else base64.b64encode(body).decode("ascii")
     return event
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class Refused(Exception):
+    """A request API Gateway would answer itself, without invoking the function."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
 
 
 class LambdaHttpServer(ThreadingHTTPServer):
@@ -177,11 +210,134 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the stack logs one line per event itself
         pass
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the standard library answers a request it cannot parse with (an HTML page, none at all
+        to what it takes for HTTP/0.9), answered as API Gateway does: JSON, then the connection closed."""
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"  # a status line and headers, whatever the request line said
+        text = _MESSAGES.get(code) or (HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error")
+        body = json.dumps({"message": text}).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def handle_expect_100(self) -> bool:
+        try:
+            self._declared_length()
+        except Refused:
+            return True  # refused by _dispatch, without inviting the body first
+        return super().handle_expect_100()
+
+    def _declared_length(self) -> int | None:
+        """The body length the headers declare (None: chunked); refused as API Gateway would refuse it."""
+        lengths = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding") is not None:
+            if self.headers["Transfer-Encoding"].strip().lower() != "chunked" or lengths:
+                raise Refused(400)  # both at once is how requests are smuggled: refused (RFC 9112, 6.1)
+            return None
+        if not lengths:
+            if self.command in ("POST", "PUT", "PATCH") and self._bytes_waiting():
+                raise Refused(400)  # a body with no length: where it ends cannot be known
+            return 0
+        if len(set(lengths)) != 1 or not _DIGITS.fullmatch(lengths[0].strip()):
+            raise Refused(400)
+        length = int(lengths[0])
+        if length > PAYLOAD_LIMIT:
+            raise Refused(413)
+        return length
+
+    def _bytes_waiting(self) -> bool:
+        """Whether bytes already follow the headers (buffered, or arrived), without waiting for any."""
+        self.connection.setblocking(False)
+        try:
+            return bool(self.rfile.peek(1))
+        except OSError:
+            return False
+        finally:
+            self.connection.setblocking(True)
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        parts, got = [], 0
+        while got < size:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Refused(400)
+            self.connection.settimeout(left)
+            try:
+                chunk = self.rfile.read1(size - got)
+            except TimeoutError:
+                raise Refused(400) from None
+            if not chunk:  # the client gave up
+                raise Refused(400)
+            parts.append(chunk)
+            got += len(chunk)
+        self.connection.settimeout(None)
+        return b"".join(parts)
+
+    def _read_line(self, deadline: float) -> bytes:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Refused(400)
+        self.connection.settimeout(left)
+        try:
+            line = self.rfile.readline(1024)
+        except TimeoutError:
+            raise Refused(400) from None
+        self.connection.settimeout(None)
+        if not line.endswith(b"\n"):
+            raise Refused(400)
+        return line
+
+    def _read_chunked(self, deadline: float) -> bytes:
+        body = bytearray()
+        while True:
+            size_text = self._read_line(deadline).split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise Refused(400)
+            size = int(size_text, 16)
+            if len(body) + size > PAYLOAD_LIMIT:
+                raise Refused(413)
+            if size == 0:
+                break
+            body += self._read(size, deadline)
+            if self._read(2, deadline) != b"\r\n":
+                raise Refused(400)
+        for _ in range(100):  # trailer fields, up to the blank line
+            if self._read_line(deadline) in (b"\r\n", b"\n"):
+                return bytes(body)
+        raise Refused(400)
+
+    def _read_body(self) -> bytes:
+        length = self._declared_length()
+        deadline = time.monotonic() + BODY_READ_TIMEOUT_S
+        if length is None:
+            return self._read_chunked(deadline)
+        return self._read(length, deadline) if length else b""
+
     def _dispatch(self) -> None:
+        try:
+            if self.headers.defects:  # a header line that does not parse
+                raise Refused(400)
+            self._serve()
+        except Refused as refused:
+            self.send_error(refused.status)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client went away
+        except Exception as exc:  # never a traceback and a dropped connection: what API Gateway answers
+            self.server.log(f"{self.command} {self.path[:200]!r} -> 500 ({exc.__class__.__name__})")
+            self.send_error(500)
+
+    def _serve(self) -> None:
         started = time.perf_counter()
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:
+            raise Refused(400) from None
+        body = self._read_body()
         cors, origin = self.server.cors, self.headers.get("Origin") or ""
         if cors is not None and self.command == "OPTIONS" and origin and self.headers.get("Access-Control-Request-Method"):
             self._send(204, cors.preflight_headers(origin), b"")

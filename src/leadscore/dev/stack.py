@@ -21,6 +21,12 @@ with the event shapes Lambda gives them:
   (`streams.py`: the template's filter and batch size, a reported failure
   retried from its record after `STREAM_RETRY_DELAY_S`), polled every
   `STREAM_POLL_S` (the template's 1 s batching window is not waited for).
+  What every reader of a stream has read is trimmed from it.
+
+moto keeps some things for ever that AWS lets go of (stream records, shard
+iterators, deleted receipt handles) and scans a whole queue per message:
+`emulator.py` bounds them for the stack's own resources while it runs, so a
+long run stays within a bounded memory (bench/dev_memory.py).
 
 All functions run in this one process, so their environment variables are
 merged (the template's, resolved; then any already set in the shell win).
@@ -42,6 +48,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from . import emulator
 from .functions import LambdaContext, container_lock, load_handler, load_module
 from .http import GatewayCors, LambdaHttpServer, Route
 from .sqs import sqs_event, sqs_record
@@ -228,6 +235,7 @@ class DevStack:
         check_port(self.host, self.port)
         self._start_moto()
         self._create_resources()
+        self._bound_emulator()
         self._environment()
         self._load_functions()
         self._restore_logs = readable_logs(self.verbose)
@@ -312,6 +320,9 @@ class DevStack:
             events.put_rule(Name=rule.name, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
             events.put_targets(Rule=rule.name, EventBusName=bus, Targets=[{"Id": rule.function, "Arn": arn}])
             self.rules.append((rule, url))
+
+    def _bound_emulator(self) -> None:
+        emulator.bound(ACCOUNT, REGION, [url.rsplit("/", 1)[1] for url in [*self.queues.values(), *(u for _, u in self.rules)]])
 
     def _environment(self) -> None:
         """The template's environment, resolved; local secrets generated; what the shell sets wins."""
@@ -458,6 +469,7 @@ class DevStack:
         ddb = self.client("dynamodb")
         streams = streams_client(endpoint_url=self.endpoint, region_name=REGION,
                                  aws_access_key_id="local", aws_secret_access_key="local")
+        readers: dict[str, list[StreamPump]] = {}
         for source in stream_sources(self.template):
             fn = self.functions[source.function]
 
@@ -470,12 +482,17 @@ class DevStack:
                     raise
 
             pump = StreamPump(ddb, streams, self.tables[source.table], source, invoke)
-            self._spawn(f"stream-{source.function}", self._poll_stream, pump)
+            readers.setdefault(self.tables[source.table], []).append(pump)
+        for table, pumps in readers.items():  # every reader known before any trims
+            for pump in pumps:
+                self._spawn(f"stream-{pump.source.function}", self._poll_stream, pump, table, pumps)
 
-    def _poll_stream(self, pump: StreamPump) -> None:
+    def _poll_stream(self, pump: StreamPump, table: str, readers: list[StreamPump]) -> None:
         while not self._stop.is_set():
             try:
                 left = pump.pump()
+                # what every reader of the stream has read goes (AWS keeps 24 hours; moto, everything)
+                emulator.trim_stream(ACCOUNT, REGION, table, min(max(p.read_through.values(), default=-1) for p in readers))
             except Exception as exc:  # the emulator going away at shutdown
                 if self._stop.is_set():
                     return
@@ -534,6 +551,7 @@ class DevStack:
         if self.moto is not None:
             self._reset_emulator()
             self.moto.stop()
+        emulator.unbound()
         self._restore_logs()
 
     def banner(self) -> str:

@@ -70,6 +70,7 @@ class StreamPump:
         self._patterns = [EventPattern.load(p) for p in source.patterns]
         self._iterators: dict[str, str | None] = {}  # shard id -> next iterator (None: shard closed)
         self._pending: list[dict[str, Any]] = []  # filtered records not yet delivered, in order
+        self.read_through: dict[str, int] = {}  # shard id -> the last sequence number read (what may be trimmed)
         self.invocations = 0
         self.records_read = 0
 
@@ -94,6 +95,8 @@ class StreamPump:
                 self._iterators[sid] = response.get("NextShardIterator")
                 records = response.get("Records", [])
                 self.records_read += len(records)
+                if records:
+                    self.read_through[sid] = max(int(r["dynamodb"]["SequenceNumber"]) for r in records)
                 self._pending += [r for r in (lambda_record(x, self.stream_arn) for x in records) if self._passes(r)]
                 if not records:
                     break
