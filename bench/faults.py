@@ -365,8 +365,8 @@ def run(n_events: int = 5000, ddb_rate: float = 0.2, eb_rate: float = 0.2, seed:
             faults = Faults(tables["LeadsTable"], ddb_rate, eb_rate, seed, layer)
             faults.install(runtime.aws_client("dynamodb"), runtime.aws_client("events"))
 
-            score = load_module(ROOT / "functions" / "score")
-            score.clock = lambda: clock[0]
+            score = load_module(ROOT / "functions" / "score")  # the module is kept: its clock is given back below
+            real_clock, score.clock = score.clock, lambda: clock[0]
             source = next(s for s in stream_sources(template) if s.function == "PublishFunction")
             publish = load_module(source.code_uri)
             notify = load_handler(ROOT / "functions" / "notify", "app.slack_handler")
@@ -442,6 +442,7 @@ def run(n_events: int = 5000, ddb_rate: float = 0.2, eb_rate: float = 0.2, seed:
                 if batches % PUMP_EVERY == 0:
                     publish_all()
             stream_left = publish_all(final=True)
+            score.clock = real_clock
             log(f"ran {batches} batches ({time.perf_counter() - t_start:.1f}s)")
 
             # -- what the table holds --------------------------------------------------------
