@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 from leadscore import settings
-from leadscore.dev import stack as dev
 from leadscore.dev.http import GatewayCors, LambdaHttpServer, Route
 
+from tests.local_stack import http_call, running_stack
 from tests.polling import wait_until
 
 SITE = "https://www.customer.example"
@@ -31,14 +29,11 @@ ANALYTICS_JS = ["authorization", "content-type", "x-retry-count"]
 
 @pytest.fixture(scope="module")
 def local():
-    saved = dict(os.environ)
-    os.environ.pop("CONSOLE_ORIGINS", None)
-    s = dev.DevStack(port=dev.free_port(), out=lambda line: None).start()
-    yield s
-    s.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    settings.reset()
+    console_origins = os.environ.pop("CONSOLE_ORIGINS", None)
+    with running_stack() as s:
+        yield s
+    if console_origins is not None:
+        os.environ["CONSOLE_ORIGINS"] = console_origins
 
 
 @pytest.fixture
@@ -51,13 +46,7 @@ def console(monkeypatch):
     settings.reset()
 
 
-def http(s, method, path, body=None, headers=None):
-    request = urllib.request.Request(f"http://127.0.0.1:{s.port}{path}", data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+http = http_call
 
 
 def preflight(s, path, origin, method, headers):

@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import time
 
 import pytest
 from leadscore.dev import http as devhttp
-from leadscore.dev import stack as dev
+
+from tests.local_stack import running_stack
 
 
 @pytest.fixture(scope="module")
 def local():
-    from leadscore import settings
-
-    saved = dict(os.environ)
-    lines: list[str] = []
-    s = dev.DevStack(port=dev.free_port(), out=lines.append).start()
-    s.lines = lines
-    yield s
-    s.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    settings.reset()
+    with running_stack() as s:
+        yield s
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from leadscore.cli import main
 from leadscore.dev import stack as dev
 from leadscore.dev.template import bus_rules, http_routes, load_template, resources
 
+from tests.local_stack import http_call, running_stack
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,19 +31,10 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chr
 @pytest.fixture
 def local(monkeypatch):
     """A running local stack on a free port; the process environment restored afterwards."""
-    from leadscore import settings
-
-    saved = dict(os.environ)
     monkeypatch.setattr(dev, "REDELIVERY_DELAY_S", 0)
     monkeypatch.setattr(dev, "ASYNC_RETRY_DELAY_S", 0)
-    lines: list[str] = []
-    s = dev.DevStack(port=dev.free_port(), out=lines.append).start()
-    s.lines = lines
-    yield s
-    s.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    settings.reset()
+    with running_stack() as s:
+        yield s
 
 
 def http(s, method, path, body=None, headers=None):
@@ -245,13 +237,7 @@ def test_concurrent_requests_to_different_functions_each_get_their_own_answer(lo
     assert posts == [(200, "*")] * 60
 
 
-def http_with_headers(s, method, path, body=None, headers=None):
-    request = urllib.request.Request(f"http://127.0.0.1:{s.port}{path}", data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+http_with_headers = http_call
 
 
 def test_the_leads_tables_stream_keeps_no_record_its_readers_have_read(local):

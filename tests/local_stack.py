@@ -1,0 +1,40 @@
+"""The local stack (`leadscore dev`) for tests: started on a free port, the process put back afterwards."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def running_stack(**kwargs: Any) -> Iterator[Any]:
+    """A started DevStack whose printed lines are in `.lines`; the environment and settings restored after."""
+    from leadscore import settings
+    from leadscore.dev import stack as dev
+
+    saved = dict(os.environ)
+    lines: list[str] = []
+    s = dev.DevStack(port=dev.free_port(), out=lines.append, **kwargs).start()
+    s.lines = lines
+    try:
+        yield s
+    finally:
+        s.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        settings.reset()
+
+
+def http_call(s: Any, method: str, path: str, body: bytes | None = None,
+              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of one request to the stack, errors included."""
+    request = urllib.request.Request(f"http://127.0.0.1:{s.port}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
