@@ -38,3 +38,16 @@ def http_call(s: Any, method: str, path: str, body: bytes | None = None,
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+    except TimeoutError as e:  # say what the stack was doing instead of answering
+        raise TimeoutError(f"{method} {path}: no answer in 10 s; the process's threads:\n{thread_stacks()}") from e
+
+
+def thread_stacks() -> str:
+    """Where every thread of this process is, innermost frames last (what a hang is waiting on)."""
+    import sys
+    import threading
+    import traceback
+
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(f"--- {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame)[-8:])
+                     for ident, frame in sys._current_frames().items())

@@ -136,3 +136,46 @@ def test_a_garbage_request_gets_a_json_answer_and_the_connection_closed(local, r
     assert headers.get("content-type") == "application/json"
     assert headers.get("connection") == "close"
     assert "message" in json.loads(answer)
+
+
+def test_a_function_that_stays_busy_delays_other_requests_only_until_the_gateways_timeout(monkeypatch):
+    """A hung invocation (say, a handler waiting on an AWS endpoint that went away) holds its container;
+    the next request waits for it at most the integration timeout, then gets API Gateway's 503."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from leadscore.dev.stack import free_port
+
+    monkeypatch.setattr(devhttp, "INTEGRATION_TIMEOUT_S", 0.5)
+    release, entered = threading.Event(), threading.Event()
+
+    def hangs(event, context):
+        entered.set()
+        release.wait(10)
+        return {"statusCode": 200, "body": "late"}
+
+    def answers(event, context):
+        return {"statusCode": 200, "body": "ok"}
+
+    server = devhttp.LambdaHttpServer(("127.0.0.1", free_port()), [devhttp.Route("GET", "/slow", hangs, "Slow"),
+                                                                    devhttp.Route("GET", "/fast", answers, "Fast")])
+    server.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    slow = threading.Thread(target=lambda: urllib.request.urlopen(f"{base}/slow", timeout=15).read())
+    try:
+        slow.start()
+        assert entered.wait(5)
+        started = time.monotonic()
+        with pytest.raises(urllib.error.HTTPError) as busy:
+            urllib.request.urlopen(f"{base}/fast", timeout=5)
+        assert busy.value.code == 503 and json.loads(busy.value.read()) == {"message": "Service Unavailable"}
+        assert time.monotonic() - started < 3
+        release.set()
+        slow.join(5)
+        assert urllib.request.urlopen(f"{base}/fast", timeout=5).read() == b"ok"  # the locks were given back
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+

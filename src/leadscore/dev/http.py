@@ -32,7 +32,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -50,6 +51,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _ONE_RESOLVER_AT_A_TIME = threading.Lock()
 PAYLOAD_LIMIT = 10 * 1024 * 1024  # API Gateway HTTP API's request payload limit
 BODY_READ_TIMEOUT_S = 5.0  # a body still short of its length after this gets a 400 (a client that hangs)
+INTEGRATION_TIMEOUT_S = 30.0  # API Gateway's: a request whose function cannot run by then gets 503
 _MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large"}  # API Gateway's own wording
 _DIGITS = re.compile(r"[0-9]{1,20}")
 _CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,8}")
@@ -176,6 +178,26 @@ class Refused(Exception):
     def __init__(self, status: int):
         super().__init__(status)
         self.status = status
+
+
+class _Busy(Exception):
+    """The function could not start before the integration timeout."""
+
+
+@contextmanager
+def _container(handler: Callable[..., Any], deadline: float) -> Iterator[None]:
+    """Hold what one invocation of `handler` needs (the process-wide resolver lock, its container
+    lock), waiting until `deadline` at most: a hung invocation delays the others, never forever."""
+    held: list[threading.Lock] = []
+    try:
+        for lock in (_ONE_RESOLVER_AT_A_TIME, container_lock(handler)):
+            if not lock.acquire(timeout=max(0.0, deadline - time.perf_counter())):
+                raise _Busy
+            held.append(lock)
+        yield
+    finally:
+        for lock in reversed(held):
+            lock.release()
 
 
 class LambdaHttpServer(ThreadingHTTPServer):
@@ -350,8 +372,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 event = http_api_event(self.command, parts.path, parts.query, dict(self.headers.items()), body,
                                        f"{route.method} {route.path}", match.groupdict(), self.client_address[0])
                 try:
-                    with _ONE_RESOLVER_AT_A_TIME, container_lock(route.handler):
+                    with _container(route.handler, started + INTEGRATION_TIMEOUT_S):
                         result = route.handler(event, LambdaContext(route.name))
+                except _Busy:  # as API Gateway when the integration times out
+                    self.server.log(f"{self.command} {parts.path} -> 503 (the function stayed busy for {INTEGRATION_TIMEOUT_S:.0f} s)")
+                    self._send(503, {"Content-Type": "application/json"}, b'{"message":"Service Unavailable"}')
+                    return
                 except Exception as exc:  # as API Gateway: the function failed
                     self.server.log(f"{self.command} {parts.path} -> 500 ({exc.__class__.__name__})")
                     self._send(500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
