@@ -674,10 +674,12 @@ class Engine:
         total = total_cents / 100
         return "hot" if total >= b.hot else "warm" if total >= b.warm else "cold"
 
-    def advance(self, state: LeadState, now: datetime | float) -> tuple[Score, Transition | None]:
-        """Evaluate at `now` and move the stage; returns the score and the transition made, if any."""
+    def advance(self, state: LeadState, now: datetime | float, trusted: bool = True) -> tuple[Score, Transition | None]:
+        """Evaluate at `now` and move the stage; returns the score and the transition made, if any.
+        `trusted=False` when only events from low-trust senders (`Event.trusted`) led here: the
+        lead then rises no higher than the model's `stages.low_trust_max`."""
         score = self.evaluate(state, now)
-        new_stage, recycled = self.stage_policy.next_stage(state.stage, score, state.pinned, state.recycled)
+        new_stage, recycled = self.stage_policy.next_stage(state.stage, score, state.pinned, state.recycled, trusted)
         state.recycled = recycled
         if new_stage == state.stage:
             return score, None

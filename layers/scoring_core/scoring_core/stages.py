@@ -29,6 +29,7 @@ _LADDER: tuple[Stage, ...] = ("lead", "mql", "sql")
 class StagePolicy:
     def __init__(self, stages: Stages):
         self.hysteresis = stages.hysteresis
+        self.low_trust_top = _LADDER.index(stages.low_trust_max)
         # (threshold score, min fit) for mql and sql
         self.steps = ((stages.mql.score, stages.mql.min_fit), (stages.sql.score, stages.sql.min_fit))
 
@@ -41,11 +42,14 @@ class StagePolicy:
         h = self.hysteresis
         return score.total >= threshold - h and (min_fit is None or score.fit >= min_fit - h)
 
-    def next_stage(self, current: Stage, score: Score, pinned: Stage | None, recycled: bool) -> tuple[Stage, bool]:
+    def next_stage(self, current: Stage, score: Score, pinned: Stage | None, recycled: bool,
+                   trusted: bool = True) -> tuple[Stage, bool]:
         """The stage a lead should be in now, and whether it is still recycled.
 
         Precedence: a `disqualified` pin, then disqualifying rules, then
-        customer (pin or rule), then other pins, then the score ladder."""
+        customer (pin or rule), then other pins, then the score ladder. Not
+        `trusted` (only low-trust events moved the score): the ladder rises no
+        higher than `low_trust_max`, or the current stage if that is higher."""
         if pinned == "disqualified" or score.disqualified_by:
             return "disqualified", recycled
         if pinned == "customer" or score.customer:
@@ -57,7 +61,8 @@ class StagePolicy:
                 return "lead", True
             recycled = False
         level = _LADDER.index(current) if current in _LADDER else 0
-        while level < 2 and self._reaches(level + 1, score):
+        top = 2 if trusted else max(level, self.low_trust_top)
+        while level < top and self._reaches(level + 1, score):
             level += 1
         while level > 0 and not self._keeps(level, score):
             level -= 1
