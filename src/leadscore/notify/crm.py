@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from ..ingest.webhooks.signatures import sign_timestamped
+from ..signing import sign_timestamped
 from .errors import Permanent, Transient
 
 ATTEMPTS = 4
