@@ -13,7 +13,7 @@ from leadscore import dependencies
 from leadscore.adapters.queue import QueueError
 from leadscore.cors import ingest_cors
 from leadscore.edge import Rejected, not_queued, rejection
-from leadscore.ingest import accept
+from leadscore.ingest.collect import Collected, queue_calls
 
 logger = Logger(service="collect")
 metrics = Metrics(namespace="leadscore", service="collect")
@@ -21,21 +21,21 @@ app = APIGatewayHttpResolver(cors=ingest_cors())
 
 
 def init() -> None:
-    dependencies.current().queue
+    dependencies.current().queue  # the SQS client, at cold start
 
 
 @app.post("/v1/<kind>")
 def collect(kind: str) -> dict:
-    return _counted(kind, accept.sdk_calls(dependencies.current(), kind, app.current_event))
+    return _counted(kind, queue_calls(dependencies.current(), kind, app.current_event))
 
 
 @app.post("/beacon/v1/batch")
 def beacon() -> dict:
     url_key = app.current_event.get_query_string_value("writeKey")
-    return _counted("batch", accept.sdk_calls(dependencies.current(), "batch", app.current_event, url_key=url_key))
+    return _counted("batch", queue_calls(dependencies.current(), "batch", app.current_event, url_key=url_key))
 
 
-def _counted(kind: str, collected: accept.Collected) -> dict:
+def _counted(kind: str, collected: Collected) -> dict:
     for reason, count in collected.screened.items():
         metrics.add_metric(name=f"SdkScreened_{reason}", unit=MetricUnit.Count, value=count)
     if collected.screened:

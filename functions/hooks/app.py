@@ -6,7 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import dependencies
 from leadscore.adapters.queue import QueueError
 from leadscore.edge import Rejected, json_response, not_queued, rejection
-from leadscore.ingest import accept
+from leadscore.ingest.hooks import NoSecret, queue_delivery
 
 logger = Logger(service="hooks")
 metrics = Metrics(namespace="leadscore", service="hooks")
@@ -14,12 +14,12 @@ app = APIGatewayHttpResolver()
 
 
 def init() -> None:
-    dependencies.current().queue
+    dependencies.current().queue  # the SQS client, at cold start
 
 
 @app.post("/hooks/<source>")
 def hook(source: str) -> Response:
-    queued = accept.webhook(dependencies.current(), source, app.current_event)
+    queued = queue_delivery(dependencies.current(), source, app.current_event)
     metrics.add_metric(name="HookEventsQueued", unit=MetricUnit.Count, value=queued)
     logger.info("queued", extra={"source": source, "events": queued})
     return json_response(202, {"queued": queued})
@@ -27,7 +27,7 @@ def hook(source: str) -> Response:
 
 @app.exception_handler(Rejected)
 def rejected(exc: Rejected) -> Response:
-    if isinstance(exc, accept.NoSecret):
+    if isinstance(exc, NoSecret):
         logger.warning("no signing secret configured", extra={"source": exc.source})
     metrics.add_metric(name=f"HookRejected_{exc.status}", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"status": exc.status, "reason": exc.message})
