@@ -37,25 +37,28 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Dependencies", "current", "use"]
 
-_UNSET: Any = object()
+#: what a test may give `Dependencies` instead of having it built
+INJECTABLE = ("queue", "restrictions", "engine", "leads_store", "worker", "publisher")
 
 
 class Dependencies:
     """The container's dependencies, built from `settings` on first use, each once.
 
-    Any of `queue`, `engine`, `worker`, `publisher` given to the constructor is used as
-    it is (a test's fake); `clock` is the time the handlers score and sign at."""
+    Any of `queue`, `restrictions`, `engine`, `leads_store`, `worker`, `publisher` given to the
+    constructor is used as it is (a test's fake, an in-memory store); the others are built from
+    the settings, and may use the given ones (a given `leads_store` is the worker's). `clock` is
+    the time the handlers score and sign at."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, queue: Any = _UNSET,
-                 engine: Any = _UNSET, worker: Any = _UNSET, publisher: Any = _UNSET):
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, **given: Any):
+        unknown = set(given) - set(INJECTABLE)
+        if unknown:
+            raise TypeError(f"Dependencies() got unexpected dependencies: {', '.join(sorted(unknown))}")
         self.settings = settings
         self.clock = clock
         self._clients: dict[tuple[str, bool], Any] = {}
         self._built: dict[Any, Any] = {}
         self._lock = threading.RLock()
-        for name, given in (("queue", queue), ("engine", engine), ("worker", worker), ("publisher", publisher)):
-            if given is not _UNSET:
-                self.__dict__[name] = given  # what cached_property would have built
+        self.__dict__.update(given)  # what each cached_property would have built
 
     def aws_client(self, service: str, validate: bool = True) -> Any:
         """The container's client for `service` (pointed at `AWS_ENDPOINT_URL` when set)."""

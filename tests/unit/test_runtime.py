@@ -107,3 +107,16 @@ def test_injected_dependencies_are_used_until_the_next_reset(aws_env):
     assert dependencies.current().queue is fake_queue and dependencies.current().clock() == 42.0
     settings.reset()
     assert dependencies.current() is not injected
+
+
+def test_a_given_leads_store_is_the_one_the_worker_writes_to(aws_env):
+    store = object()  # an in-memory store would do; the worker only keeps it here
+
+    deps = Dependencies(settings.settings(), leads_store=store)
+
+    assert deps.worker.store is store
+
+
+def test_a_dependency_it_does_not_build_is_refused_by_name(aws_env):
+    with pytest.raises(TypeError, match="clients"):
+        Dependencies(settings.settings(), clients={})
