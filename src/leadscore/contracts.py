@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 # the engine's stage literal; its split (issue 16) gives one `Stage` for everything that names a stage
 from scoring_core.stages import Stage
 
+#: the EventBridge event's `source` and `detail-type` (adapters/bus.py still spells them itself)
 SOURCE = "leadscore"
 DETAIL_TYPE = "LeadStageChanged"
 
