@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import threading
 from pathlib import Path
 from datetime import datetime, timedelta, timezone
