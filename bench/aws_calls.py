@@ -80,7 +80,8 @@ for _name in ("AWS_ENDPOINT_URL", "SECRETS_ARN", "LEAD_KEY_SECRET", "AWS_PROFILE
     os.environ.pop(_name, None)
 
 import boto3  # noqa: E402
-from leadscore import runtime, settings  # noqa: E402
+from leadscore import dependencies, settings  # noqa: E402
+from leadscore.aws_clients import botocore_session  # noqa: E402
 from leadscore.adapters.leads import deserialize, state_of  # noqa: E402
 from leadscore.dev.functions import LambdaContext, load_module  # noqa: E402
 from leadscore.dev.sqs import sqs_event, sqs_record  # noqa: E402
@@ -1024,13 +1025,13 @@ def figures(meter: Meter, run: dict[str, Any], n_events: int, n_batches: int, tr
 @contextlib.contextmanager
 def stack(template: dict[str, Any]):
     """Tables and bus from the template on moto, a Meter hooked into boto3's default session and
-    runtime's botocore session before any client exists (a client copies its session's handlers
+    the handlers' botocore session before any client exists (a client copies its session's handlers
     when created)."""
     settings.reset()
     with mock_aws():
         # boto3.client() uses boto3's default session (the naive worker's clients); our handlers'
-        # clients come from runtime's botocore session: hook both
-        sessions = [boto3._get_default_session()._session, runtime._session()]  # botocore sessions  # noqa: SLF001
+        # clients come from leadscore.aws_clients' botocore session: hook both
+        sessions = [boto3._get_default_session()._session, botocore_session()]  # botocore sessions  # noqa: SLF001
         setup_ddb, setup_events = boto3.client("dynamodb"), boto3.client("events")
         tables, buses = create_tables(setup_ddb, template), create_buses(setup_events, template)
         meter = Meter(template, tables)
@@ -1053,21 +1054,16 @@ def run_ours(batches: list[list[Delivery]], n_events: int, containers: int, seed
         os.environ["LEADS_TABLE"], os.environ["BUS_NAME"] = aws.tables["LeadsTable"], aws.buses["LeadsBus"]
         settings.reset()  # read again, with this run's table and bus
         app = load_module(ROOT / "functions" / "score")
-        if hasattr(app, "clock"):  # the handler's clock: when the batch is delivered
-            app.clock = lambda: clock[0]
-        else:
-            app.time = SimpleNamespace(time=lambda: clock[0])
-        workers = []
-        for _ in range(containers):  # warm: built (init) before counting starts
-            runtime.worker.cache_clear()
-            workers.append(runtime.worker())
-        original_worker = runtime.worker
-        current = [workers[0]]
-        runtime.worker = lambda: current[0]
+        # warm containers, each its own worker, built (init) before counting starts; their clock: when
+        # the batch is delivered
+        warm = [dependencies.Dependencies(settings.settings(), clock=lambda: clock[0]) for _ in range(containers)]
+        for container in warm:
+            container.worker  # noqa: B018 (built now)
+        dependencies.use(warm[0])
         pick = random.Random(seed + 1)
 
         def choose() -> None:
-            current[0] = workers[pick.randrange(len(workers))]
+            dependencies.use(warm[pick.randrange(len(warm))])
 
         publisher = Publisher(aws, template, len(batches[0]), rate, aws.meter)
         sink = _Sink()
@@ -1078,7 +1074,7 @@ def run_ours(batches: list[list[Delivery]], n_events: int, containers: int, seed
             with contextlib.redirect_stdout(sink):  # type: ignore[type-var]
                 publisher.drain()  # what is left when the last window closes
         finally:
-            runtime.worker = original_worker
+            dependencies.use(None)
         result["log_bytes"] += sink.bytes
         if not aws.meter.calls:
             raise SystemExit("no AWS call of the worker was counted: the hook missed its clients")

@@ -121,7 +121,7 @@ bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
 app = bench.load_module(bench.ROOT / "functions" / "pixel")
 events = bench.requests(500)
 queue, _ = bench.stubbed_queue(2000)
-bench.runtime.event_queue = lambda: queue
+bench.dependencies.use(bench.dependencies.Dependencies(bench.settings.settings(), queue=queue))
 class Sink:
     n = 0
     def write(self, s): Sink.n += len(s.encode()); return len(s)

@@ -22,7 +22,7 @@ template.yaml:
   `--bus-duplicates` (0.2) of those events are given to the notifier twice.
 
 Faults are injected through botocore's event system on the clients our code uses
-(`runtime.aws_client("dynamodb")`, `runtime.aws_client("events")`), seeded, never by
+(`Dependencies.aws_client("dynamodb")`, `Dependencies.aws_client("events")`), seeded, never by
 changing our code:
 
 - `--ddb-throttle` (0.2) of the writes to the leads table (UpdateItem, PutItem,
@@ -81,7 +81,8 @@ sys.path.insert(0, str(ROOT))
 import aws_calls  # noqa: E402  (bench/aws_calls.py: the stream, and the environment it sets)
 import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
-from leadscore import runtime, settings  # noqa: E402
+from leadscore import dependencies, settings  # noqa: E402
+from leadscore.adapters.bus import TransitionBus  # noqa: E402
 from leadscore.adapters.leads import deserialize, state_of  # noqa: E402
 from leadscore.dev.functions import LambdaContext, load_handler, load_module  # noqa: E402
 from leadscore.dev.sqs import sqs_event, sqs_record  # noqa: E402
@@ -363,16 +364,19 @@ def run(n_events: int = 5000, ddb_rate: float = 0.2, eb_rate: float = 0.2, seed:
                 os.environ.pop(name, None)
             settings.reset()
             faults = Faults(tables["LeadsTable"], ddb_rate, eb_rate, seed, layer)
-            faults.install(runtime.aws_client("dynamodb"), runtime.aws_client("events"))
+            # the handlers' container: the bench's clock, and the publisher's retry waits on no clock of ours
+            container = dependencies.Dependencies(settings.settings(), clock=lambda: clock[0])
+            container.publisher = TransitionBus(container.aws_client("events"), container.settings.required("bus_name"),
+                                                sleep=slept.append)
+            dependencies.use(container)
+            faults.install(container.aws_client("dynamodb"), container.aws_client("events"))
 
-            score = load_module(ROOT / "functions" / "score")  # the module is kept: its clock is given back below
-            real_clock, score.clock = score.clock, lambda: clock[0]
+            score = load_module(ROOT / "functions" / "score")
             source = next(s for s in stream_sources(template) if s.function == "PublishFunction")
             publish = load_module(source.code_uri)
             notify = load_handler(ROOT / "functions" / "notify", "app.slack_handler")
             for app in (score, publish):
                 app.logger.registered_handler.setStream(_Sink())
-            runtime.publisher()._sleep = slept.append  # its retry waits, on no clock of ours (an injected dependency)
 
             recorded: dict[str, dict[str, Any]] = {}  # transition_id -> detail, from the stream records that carry one
 
@@ -442,7 +446,7 @@ def run(n_events: int = 5000, ddb_rate: float = 0.2, eb_rate: float = 0.2, seed:
                 if batches % PUMP_EVERY == 0:
                     publish_all()
             stream_left = publish_all(final=True)
-            score.clock = real_clock
+            dependencies.use(None)
             log(f"ran {batches} batches ({time.perf_counter() - t_start:.1f}s)")
 
             # -- what the table holds --------------------------------------------------------

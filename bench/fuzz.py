@@ -462,9 +462,9 @@ class Fuzzer:
         self.sent: list[str] = []
         # every message body the handlers put on the queue, read as SendMessageBatch gets it (the call
         # still reaches moto): one AWS call per request instead of a receive and a delete
-        from leadscore import runtime
+        from leadscore import dependencies
 
-        client = runtime.event_queue()._client
+        client = dependencies.current().aws_client("sqs", validate=False)  # the events queue's client
         send_message_batch = client.send_message_batch
 
         def recorded(**kwargs: Any) -> Any:

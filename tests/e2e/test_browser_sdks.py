@@ -175,9 +175,9 @@ def fail_once(stack):
     after SQS took it): the real collect handler answers 503 with the event queued, so the SDK's
     retry queues it a second time, as happens in AWS."""
     from botocore.exceptions import ConnectionClosedError
-    from leadscore import runtime
+    from leadscore import dependencies
 
-    client = runtime.queue_client()
+    client = dependencies.current().aws_client("sqs", validate=False)  # the events queue's client
     state = {"marker": None, "failed": 0}
 
     def before_send(params, **_):

@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
-from leadscore.dev.functions import LambdaContext, load_handler, load_module
+from leadscore import dependencies
+from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.http import http_api_event
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
@@ -110,9 +111,8 @@ def page_score(body: str) -> float:
 @pytest.fixture
 def frozen(monkeypatch):
     """The leads function's clock held still (decay moves scores between two requests), and movable."""
-    app = load_module(LEADS)
     now = {"t": time.time()}
-    monkeypatch.setattr(app, "clock", lambda: now["t"])
+    monkeypatch.setattr(dependencies.current(), "clock", lambda: now["t"])
     return now
 
 

@@ -25,13 +25,14 @@ from typing import Any
 
 import boto3
 import pytest
+from leadscore import dependencies
 from leadscore.dev.functions import LambdaContext, load_handler, load_module
 from leadscore.dev.sqs import sqs_event, sqs_record
+from leadscore.edge import Unauthorized
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
-from leadscore.ingest.errors import Unauthorized
-from leadscore.ingest.webhooks.signatures import verify_timestamped
 from leadscore.notify import crm
 from leadscore.notify.errors import Transient
+from leadscore.signing import verify_timestamped
 from moto.core import DEFAULT_ACCOUNT_ID
 from scoring_core import Engine, Event, LeadState, load_model
 from scoring_core.engine import transition_id
@@ -501,7 +502,6 @@ def captured(stack) -> list[dict[str, Any]]:
 
 
 def test_a_lead_hovering_around_the_mql_threshold_alerts_once(slack, rec, monkeypatch):
-    score_app = load_module(ROOT / "functions" / "score")
     score = load_handler(ROOT / "functions" / "score", "app.lambda_handler")
     now = time.time()
     base = now - 12 * 86400
@@ -527,7 +527,7 @@ def test_a_lead_hovering_around_the_mql_threshold_alerts_once(slack, rec, monkey
     assert min(trajectory) >= 40  # within the hysteresis
 
     for i, (at, events) in enumerate(batches):
-        monkeypatch.setattr(score_app, "clock", lambda at=at: at)
+        monkeypatch.setattr(dependencies.current(), "clock", lambda at=at: at)  # the worker scores at `at`
         records = [sqs_record(f"m-{e.event_id}", e.model_dump_json(), "arn:aws:sqs:us-east-1:123456789012:leadscore-EventsQueue")
                    for e in events]
         assert score(sqs_event(records), LambdaContext("ScoreFunction")) == {"batchItemFailures": []}
