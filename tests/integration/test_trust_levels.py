@@ -232,11 +232,11 @@ def claim_and_act(key):
 
 def victim_now():
     """The victim's lead as stored: (stage, score now)."""
-    from leadscore import runtime
+    from leadscore import dependencies
     from leadscore.adapters.leads import state_of
     from leadscore.identity import email_key
 
-    worker = runtime.worker()
+    worker = dependencies.current().worker
     state = state_of(worker.store.get(worker.resolve(email_key(VICTIM_EMAIL, LEAD_KEY_SECRET))))
     return state.stage, worker.engine.evaluate(state, time.time()).total
 
