@@ -220,7 +220,7 @@ def score_queued(aws):
 
 
 def stage_changes(stack):
-    from tests.integration.test_worker import published
+    from tests.support.queues import published
 
     return [(d["from_stage"], d["to_stage"], d["score"]) for d in published(stack)]
 

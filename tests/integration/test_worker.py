@@ -17,23 +17,11 @@ from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from scoring_core import Engine, LeadState, load_model
 
+from tests.support.queues import published
 from tests.support.worker import NOW, ev, run
 
 ENGINE = Engine(load_model())
 
-
-
-def published(stack) -> list[dict]:
-    """What reached EventBridge: the stream publisher is run first over the table's new stream records."""
-    stack.publish()
-    out = []
-    while True:
-        msgs = stack.sqs.receive_message(QueueUrl=stack.capture, MaxNumberOfMessages=10).get("Messages", [])
-        if not msgs:
-            return out
-        for m in msgs:
-            out.append(json.loads(m["Body"])["detail"])
-            stack.sqs.delete_message(QueueUrl=stack.capture, ReceiptHandle=m["ReceiptHandle"])
 
 
 def lead_item(stack, email="ann@acme.example") -> dict:

@@ -32,3 +32,8 @@ def captured(stack: Any) -> list[dict[str, Any]]:
     once the stream publisher has run over the table's new stream records."""
     stack.publish()
     return _drain(stack.sqs, stack.capture)
+
+
+def published(stack: Any) -> list[dict[str, Any]]:
+    """What reached EventBridge, each event's detail: the stream publisher is run first over the table's new stream records."""
+    return [event["detail"] for event in captured(stack)]
