@@ -35,7 +35,6 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/leadscore-events"
 os.environ["QUEUE_URL"] = QUEUE_URL
 
-import boto3  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 from leadscore import dependencies, settings  # noqa: E402
 from leadscore.adapters.queue import EventQueue  # noqa: E402

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.chromium import browser_context, in_ci
+from tests.support.chromium import browser_context, in_ci
 
 SDKS = Path(__file__).resolve().parent / "sdks"
 WAIT_S = 20  # for events to go page -> API -> queue -> worker -> table

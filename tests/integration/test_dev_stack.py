@@ -20,8 +20,8 @@ from leadscore.cli import main
 from leadscore.dev import stack as dev
 from leadscore.dev.template import bus_rules, http_routes, load_template, resources
 
-from tests.local_stack import http_call, running_stack
-from tests.polling import wait_until
+from tests.support.local_stack import http_call, running_stack
+from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()

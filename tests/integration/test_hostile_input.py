@@ -15,7 +15,8 @@ from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 
-from tests.integration.conftest import invoke, queued
+from tests.support.handlers import invoke
+from tests.support.queues import queued
 
 WRITE_KEY = "wk_hostile_test"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

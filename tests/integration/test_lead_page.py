@@ -26,8 +26,9 @@ from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from scoring_core import Event
 
-from tests.integration.test_notify import SENDER, captured, parts, posted, sent_emails
-from tests.integration.test_notify import invoke as alert
+from tests.support.alerts import SENDER, parts, posted, sent_emails
+from tests.support.queues import captured
+from tests.support.handlers import invoke_notifier as alert
 
 ROOT = Path(__file__).resolve().parents[2]
 LEADS = ROOT / "functions" / "leads"

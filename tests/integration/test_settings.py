@@ -19,8 +19,9 @@ from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from leadscore.settings import ConfigError
 from scoring_core import Event
 
-from tests.integration.conftest import invoke, queued
-from tests.unit import signing
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from testbed import signing
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "events" / "webhooks"

@@ -13,8 +13,9 @@ import time
 import pytest
 from leadscore.ingest.pixel import GIF
 
-from tests.integration.conftest import invoke, queued
-from tests.unit.signing import sign_pixel_hit, sign_stripe
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from testbed.signing import sign_pixel_hit, sign_stripe
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 LEAD_KEY_SECRET = "trust-test-lead-key-secret"
@@ -219,7 +220,7 @@ def score_queued(aws):
 
 
 def stage_changes(stack):
-    from tests.integration.test_worker import published
+    from tests.support.queues import published
 
     return [(d["from_stage"], d["to_stage"], d["score"]) for d in published(stack)]
 

@@ -6,7 +6,7 @@ import json
 import random
 import threading
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from leadscore import dependencies, settings
@@ -15,41 +15,13 @@ from leadscore.adapters.leads import state_of
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
-from scoring_core import Engine, Event, LeadState, load_model
+from scoring_core import Engine, LeadState, load_model
+
+from tests.support.queues import published
+from tests.support.worker import NOW, ev, run
 
 ENGINE = Engine(load_model())
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
-
-
-def published(stack) -> list[dict]:
-    """What reached EventBridge: the stream publisher is run first over the table's new stream records."""
-    stack.publish()
-    out = []
-    while True:
-        msgs = stack.sqs.receive_message(QueueUrl=stack.capture, MaxNumberOfMessages=10).get("Messages", [])
-        if not msgs:
-            return out
-        for m in msgs:
-            out.append(json.loads(m["Body"])["detail"])
-            stack.sqs.delete_message(QueueUrl=stack.capture, ReceiptHandle=m["ReceiptHandle"])
-
-
-def ev(i, type_, *, email="ann@acme.example", anon=None, days_ago=0.0, **fields) -> Event:
-    at = NOW - timedelta(days=days_ago)
-    return Event(event_id=fields.pop("event_id", f"e-{i}"), type=type_, occurred_at=at, received_at=at,
-                 source="test", email=email, anonymous_id=anon, **fields)
-
-
-def run(events, batch=10, handler=None):
-    """Deliver events in SQS batches of `batch`; returns the batchItemFailures of each batch."""
-    handler = handler or load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")
-    failures = []
-    for start in range(0, len(events), batch):
-        records = [sqs_record(f"m-{e.event_id}", e.model_dump_json(), "arn:aws:sqs:us-east-1:123456789012:leadscore-EventsQueue")
-                   for e in events[start : start + batch]]
-        failures += handler(sqs_event(records), LambdaContext("score"))["batchItemFailures"]
-    return failures
 
 
 def lead_item(stack, email="ann@acme.example") -> dict:

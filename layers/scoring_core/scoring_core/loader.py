@@ -13,9 +13,7 @@ from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
-import re
-
-import yaml
+import yaml  # type: ignore[import-untyped]  # (no stubs in the lock)
 from pydantic import ValidationError
 
 from .document import Path, _Marks, read_document
