@@ -14,7 +14,7 @@ app = APIGatewayHttpResolver()
 
 
 def init() -> None:
-    dependencies.current().queue  # the SQS client, at cold start
+    dependencies.current().queue  # noqa: B018 (the SQS client, built at cold start)
 
 
 @app.post("/hooks/<source>")

@@ -25,7 +25,7 @@ RESPONSE = {
 
 def init() -> None:
     """Build what every request needs (the SQS client, the event model); once per container."""
-    dependencies.current().queue
+    dependencies.current().queue  # noqa: B018 (built at cold start)
     import scoring_core.events  # noqa: F401  (pydantic model, needed by every usable hit)
 
 

@@ -19,7 +19,7 @@ metrics = Metrics(namespace="leadscore", service="publish")
 
 
 def init() -> None:
-    dependencies.current().publisher
+    dependencies.current().publisher  # noqa: B018 (built at cold start)
 
 
 def lambda_handler(event, context):

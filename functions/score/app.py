@@ -14,7 +14,7 @@ metrics = Metrics(namespace="leadscore", service="score")
 
 
 def init() -> None:
-    dependencies.current().worker
+    dependencies.current().worker  # noqa: B018 (built at cold start)
 
 
 def lambda_handler(event, context):

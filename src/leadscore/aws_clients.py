@@ -47,13 +47,13 @@ def cache_user_agent(client: Any) -> Any:
     left as it is."""
     creator = getattr(client, "_user_agent_creator", None)
     build = getattr(creator, "to_string", None)
-    if build is None:
+    if creator is None or build is None:
         return client
     try:
         from botocore.context import get_context
     except ImportError:  # botocore < 1.38: no request features, one header per client
 
-        def get_context() -> None:
+        def get_context() -> Any:  # type: ignore[misc]  # the same call, never a context
             return None
 
     cache: dict[frozenset[str], str] = {}

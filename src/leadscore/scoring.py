@@ -62,7 +62,7 @@ def score_records(records: list[dict[str, Any]], worker: Worker, now: float, max
     processor = BatchProcessor(event_type=EventType.SQS)
     with processor(records=records, handler=parse):
         processor.process()
-    invalid = [r.message_id for r in processor.fail_messages]
+    invalid = [r.message_id for r in processor.fail_messages]  # type: ignore[union-attr]  # SQS records only
     result = worker.process(parsed, now)
     failing = set(invalid) | result.failed
     to_dlq = sum(1 for r in records

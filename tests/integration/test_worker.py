@@ -89,7 +89,7 @@ def test_the_same_event_twice_in_one_batch_counts_once(stack):
 def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
     events = stream(n=200, seed=3)
     handler = load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")
-    dependencies.current().worker  # one container's worker, shared by the threads as Lambda would not; the table is the only shared state
+    dependencies.current().worker  # noqa: B018 one container's worker, shared by the threads as Lambda would not; the table is the only shared state
     parts = [events[i::4] for i in range(4)]
     errors = []
 
