@@ -1,7 +1,8 @@
 """The calibrate → backtest path as a newcomer walks it (issue 17): real files (delimiters,
 encodings, BOMs, no id column, dates), a held-out part, and one-line errors that say the fix.
 
-Each test here failed on the code before issue 17."""
+Each test here failed on the code before issue 17, except those that keep what already worked:
+a UTF-8 byte order mark and ISO dates."""
 
 from __future__ import annotations
 
@@ -422,3 +423,14 @@ def test_x_education_report_deciles_never_overlap(tmp_path):
     for upper, lower in zip(d, d[1:]):
         assert upper["min_score"] > lower["max_score"]
         assert upper["conversion"] >= lower["conversion"] - 0.05
+
+
+def test_a_rule_that_gives_every_lead_the_same_points_has_no_share_of_the_score(files):
+    # calibrate's baseline: it moves every lead alike, so it would otherwise take most of the score
+    files["model"].write_text(MODEL.replace("engagement:\n", 'engagement:\n  - {id: baseline, on: "*", points: 50, cap: 50}\n'),
+                              encoding="utf-8")
+    leads = read_leads(files["data"], load_mapping(files["mapping"]))
+    rules = {r["rule"]: r for r in backtest(leads, Engine(load_model(files["model"])))["rules"]}
+    assert rules["baseline"]["leads"] == 8 and rules["baseline"]["constant"]
+    assert rules["baseline"]["share_of_score"] is None
+    assert rules["pro"]["share_of_score"] == pytest.approx(160 / 330)

@@ -74,15 +74,17 @@ def backtest(leads: list[HistoricLead], engine: Any, *, progress: bool = False,
 def rule_figures(model: Any, scores: Sequence[Any], labels: Sequence[bool]) -> list[dict[str, Any]]:
     """Each rule of the model: how many leads it fires for, the points it gave, its share of all
     the points given (in absolute value, so a penalty counts as much as a bonus), and how the
-    leads it fires for converted (lift over the base rate). Rules that never fire are listed too."""
+    leads it fires for converted (lift over the base rate). A rule that gives every lead the same
+    points (calibrate's `baseline`) ranks no one: it is marked `constant` and left out of the
+    shares. Rules that never fire are listed too."""
     n = len(labels)
     base = sum(labels) / n if n else 0.0
     figures: dict[str, dict[str, Any]] = {}
+    given: dict[str, set[int]] = {}
     for kind, rules in (("fit", model.fit), ("engagement", model.engagement)):
         for rule in rules:
             figures[rule.id] = {"rule": rule.id, "kind": kind, "points": rule.points, "leads": 0, "converted": 0,
                                 "points_given": 0}
-    total_cents = 0
     for score, y in zip(scores, labels):
         for reason in score.reasons:
             f = figures.setdefault(reason.rule, {"rule": reason.rule, "kind": reason.kind, "points": None,
@@ -91,14 +93,17 @@ def rule_figures(model: Any, scores: Sequence[Any], labels: Sequence[bool]) -> l
                 f["leads"] += 1
                 f["converted"] += bool(y)
                 f["points_given"] += reason.cents
-                total_cents += abs(reason.cents)
+                given.setdefault(reason.rule, set()).add(reason.cents)
+    constant = {rule for rule, f in figures.items() if n and f["leads"] == n and len(given.get(rule, ())) == 1}
+    total_cents = sum(abs(f["points_given"]) for rule, f in figures.items() if rule not in constant)
     out = []
-    for f in figures.values():
+    for rule, f in figures.items():
         rate = f["converted"] / f["leads"] if f["leads"] else None
+        share = None if rule in constant else abs(f["points_given"]) / total_cents if total_cents else 0.0
         out.append({**f, "points_given": f["points_given"] / 100, "share_of_leads": f["leads"] / n if n else 0.0,
-                    "share_of_score": abs(f["points_given"]) / total_cents if total_cents else 0.0,
+                    "constant": rule in constant, "share_of_score": share,
                     "conversion": rate, "lift": rate / base if rate is not None and base else None})
-    return sorted(out, key=lambda f: (f["kind"] != "fit", -f["share_of_score"]))
+    return sorted(out, key=lambda f: (f["kind"] != "fit", -(f["share_of_score"] or 0)))
 
 
 def _calibration(scores: list[float], labels: list[bool], deciles: list[dict[str, Any]],

@@ -171,7 +171,7 @@ def write_html(result: dict[str, Any], path: Path, title: str) -> None:
     rules = _table(["rule", "kind", "points", "fires for (leads)", "share of leads", "share of the score",
                     "their conversion", "lift"],
                    [[r["rule"], r["kind"], points(r["points"]), f"{r['leads']:,}", _pct(r["share_of_leads"]),
-                     _pct(r["share_of_score"]), _pct(r["conversion"]), "–" if r["lift"] is None else f"×{r['lift']:.2f}"]
+                     "same for all: ranks no one" if r.get("constant") else _pct(r["share_of_score"]), _pct(r["conversion"]), "–" if r["lift"] is None else f"×{r['lift']:.2f}"]
                     for r in result.get("rules", [])], cls="rules")
     deciles = _table(["decile", "leads ranked", "leads", "converted", "conversion", "lift", "scores"],
                      [[str(d["decile"]), _ranks(d), f"{d['leads']:,}", f"{d['converted']:,}", _pct(d["conversion"]),
