@@ -199,12 +199,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from .analysis.backtest import logistic_curve
     from .analysis.calibrate import CalibrationError, calibrate
-    from .analysis.dataset import held_out_path, score_leads, split_leads, write_fit_record
+    from .analysis.dataset import HistoricLead, held_out_path, score_leads, split_leads, write_fit_record
 
     out = Path(args.out)
     _writable_out_or_exit(out)
     mapping, file = _leads_or_exit(args)
-    fitted, held = file.leads, []
+    fitted, held = file.leads, list[HistoricLead]()
     if args.test_share:
         fitted, held = split_leads(file.leads, args.test_share, args.seed)
         if not any(lead.converted for lead in held) or all(lead.converted for lead in held):

@@ -13,7 +13,7 @@ from leadscore.analysis.mapping import load_mapping
 from leadscore.analysis.report import write_report
 from scoring_core import Engine, load_model
 
-from tests.e2e.chromium import browser_context
+from tests.support.chromium import browser_context
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

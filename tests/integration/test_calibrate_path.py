@@ -308,7 +308,7 @@ def test_calibrate_test_share_holds_out_a_stratified_part_and_writes_its_ids(his
     rows = synthetic()
     held_file = held_out_path(history["model"])
     assert held_file.name == "fitted.held-out.csv" and f"ids in {held_file}" in err
-    held = [line for line in held_file.read_text(encoding="utf-8").splitlines()[1:]]
+    held = list(held_file.read_text(encoding="utf-8").splitlines()[1:])
     assert held_file.read_text(encoding="utf-8").splitlines()[0] == "Lead"
     won = {r[0] for r in rows if r[4] == "yes"}
     assert len(held) == round(len(won) * 0.3) + round((len(rows) - len(won)) * 0.3)
