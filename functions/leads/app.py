@@ -46,56 +46,59 @@ def _authorize() -> None:
         raise Unauthorized("bad or missing bearer token")
 
 
-def _table() -> str:
-    return runtime.settings().required("leads_table")
+def leads():
+    """The leads table's reads (adapters/leads), over the container's DynamoDB client."""
+    from leadscore.adapters.leads import LeadStore
+
+    return LeadStore(runtime.aws_client("dynamodb"), runtime.settings().required("leads_table"))
 
 
 @app.get("/leads/<id>")
 def get_lead(id: str) -> dict:  # noqa: A002 (the route's name)
-    from leadscore.views import lead_view, resolve
+    from leadscore.views import lead_at
 
     _authorize()
-    item = resolve(runtime.aws_client("dynamodb"), _table(), id)
-    if item is None:
+    view = lead_at(leads(), engine(), id, clock())
+    if view is None:
         raise NotFound("no such lead")
-    return lead_view(engine(), item, clock())
+    return view
 
 
 @app.get("/leads/<id>/page", cors=False)
 def open_lead_page(id: str) -> Response:  # noqa: A002 (the route's name)
     from leadscore import lead_page, links
-    from leadscore.views import lead_view, resolve
+    from leadscore.views import lead_at
 
     query = app.current_event.query_string_parameters or {}
     lead_id, token, now = unquote(id), runtime.settings().api_token(), clock()
     # an unset token signs nothing and opens nothing
     if not token or not links.valid_page_link(lead_id, query.get("exp"), query.get("sig"), links.page_key(token), now=now):
         return lead_page.response(403, lead_page.invalid_link())
-    item = resolve(runtime.aws_client("dynamodb"), _table(), lead_id)
-    if item is None:
+    view = lead_at(leads(), engine(), lead_id, now)
+    if view is None:
         return lead_page.response(404, lead_page.no_such_lead())
-    return lead_page.response(200, lead_page.render(lead_view(engine(), item, now), now=now, expires_at=int(query["exp"])))
+    return lead_page.response(200, lead_page.render(view, now=now, expires_at=int(query["exp"])))
 
 
 @app.get("/leads")
 def list_leads() -> dict:
     from leadscore.identity import email_key
-    from leadscore.views import lead_view, qualified, resolve
+    from leadscore.views import lead_at, leads_at_stage
     from scoring_core.events import normalize_email
 
     _authorize()
     query = app.current_event.query_string_parameters or {}
-    client, now = runtime.aws_client("dynamodb"), clock()
+    now = clock()
     if "email" in query:
         try:
             email = normalize_email(query["email"])
         except ValueError:
             raise BadRequest("email is not an email address") from None
         key_secret = runtime.settings().lead_key_secret()
-        item = resolve(client, _table(), email_key(email, key_secret))
-        if item is None:
+        view = lead_at(leads(), engine(), email_key(email, key_secret), now)
+        if view is None:
             raise NotFound("no lead with this email")
-        return lead_view(engine(), item, now)
+        return view
     stage = query.get("stage")
     if stage not in STAGES:
         raise BadRequest("give ?email= or ?stage= (one of mql, sql, customer)")
@@ -105,8 +108,7 @@ def list_leads() -> dict:
         raise BadRequest("limit must be a whole number") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    items = qualified(client, _table(), stage, limit)
-    return {"leads": [lead_view(engine(), i, now, full=False) for i in items]}
+    return {"leads": leads_at_stage(leads(), engine(), stage, limit, now)}
 
 
 @app.exception_handler(Rejected)

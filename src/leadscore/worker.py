@@ -1,7 +1,8 @@
 """The scoring worker: a batch of queued events → lead state → stage transitions.
 
 Per batch: events are grouped by lead; each lead gets one UpdateItem that
-applies its events once each and returns the new state (`LeadStore.apply`);
+applies its events once each and returns the new state (`LeadTable.apply`;
+`adapters/leads`: DynamoDB in Lambda, in memory in unit tests);
 the engine evaluates it; a transition is recorded on the lead, with its
 `LeadStageChanged` detail, conditioned on the lead's transition counter (so
 of two concurrent evaluations only one records, the other evaluates again).
@@ -21,8 +22,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
+from scoring_core.heat import heat_increment
 
-from .adapters.leads import LeadStore, Pending, heat_increment, state_of
+from .adapters.leads import LeadTable, Pending, state_of
 from .identity import keys_of
 
 MAX_REDIRECTS = 5
@@ -95,7 +97,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) 
 class Worker:
     """Applies batches of events. Build once per container; it caches alias redirects."""
 
-    def __init__(self, engine: Engine, store: LeadStore, key_secret: str, log: Callable[..., None] | None = None):
+    def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None):
         self.engine = engine
         self.store = store
         self.key_secret = key_secret

@@ -73,7 +73,10 @@ def send_email(transition: dict[str, Any]) -> dict[str, Any]:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
     from . import mail
 
-    message_id = mail.send(Alert(t, lead_url=_lead_url(t.lead_id)), aws_client("sesv2"), sender, recipients)
+    from ..adapters.alerts import AlertMailer
+
+    message = mail.message(Alert(t, lead_url=_lead_url(t.lead_id)), sender, recipients)
+    message_id = AlertMailer(aws_client("sesv2")).send(sender, recipients, message)
     return {"status": "sent", "message_id": message_id}
 
 
@@ -106,13 +109,11 @@ def _with_parking(channel: str, send: Callable[[dict[str, Any]], dict[str, Any]]
 
 @per_container
 def _idempotent(channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-    store = DynamoDBPersistenceLayer(table_name=settings().required("alerts_table"), boto3_client=aws_client("dynamodb"))
+    from ..adapters.alerts import sent_alerts
+
+    store = sent_alerts(aws_client("dynamodb"), settings().required("alerts_table"))
     config = IdempotencyConfig(event_key_jmespath="transition_id", raise_on_no_idempotency_key=True,
                                expires_after_seconds=KEEP_RECORDS_S)
     fn = idempotent_function(_with_parking(channel, SENDERS[channel]), data_keyword_argument="transition",
@@ -125,8 +126,9 @@ def park(channel: str, event: Any, reason: str) -> None:
     url = settings().alerts_dlq_url
     if not url:
         raise Transient(f"cannot park the alert ({reason}): ALERTS_DLQ_URL is not set")
-    body = json.dumps({"channel": channel, "reason": reason, "event": event}, default=str)
-    aws_client("sqs").send_message(QueueUrl=url, MessageBody=body)
+    from ..adapters.alerts import ParkedAlerts
+
+    ParkedAlerts(aws_client("sqs"), url).park(json.dumps({"channel": channel, "reason": reason, "event": event}, default=str))
 
 
 def notify(channel: str, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
