@@ -7,7 +7,7 @@ The items come from the leads table through `LeadReader` (adapters/leads).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scoring_core import Engine
@@ -16,7 +16,7 @@ from .adapters.leads import LeadReader, state_of
 
 
 def iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def lead_view(engine: Engine, item: dict[str, Any], now: float, *, full: bool = True) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
@@ -68,7 +68,7 @@ def _error_code(exc: Exception) -> str | None:
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) -> dict[str, Any]:
@@ -135,7 +135,7 @@ class Worker:
                 fx = self.engine.effects(event)
                 points = self._points(fx)
                 pending = Pending(fx, heat_increment(points, fx.at) if points else 0.0)
-            except Exception as exc:  # one event the engine cannot apply fails alone, not its batch
+            except Exception as exc:  # noqa: BLE001 (one event the engine cannot apply fails alone, not its batch)
                 self._log("event not applied", error=exc.__class__.__name__, event_type=event.type, source=event.source)
                 result.failed.add(message_id)
                 result.events_failed += 1
@@ -149,7 +149,7 @@ class Worker:
         for group in groups.values():
             try:
                 result.transitions += self._apply_group(group, now, result)
-            except Exception as exc:  # DynamoDB refusing or failing after retries: redeliver this lead's messages only
+            except Exception as exc:  # noqa: BLE001 (DynamoDB refusing or failing after retries: redeliver this lead's messages only)
                 self._log("lead update failed", error=exc.__class__.__name__, code=_error_code(exc),
                           lead_kind=group.key[:2], messages=len(group.messages))
                 result.failed |= set(group.messages)

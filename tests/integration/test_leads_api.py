@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from leadscore.identity import LOCAL_KEY_SECRET, email_key
 
+from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from tests.integration.conftest import invoke
 from tests.integration.test_worker import ev, run
 

@@ -71,9 +71,8 @@ def send_email(transition: dict[str, Any]) -> dict[str, Any]:
     sender, recipients = settings().alert_email_from, list(settings().alert_recipients(t.to_stage))
     if not sender or not recipients:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
-    from . import mail
-
     from ..adapters.alerts import AlertMailer
+    from . import mail
 
     message = mail.message(Alert(t, lead_url=_lead_url(t.lead_id)), sender, recipients)
     message_id = AlertMailer(aws_client("sesv2")).send(sender, recipients, message)
@@ -109,7 +108,10 @@ def _with_parking(channel: str, send: Callable[[dict[str, Any]], dict[str, Any]]
 
 @per_container
 def _idempotent(channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency import (
+        IdempotencyConfig,
+        idempotent_function,
+    )
 
     from ..adapters.alerts import sent_alerts
 

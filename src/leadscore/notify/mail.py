@@ -27,8 +27,8 @@ def html(alert: Alert) -> str:
     rows += [("Stage", escape(alert.stage_line)), ("Fit grade", escape(alert.grade)), ("Score", escape(alert.score_line))]
     parts = [
         '<div style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a202c">',
-        f'<p style="margin:0;padding:6px 10px;background:{colour};color:#fff;font-weight:bold;display:inline-block">'
-        f"{escape(alert.label)}</p>",
+        (f'<p style="margin:0;padding:6px 10px;background:{colour};color:#fff;font-weight:bold;display:inline-block">'
+         f"{escape(alert.label)}</p>"),
         f'<h2 style="margin:10px 0 4px">{escape(alert.headline)}</h2>',
         f'<p style="margin:0 0 12px;color:#4a5568">{escape(alert.tagline)}</p>',
         '<table cellpadding="4" style="border-collapse:collapse">',

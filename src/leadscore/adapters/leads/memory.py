@@ -108,9 +108,10 @@ class InMemoryLeadStore:
         for name, units in increments.items():
             if units:
                 item[name] = item.get(name, 0) + units
-            rule, _, era = name[2:].rpartition(".")
-            if f"a.{rule}.{int(era) - ERAS_KEPT}" not in increments:
-                item.pop(f"a.{rule}.{int(era) - ERAS_KEPT}", None)
+            rule_id, _, era_text = name[2:].rpartition(".")
+            stale_era = f"a.{rule_id}.{int(era_text) - ERAS_KEPT}"
+            if stale_era not in increments:
+                item.pop(stale_era, None)
         flags: dict[str, float] = {}
         heat = 0.0
         for p in todo:

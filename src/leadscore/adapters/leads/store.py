@@ -247,8 +247,8 @@ class LeadStore:
         # (each era is 32 half-lives), far below the engine's resolution; removing an
         # attribute that is not there is a no-op
         for name in increments:
-            rule, _, era = name[2:].rpartition(".")
-            stale_era = f"a.{rule}.{int(era) - ERAS_KEPT}"
+            rule_id, _, era_text = name[2:].rpartition(".")
+            stale_era = f"a.{rule_id}.{int(era_text) - ERAS_KEPT}"
             if stale_era not in increments:
                 u.remove.append(u.name(stale_era))
         for name, values in occurrences.items():
