@@ -35,27 +35,20 @@ def authorize(headers: Mapping[str, str] | None, token: str | None) -> None:
         raise Unauthorized("bad or missing bearer token")
 
 
-def _item(deps: Dependencies, key: str) -> dict[str, Any] | None:
-    from .views import resolve
-
-    # the leads table's reads go behind the store when it has them (issue 16, point 2)
-    return resolve(deps.aws_client("dynamodb"), deps.settings.required("leads_table"), key)
-
-
 def get_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | None) -> dict[str, Any]:
     """`GET /leads/{id}`: the lead, in full."""
-    from .views import lead_view
+    from .views import lead_at
 
     authorize(headers, deps.settings.api_token())
-    item = _item(deps, lead_id)
-    if item is None:
+    view = lead_at(deps.leads_store, deps.engine, lead_id, deps.clock())
+    if view is None:
         raise NotFound("no such lead")
-    return lead_view(deps.engine, item, deps.clock())
+    return view
 
 
 def list_leads(deps: Dependencies, query: Mapping[str, str] | None, headers: Mapping[str, str] | None) -> dict[str, Any]:
     """`GET /leads?email=` (that lead, in full) or `GET /leads?stage=&limit=` (hottest first, in brief)."""
-    from .views import lead_view, qualified
+    from .views import lead_at, leads_at_stage
 
     authorize(headers, deps.settings.api_token())
     query = query or {}
@@ -69,10 +62,10 @@ def list_leads(deps: Dependencies, query: Mapping[str, str] | None, headers: Map
             email = normalize_email(query["email"])
         except ValueError:
             raise BadRequest("email is not an email address") from None
-        item = _item(deps, email_key(email, deps.settings.lead_key_secret()))
-        if item is None:
+        view = lead_at(deps.leads_store, deps.engine, email_key(email, deps.settings.lead_key_secret()), now)
+        if view is None:
             raise NotFound("no lead with this email")
-        return lead_view(deps.engine, item, now)
+        return view
     stage = query.get("stage")
     if stage not in LISTED_STAGES:
         raise BadRequest("give ?email= or ?stage= (one of mql, sql, customer)")
@@ -82,22 +75,21 @@ def list_leads(deps: Dependencies, query: Mapping[str, str] | None, headers: Map
         raise BadRequest("limit must be a whole number") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    items = qualified(deps.aws_client("dynamodb"), deps.settings.required("leads_table"), stage, limit)
-    return {"leads": [lead_view(deps.engine, i, now, full=False) for i in items]}
+    return {"leads": leads_at_stage(deps.leads_store, deps.engine, stage, limit, now)}
 
 
 def lead_page(deps: Dependencies, lead_id: str, query: Mapping[str, str] | None) -> tuple[int, str]:
     """`GET /leads/{id}/page?exp=&sig=`: (status, HTML) of the page an alert links to."""
     from . import lead_page as page
     from . import links
-    from .views import lead_view
+    from .views import lead_at
 
     query = query or {}
     token, now = deps.settings.api_token(), deps.clock()
     # an unset token signs nothing and opens nothing
     if not token or not links.valid_page_link(lead_id, query.get("exp"), query.get("sig"), links.page_key(token), now=now):
         return 403, page.invalid_link()
-    item = _item(deps, lead_id)
-    if item is None:
+    view = lead_at(deps.leads_store, deps.engine, lead_id, now)
+    if view is None:
         return 404, page.no_such_lead()
-    return 200, page.render(lead_view(deps.engine, item, now), now=now, expires_at=int(query["exp"]))
+    return 200, page.render(view, now=now, expires_at=int(query["exp"]))

@@ -2,34 +2,21 @@
 
 A score is computed, not stored (DESIGN.md): each answer evaluates the stored
 state with the engine at the time of the request, so decay shows immediately.
+The items come from the leads table through `LeadReader` (adapters/leads).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scoring_core import Engine
 
-from .adapters.leads import deserialize, state_of
-
-MAX_HOPS = 4  # a merged alias points at its lead; chains are short
+from .adapters.leads import LeadReader, state_of
 
 
 def iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def resolve(client: Any, table: str, key: str) -> dict[str, Any] | None:
-    """The lead item for a key, following merged aliases; None when there is no such lead."""
-    for _ in range(MAX_HOPS):
-        item = deserialize(client.get_item(TableName=table, Key={"pk": {"S": key}}).get("Item"))
-        if not item:
-            return None
-        if not item.get("merged_into"):
-            return item
-        key = str(item["merged_into"])
-    return None
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def lead_view(engine: Engine, item: dict[str, Any], now: float, *, full: bool = True) -> dict[str, Any]:
@@ -61,18 +48,12 @@ def lead_view(engine: Engine, item: dict[str, Any], now: float, *, full: bool = 
     return view
 
 
-def qualified(client: Any, table: str, stage: str, limit: int) -> list[dict[str, Any]]:
-    """Lead items at `stage` (mql, sql, customer), hottest first, from the sparse ByStage index."""
-    response = client.query(TableName=table, IndexName="ByStage", KeyConditionExpression="qstage = :s",
-                            ExpressionAttributeValues={":s": {"S": stage}}, ScanIndexForward=False, Limit=limit)
-    keys = [{"pk": i["pk"]} for i in response.get("Items", [])]
-    by_key: dict[str, dict[str, Any]] = {}
-    pending = {table: {"Keys": keys}} if keys else {}
-    for _ in range(5):  # BatchGetItem may leave keys unprocessed under throttling: ask again for those
-        if not pending:
-            break
-        answer = client.batch_get_item(RequestItems=pending)
-        by_key.update((i["pk"]["S"], deserialize(i)) for i in answer["Responses"].get(table, []))
-        pending = answer.get("UnprocessedKeys") or {}
-    # the index's order (hottest first); an item that changed stage since the index was written is left out
-    return [by_key[k["pk"]["S"]] for k in keys if k["pk"]["S"] in by_key and by_key[k["pk"]["S"]].get("stage") == stage]
+def lead_at(leads: LeadReader, engine: Engine, key: str, now: float) -> dict[str, Any] | None:
+    """The full view of the lead a key names (an alias leads to its lead); None when there is none."""
+    item = leads.find(key)
+    return None if item is None else lead_view(engine, item, now)
+
+
+def leads_at_stage(leads: LeadReader, engine: Engine, stage: str, limit: int, now: float) -> list[dict[str, Any]]:
+    """The short views of up to `limit` leads at `stage` (mql, sql, customer), hottest first."""
+    return [lead_view(engine, item, now, full=False) for item in leads.qualified(stage, limit)]

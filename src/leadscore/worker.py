@@ -1,7 +1,8 @@
 """The scoring worker: a batch of queued events → lead state → stage transitions.
 
 Per batch: events are grouped by lead; each lead gets one UpdateItem that
-applies its events once each and returns the new state (`LeadStore.apply`);
+applies its events once each and returns the new state (`LeadTable.apply`;
+`adapters/leads`: DynamoDB in Lambda, in memory in unit tests);
 the engine evaluates it; a transition is recorded on the lead, with its
 `LeadStageChanged` detail, conditioned on the lead's transition counter (so
 of two concurrent evaluations only one records, the other evaluates again).
@@ -17,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
+from scoring_core.heat import heat_increment
 
-from .adapters.leads import LeadStore, Pending, heat_increment, state_of
+from .adapters.leads import LeadTable, Pending, state_of
 from .contracts import Activity, LeadStageChanged, Reason
 from .identity import keys_of
 
@@ -68,7 +70,7 @@ def _error_code(exc: Exception) -> str | None:
 
 
 def utc(t: float) -> datetime:
-    return datetime.fromtimestamp(t, timezone.utc)
+    return datetime.fromtimestamp(t, UTC)
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) -> dict[str, Any]:
@@ -100,7 +102,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) 
 class Worker:
     """Applies batches of events. Build once per container; it caches alias redirects."""
 
-    def __init__(self, engine: Engine, store: LeadStore, key_secret: str, log: Callable[..., None] | None = None):
+    def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None):
         self.engine = engine
         self.store = store
         self.key_secret = key_secret
@@ -138,7 +140,7 @@ class Worker:
                 fx = self.engine.effects(event)
                 points = self._points(fx)
                 pending = Pending(fx, heat_increment(points, fx.at) if points else 0.0)
-            except Exception as exc:  # one event the engine cannot apply fails alone, not its batch
+            except Exception as exc:  # noqa: BLE001 (one event the engine cannot apply fails alone, not its batch)
                 self._log("event not applied", error=exc.__class__.__name__, event_type=event.type, source=event.source)
                 result.failed.add(message_id)
                 result.events_failed += 1
@@ -153,7 +155,7 @@ class Worker:
         for group in groups.values():
             try:
                 result.transitions += self._apply_group(group, now, result)
-            except Exception as exc:  # DynamoDB refusing or failing after retries: redeliver this lead's messages only
+            except Exception as exc:  # noqa: BLE001 (DynamoDB refusing or failing after retries: redeliver this lead's messages only)
                 self._log("lead update failed", error=exc.__class__.__name__, code=_error_code(exc),
                           lead_kind=group.key[:2], messages=len(group.messages))
                 result.failed |= set(group.messages)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 
 from tests.support.handlers import invoke

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from leadscore import dependencies, settings
@@ -15,7 +16,7 @@ from leadscore.adapters.leads import state_of
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
-from scoring_core import Engine, LeadState, load_model
+from scoring_core import Engine, Event, LeadState, load_model
 
 from tests.support.queues import published
 from tests.support.worker import NOW, ev, run
@@ -98,7 +99,7 @@ def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
             failures = run(part, batch=5, handler=handler)
             if failures:
                 errors.append(("batch item failures", failures))
-        except Exception as exc:  # pragma: no cover - surfaced below
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(p,)) for p in parts]
@@ -110,7 +111,7 @@ def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
     assert not errors
     assert snapshot(lead_item(stack)) == expected_snapshot(events)
     chain = [(d["from_stage"], d["to_stage"]) for d in sorted(published(stack), key=lambda d: d["sequence"])]
-    assert all(a[1] == b[0] for a, b in zip(chain, chain[1:])), chain  # one consistent history, no fork
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chain)), chain  # one consistent history, no fork
     assert (chain[-1][1] if chain else "lead") == lead_item(stack)["stage"]
 
 
@@ -311,3 +312,113 @@ def expected_state(events):
     for e in events:
         ENGINE.apply(st, e)
     return st
+
+
+def throttle_first(client, operation: str, times: int = 1) -> list[str]:
+    """Answer the first `times` calls of `operation` with a throttle, after botocore's retry layer
+    (as bench/faults.py does): the request never reaches the table. Returns the codes sent back."""
+    from botocore.awsrequest import AWSResponse
+
+    answered: list[str] = []
+
+    def throttle(**_):
+        if len(answered) >= times:
+            return None
+        answered.append("ProvisionedThroughputExceededException")
+        return AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", 400, {}, None), {
+            "Error": {"Code": answered[-1], "Message": "throttled by the test"},
+            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}, "RetryAttempts": 0}}
+
+    client.meta.events.register_first(f"before-call.dynamodb.{operation}", throttle)
+    return answered
+
+
+def test_a_throttled_lead_write_is_retried_within_the_invocation_and_applied_once(stack):
+    import boto3
+
+    from leadscore.adapters.leads import LeadStore
+    from leadscore.identity import event_hash
+    from leadscore.worker import Worker
+
+    client, waits = boto3.client("dynamodb"), []
+    worker = Worker(ENGINE, LeadStore(client, stack.table, sleep=waits.append), LOCAL_KEY_SECRET)
+    throttled = throttle_first(client, "UpdateItem", times=2)
+    demo = ev(1, "demo_requested")
+
+    result = worker.process([("m1", demo)], NOW.timestamp())
+
+    assert (result.failed, result.applied, len(throttled), len(waits)) == (set(), 1, 2, 2)
+    item = lead_item(stack)
+    assert item["n"] == 1
+    assert [h for name, hashes in item.items() if name.startswith("s.") for h in hashes] == [event_hash(demo.event_id)]
+    assert snapshot(item) == expected_snapshot([demo])
+
+
+def test_a_throttled_merge_is_retried_and_moves_the_history_once(stack):
+    import boto3
+
+    from leadscore.adapters.leads import LeadStore
+    from leadscore.worker import Worker
+
+    client, waits = boto3.client("dynamodb"), []
+    worker = Worker(ENGINE, LeadStore(client, stack.table, sleep=waits.append), LOCAL_KEY_SECRET)
+    browsing = [ev(i, "page_view", email=None, anon="v-t", days_ago=1 - i / 10,
+                   properties={"url": "https://relaywise.example/pricing"}) for i in range(3)]
+    identify = ev(9, "identify", anon="v-t", traits={"job_title": "CTO"})
+    worker.process([(f"m{i}", e) for i, e in enumerate(browsing)], NOW.timestamp())
+    throttled = throttle_first(client, "TransactWriteItems")
+
+    result = worker.process([("m9", identify)], NOW.timestamp())
+
+    assert (result.failed, result.merges, len(throttled), len(waits)) == (set(), 1, 1, 1)
+    assert snapshot(lead_item(stack)) == expected_snapshot([*browsing, identify])
+
+
+def test_the_in_memory_store_and_dynamodb_agree(stack):
+    """The unit tests' store does to a lead what the DynamoDB store does: the same stream,
+    with redeliveries, a merge and stage changes, gives the same state in both."""
+    from leadscore.adapters.leads import InMemoryLeadStore
+    from leadscore.worker import Worker
+
+    visitor = [ev(100 + i, "page_view", email=None, anon="v-agree", days_ago=21 - i,
+                  properties={"url": "https://relaywise.example/pricing"}) for i in range(3)]
+    events = visitor + stream(n=80, seed=11) + [ev(200, "identify", anon="v-agree", traits={"company": "Acme"})]
+    memory = Worker(ENGINE, InMemoryLeadStore(), LOCAL_KEY_SECRET)
+    dynamo = dependencies.current().worker
+    for worker in (memory, dynamo):
+        for start in range(0, len(events), 7):
+            batch = [(f"m-{e.event_id}", e) for e in events[start : start + 7]]
+            worker.process(batch + batch[:2], NOW.timestamp())  # some delivered twice
+
+    key = email_key("ann@acme.example", LOCAL_KEY_SECRET)
+    mine, theirs = memory.store.get(key), dynamo.store.get(key)
+    assert snapshot(mine) == snapshot(theirs) == expected_snapshot(events)
+    assert {k: mine[k] for k in ("stage", "tr", "n", "first_at", "last_at")} == {k: theirs[k] for k in ("stage", "tr", "n", "first_at", "last_at")}
+    assert sorted(mine["recent"]) == sorted(theirs["recent"])
+    assert set(mine["merged_from"]) == set(theirs["merged_from"]) == {"v:v-agree"}
+    assert memory.store.get("v:v-agree")["merged_into"] == theirs["pk"] == dynamo.store.get("v:v-agree")["merged_into"]
+
+
+def test_messages_redriven_from_the_dead_letter_queue_are_recognised_as_applied(stack):
+    """A redrive (StartMessageMoveTask, or a person moving messages by hand) sends the dead
+    letters' bodies to the queue again as new messages: the events in them that an earlier
+    receive applied are duplicates, the others are applied. moto has no StartMessageMoveTask,
+    so the move is done here as the console's redrive does it: receive, send, delete."""
+    sqs = stack.sqs
+    dlq = sqs.create_queue(QueueName="events-dlq")["QueueUrl"]
+    applied_before = [ev(i, "page_view", properties={"url": "https://relaywise.example/"}) for i in range(3)]
+    never_applied = [ev(10, "demo_requested")]
+    run(applied_before)
+    for e in applied_before + never_applied:  # what a message that failed 5 receives leaves in the DLQ
+        sqs.send_message(QueueUrl=dlq, MessageBody=e.model_dump_json())
+
+    redriven = []
+    while (messages := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])):
+        for m in messages:
+            redriven.append(Event.model_validate_json(m["Body"]))
+            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
+    result = dependencies.current().worker.process([(f"redriven-{i}", e) for i, e in enumerate(redriven)], NOW.timestamp())
+
+    assert (result.applied, result.duplicates, result.failed) == (1, 3, set())
+    assert lead_item(stack)["n"] == 4
+    assert snapshot(lead_item(stack)) == expected_snapshot(applied_before + never_applied)

@@ -18,7 +18,9 @@ CACHE_SECONDS = 300
 def secret_key(name: str, arns: tuple[str, ...]) -> tuple[Any, str] | None:
     """The value of key `name` in the first of the secrets that has it, and where it was found
     (`"key of the <secret name> secret"`, for error messages); None when none has it."""
-    from aws_lambda_powertools.utilities import parameters  # only on AWS, only when a secret is read
+    from aws_lambda_powertools.utilities import (
+        parameters,  # only on AWS, only when a secret is read
+    )
 
     for arn in arns:
         data = parameters.get_secret(arn, transform="json", max_age=CACHE_SECONDS)

@@ -1,5 +1,6 @@
 """Notifiers: a `LeadStageChanged` event becomes a Slack message, an email or a signed CRM webhook.
 
 `deliver.notify(channel, event, context)` is what each notifier function calls;
-`alert.Alert` is what every channel says; `slack`, `mail` and `crm` send it.
+`alert.Alert` is what every channel says; `slack` and `crm` send it, `mail` writes the email
+that `adapters.alerts` sends through SES.
 """

@@ -72,9 +72,11 @@ def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]
     sender, recipients = deps.settings.alert_email_from, list(deps.settings.alert_recipients(t.to_stage))
     if not sender or not recipients:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
+    from ..adapters.alerts import AlertMailer
     from . import mail
 
-    message_id = mail.send(Alert(t, lead_url=_lead_url(deps, t.lead_id)), deps.aws_client("sesv2"), sender, recipients)
+    message = mail.message(Alert(t, lead_url=_lead_url(deps, t.lead_id)), sender, recipients)
+    message_id = AlertMailer(deps.aws_client("sesv2")).send(sender, recipients, message)
     return {"status": "sent", "message_id": message_id}
 
 
@@ -114,13 +116,13 @@ def _idempotent(deps: Dependencies, channel: str) -> tuple[Callable[..., dict[st
 
 def _build_idempotent(deps: Dependencies, channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
     from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
         IdempotencyConfig,
         idempotent_function,
     )
 
-    store = DynamoDBPersistenceLayer(table_name=deps.settings.required("alerts_table"),
-                                     boto3_client=deps.aws_client("dynamodb"))
+    from ..adapters.alerts import sent_alerts
+
+    store = sent_alerts(deps.aws_client("dynamodb"), deps.settings.required("alerts_table"))
     config = IdempotencyConfig(event_key_jmespath="transition_id", raise_on_no_idempotency_key=True,
                                expires_after_seconds=KEEP_RECORDS_S)
     fn = idempotent_function(_with_parking(deps, channel, SENDERS[channel]), data_keyword_argument="transition",
@@ -133,8 +135,9 @@ def park(deps: Dependencies, channel: str, event: Any, reason: str) -> None:
     url = deps.settings.alerts_dlq_url
     if not url:
         raise Transient(f"cannot park the alert ({reason}): ALERTS_DLQ_URL is not set")
-    body = json.dumps({"channel": channel, "reason": reason, "event": event}, default=str)
-    deps.aws_client("sqs").send_message(QueueUrl=url, MessageBody=body)
+    from ..adapters.alerts import ParkedAlerts
+
+    ParkedAlerts(deps.aws_client("sqs"), url).park(json.dumps({"channel": channel, "reason": reason, "event": event}, default=str))
 
 
 def notify(deps: Dependencies, channel: str, event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -1,19 +1,12 @@
-"""Email alerts through Amazon SES (v2 API): one MIME message (multipart/alternative)
-with a text and an HTML part carrying the same content, sent raw so the message
-SES delivers is exactly the one built here."""
+"""What an email alert says: one MIME message (multipart/alternative) with a text and
+an HTML part carrying the same content. It is sent raw, so the message SES delivers
+is exactly the one built here (`adapters.alerts.AlertMailer`)."""
 
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 from .alert import Alert
-from .errors import Permanent, Transient
-
-# SES error codes worth another try; anything else (MessageRejected, an unverified
-# sender, a bad address) will fail the same way again
-RETRYABLE = {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException",
-             "ServiceUnavailable", "InternalFailure", "SendingPausedException"}
 
 STAGE_COLOUR = {"mql": "#b7791f", "sql": "#c53030", "customer": "#2f855a", "disqualified": "#4a5568", "lead": "#4a5568"}
 
@@ -34,8 +27,8 @@ def html(alert: Alert) -> str:
     rows += [("Stage", escape(alert.stage_line)), ("Fit grade", escape(alert.grade)), ("Score", escape(alert.score_line))]
     parts = [
         '<div style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a202c">',
-        f'<p style="margin:0;padding:6px 10px;background:{colour};color:#fff;font-weight:bold;display:inline-block">'
-        f"{escape(alert.label)}</p>",
+        (f'<p style="margin:0;padding:6px 10px;background:{colour};color:#fff;font-weight:bold;display:inline-block">'
+         f"{escape(alert.label)}</p>"),
         f'<h2 style="margin:10px 0 4px">{escape(alert.headline)}</h2>',
         f'<p style="margin:0 0 12px;color:#4a5568">{escape(alert.tagline)}</p>',
         '<table cellpadding="4" style="border-collapse:collapse">',
@@ -69,20 +62,3 @@ def message(alert: Alert, sender: str, recipients: list[str]) -> bytes:
     msg.set_content(alert.text())
     msg.add_alternative(html(alert), subtype="html")
     return msg.as_bytes()
-
-
-def send(alert: Alert, ses: Any, sender: str, recipients: list[str]) -> str:
-    """Send one message to every recipient; returns SES's message id."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        response = ses.send_email(FromEmailAddress=sender, Destination={"ToAddresses": recipients},
-                                  Content={"Raw": {"Data": message(alert, sender, recipients)}})
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in RETRYABLE or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500:
-            raise Transient(f"SES {code}") from None
-        raise Permanent(f"SES refused the message: {code}") from None
-    except BotoCoreError as exc:
-        raise Transient(f"SES unreachable: {exc.__class__.__name__}") from None
-    return response["MessageId"]

@@ -1,15 +1,4 @@
-"""Lead state in DynamoDB: one item per lead, written with one UpdateItem per lead per batch.
-
-The item (docs/data-model.md) holds the engine's `LeadState` as top-level
-attributes, so every change is an atomic ADD or a conditional SET:
-
-    a.<rule>.<era>   N   decay accumulator, integer units (ADD)
-    o.<rule>         NS  repeat-rule occurrence times, ms (ADD)
-    f.<fact>         M   {v: value, t: when, e: event hash}: newest wins (conditional SET)
-    x.<kind>:<rule>  N   sticky flag (disqualified / customer), first time seen
-    s.<week>         SS  hashes of the event ids applied, by week of application (dedupe)
-    n, first_at, last_at, email, recent, heat, stage, stage_at, tr, pinned, recycled,
-    expires_at (TTL), merged_into (an alias pointing at its lead), merged_from
+"""The leads table on DynamoDB: every read and write of it. One UpdateItem per lead per batch.
 
 Applying events needs no read: the update carries a condition (not merged,
 none of these events seen, no newer fact overwritten) and returns the new item
@@ -17,219 +6,150 @@ none of these events seen, no newer fact overwritten) and returns the new item
 item (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), which says which events
 were duplicates, which facts are older, or where a merged alias points, and
 the update is retried without them.
+
+A throttled request (after botocore's own retries) is sent again within the
+invocation, a few times with a jittered backoff (`THROTTLE_RETRIES`): every write
+here is conditional or idempotent, so sending it again cannot apply it twice. A
+failed condition is an answer, never retried as such.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from scoring_core.engine import Effects, Fact, LeadState
+from ...identity import event_hash
+from .codec import OUTBOX, deserialize, pack_detail, plain, recent_order, to_attribute
+from .expressions import Update
+from .protocol import (
+    DEDUPE_PERIOD_S,
+    ERAS_KEPT,
+    MAX_EVENTS_PER_WEEK,
+    MAX_HOPS,
+    OCCURRENCES_KEEP,
+    OCCURRENCES_TRIM_AT,
+    QUALIFIED,
+    RECENT_KEEP,
+    RECENT_TRIM_AT,
+    Applied,
+    Pending,
+    distinct,
+    newest_facts,
+    with_facts,
+    without_older_facts,
+)
 
-from ..identity import event_hash
+if TYPE_CHECKING:  # pragma: no cover
+    from scoring_core import LeadState
 
-DEDUPE_PERIOD_S = 7 * 86400  # event ids are filed by the week they were applied in; two weeks are checked
-OCCURRENCES_KEEP, OCCURRENCES_TRIM_AT = 25, 50  # repeat rules' match times kept per rule
-MAX_EVENTS_PER_WEEK = 2000  # events one lead may have applied in a week; beyond, they are dropped and counted
-# A trim is a write billed at the item's full size; a longer list costs bytes on every write.
-# Trimming 30 down to 10 measured cheapest of 10/15, 8/16, 10/20, 8/24 and 10/30 on the
-# X Education stream (bench/aws_calls.py: 1.169, 1.127, 1.121, 1.097, 1.092 WRU per event).
-RECENT_KEEP, RECENT_TRIM_AT = 10, 30
-HEAT_T0 = 1767225600.0  # 2026-01-01T00:00:00Z: epoch of the heat accumulator
-HEAT_HALF_LIFE_S = 30 * 86400.0
-MAX_ATTEMPTS = 6
-QUALIFIED = ("mql", "sql", "customer")
+MAX_ATTEMPTS = 6  # conflicting updates of one lead (failed conditions) before giving up
 FACTS_PER_UPDATE = 20
-ERAS_KEPT = 3  # a touched accumulator's era k drops era k-3 of the same rule
-# The transition a write recorded, for the stream publisher (functions/publish): set by
-# `record_transition`, removed by the lead's next apply, so it is in the item's new stream
-# image only when a write put it there (docs/data-model.md, Stage transitions).
-OUTBOX = "ob"
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
-
-def _dynamo(value: Any) -> dict[str, Any]:
-    return _ser.serialize(_decimals(value))
-
-
-def _decimals(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value)) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_decimals(v) for v in value]
-    return value
+BY_STAGE = "ByStage"  # the sparse index of qualified leads: qstage, then heat
+# Throttling, after botocore's retries: a few more tries, each after a random wait of up to
+# base·2^attempt (full jitter, at most THROTTLE_CAP_S), about 0.4 s at most in all.
+THROTTLE_RETRIES = 4
+THROTTLE_BASE_S, THROTTLE_CAP_S = 0.025, 0.4
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                       "TransactionConflictException"})
+# a cancelled transaction is retried when every cancelled part was throttled or conflicted, never
+# when a part's condition failed
+THROTTLED_PARTS = frozenset({"None", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded",
+                             "TransactionConflict"})
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to int/float; sets to lists, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted(_plain(v) for v in value)
-    return value
-
-
-def deserialize(item: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in (item or {}).items()}
-
-
-def heat_increment(points: float, t: float) -> float:
-    """One event's contribution to `heat`: points in log space against a fixed epoch, so
-    sorting leads by `heat` is sorting them by engagement decayed with a 30-day half-life."""
-    return points * 2.0 ** ((t - HEAT_T0) / HEAT_HALF_LIFE_S)
-
-
-@dataclass
-class Pending:
-    """One event's effects waiting to be applied to a lead."""
-
-    effects: Effects
-    heat: float = 0.0
-
-    @property
-    def event_id(self) -> str:
-        return self.effects.event_id
-
-
-@dataclass
-class Applied:
-    key: str
-    item: dict[str, Any] = field(default_factory=dict)  # the lead after the update (plain Python values)
-    applied: list[str] = field(default_factory=list)  # event ids applied now
-    duplicates: list[str] = field(default_factory=list)  # event ids applied before
-    flooded: list[str] = field(default_factory=list)  # event ids not applied: the lead's weekly budget is spent
-    redirect: str | None = None  # the key is an alias: apply at this lead instead
-
-
-def pack_detail(detail: dict[str, Any]) -> bytes:
-    """A recorded transition: its JSON, zlib-compressed (a binary attribute). While it is on the
-    item, every write is billed for it: 1,261 bytes of JSON become about 530."""
-    return zlib.compress(json.dumps(detail, separators=(",", ":")).encode("utf-8"), 9)
-
-
-def unpack_detail(value: Any) -> dict[str, Any]:
-    raw = getattr(value, "value", value)  # boto3's Binary wraps the bytes
-    return json.loads(zlib.decompress(bytes(raw)))
-
-
-def state_of(item: dict[str, Any]) -> LeadState:
-    """The engine's state of a lead item."""
-    st = LeadState()
-    for name, value in item.items():
-        if name.startswith("a."):
-            rule, _, era = name[2:].rpartition(".")
-            st.acc[(rule, int(era))] = int(value)
-        elif name.startswith("o."):
-            st.occurrences[name[2:]] = {int(v) for v in value}
-        elif name.startswith("f."):
-            st.facts[name[2:]] = Fact(float(value["t"]), str(value["e"]), _plain(value.get("v")))
-        elif name.startswith("x."):
-            st.flags[name[2:]] = float(value)
-    st.email = item.get("email")
-    st.first_seen = float(item["first_at"]) if "first_at" in item else None
-    st.last_seen = float(item["last_at"]) if "last_at" in item else None
-    st.event_count = int(item.get("n", 0))
-    for entry in item.get("recent", []):
-        at, event_id, type_, *rules = str(entry).split("|", 3)
-        st.recent.append((float(at), event_id, type_, tuple(r for r in (rules[0] if rules else "").split(",") if r)))
-    st.stage = item.get("stage", "lead")
-    st.stage_changed_at = float(item["stage_at"]) if "stage_at" in item else None
-    st.transitions = int(item.get("tr", 0))
-    st.pinned = item.get("pinned")
-    st.recycled = bool(item.get("recycled", False))
-    return st
-
-
-def _recent_order(entry: Any) -> tuple[float, str]:
-    at, event_id = str(entry).split("|", 2)[:2]
-    return float(at), event_id
-
-
-class _Update:
-    """Builds one UpdateExpression with its placeholders."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-        self.add: list[str] = []
-        self.set: list[str] = []
-        self.remove: list[str] = []
-        self.conditions: list[str] = []
-
-    def name(self, attribute: str) -> str:
-        placeholder = self.names.get(attribute)
-        if placeholder is None:
-            placeholder = self.names[attribute] = f"#n{len(self.names)}"
-        return placeholder
-
-    def value(self, value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = _dynamo(value)
-        return placeholder
-
-    def request(self) -> dict[str, Any]:
-        parts = []
-        if self.set:
-            parts.append("SET " + ", ".join(self.set))
-        if self.add:
-            parts.append("ADD " + ", ".join(self.add))
-        if self.remove:
-            parts.append("REMOVE " + ", ".join(self.remove))
-        names = {v: k for k, v in self.names.items()}
-        req: dict[str, Any] = {"UpdateExpression": " ".join(parts), "ExpressionAttributeNames": names}
-        if self.values:
-            req["ExpressionAttributeValues"] = self.values
-        if self.conditions:
-            req["ConditionExpression"] = " AND ".join(self.conditions)
-        return req
+def throttled(exc: Exception) -> bool:
+    """Whether a botocore ClientError is a throttle or a transaction conflict, which succeed when sent again."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    code = (response.get("Error") or {}).get("Code")
+    if code in THROTTLED:
+        return True
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code", "None") for r in response.get("CancellationReasons") or []]
+        return bool(reasons) and any(r != "None" for r in reasons) and all(r in THROTTLED_PARTS for r in reasons)
+    return False
 
 
 class LeadStore:
-    """The leads table. `client` is a boto3 DynamoDB client."""
+    """The leads table (`LeadTable` and `LeadReader`). `client` is a botocore DynamoDB client.
 
-    def __init__(self, client: Any, table: str, retention_days: int = 400, max_events_per_week: int = MAX_EVENTS_PER_WEEK):
+    `sleep` and `rng` pace the throttle retries (tests pass their own)."""
+
+    def __init__(self, client: Any, table: str, retention_days: int = 400, max_events_per_week: int = MAX_EVENTS_PER_WEEK,
+                 *, sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
         self._client = client
         self.table = table
         self.retention_s = retention_days * 86400
         self.max_events_per_week = max_events_per_week
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    # -- requests ------------------------------------------------------------
+
+    def _send(self, operation: str, **request: Any) -> dict[str, Any]:
+        """One request, sent again while it is throttled (a bounded, jittered backoff)."""
+        call = getattr(self._client, operation)
+        for attempt in range(THROTTLE_RETRIES + 1):
+            try:
+                response: dict[str, Any] = call(**request)
+                return response
+            except self._client.exceptions.ClientError as exc:
+                if attempt == THROTTLE_RETRIES or not throttled(exc):
+                    raise
+            self._sleep(self._rng.uniform(0, min(THROTTLE_CAP_S, THROTTLE_BASE_S * 2 ** attempt)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _update(self, key: str, **request: Any) -> dict[str, Any]:
+        return self._send("update_item", TableName=self.table, Key={"pk": {"S": key}}, **request)
+
+    # -- reads ----------------------------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any]:
+        response = self._send("get_item", TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        return deserialize(response.get("Item"))
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        """The lead item for a key, following merged aliases (eventually consistent reads)."""
+        for _ in range(MAX_HOPS):
+            item = deserialize(self._send("get_item", TableName=self.table, Key={"pk": {"S": key}}).get("Item"))
+            if not item:
+                return None
+            if not item.get("merged_into"):
+                return item
+            key = str(item["merged_into"])
+        return None
+
+    def qualified(self, stage: str, limit: int) -> list[dict[str, Any]]:
+        """Lead items at `stage`, hottest first, from the sparse ByStage index, then BatchGetItem."""
+        response = self._send("query", TableName=self.table, IndexName=BY_STAGE, KeyConditionExpression="qstage = :s",
+                              ExpressionAttributeValues={":s": {"S": stage}}, ScanIndexForward=False, Limit=limit)
+        keys = [{"pk": i["pk"]} for i in response.get("Items", [])]
+        by_key: dict[str, dict[str, Any]] = {}
+        pending = {self.table: {"Keys": keys}} if keys else {}
+        for _ in range(5):  # BatchGetItem may leave keys unprocessed under throttling: ask again for those
+            if not pending:
+                break
+            answer = self._send("batch_get_item", RequestItems=pending)
+            by_key.update((i["pk"]["S"], deserialize(i)) for i in answer["Responses"].get(self.table, []))
+            pending = answer.get("UnprocessedKeys") or {}
+        # the index's order (hottest first); an item that changed stage since the index was written is left out
+        return [by_key[k["pk"]["S"]] for k in keys if k["pk"]["S"] in by_key and by_key[k["pk"]["S"]].get("stage") == stage]
 
     # -- applying events ----------------------------------------------------
 
     def apply(self, key: str, pending: Sequence[Pending], now: float) -> Applied:
         """Apply each event once to the lead `key`: one UpdateItem on the happy path."""
         result = Applied(key)
-        todo: list[Pending] = []
-        ids: set[str] = set()
-        for p in pending:  # the same delivery twice in one batch: apply it once
-            if p.event_id in ids:
-                result.duplicates.append(p.event_id)
-            else:
-                ids.add(p.event_id)
-                todo.append(p)
-        todo = self._apply_extra_facts(key, todo)
+        todo = self._apply_extra_facts(key, distinct(pending, result))
         for _ in range(MAX_ATTEMPTS):
             if not todo:
                 return result
-            request = self._apply_request(key, todo, now)
             try:
-                response = self._client.update_item(
-                    TableName=self.table, Key={"pk": {"S": key}}, ReturnValues="ALL_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD", **request,
-                )
+                response = self._update(key, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                                        **self._apply_request(todo, now))
             except self._client.exceptions.ConditionalCheckFailedException as exc:
                 old = deserialize(exc.response.get("Item"))
                 if old.get("merged_into"):
@@ -238,7 +158,7 @@ class LeadStore:
                 seen = {h for name, hashes in old.items() if name.startswith("s.") for h in hashes}
                 dupes = [p for p in todo if event_hash(p.event_id) in seen]
                 result.duplicates += [p.event_id for p in dupes]
-                todo = [_without_older_facts(p, old) for p in todo if p not in dupes]
+                todo = [without_older_facts(p, old) for p in todo if p not in dupes]
                 room = self.max_events_per_week - len(old.get(f"s.{int(now // DEDUPE_PERIOD_S)}") or ())
                 if len(todo) > room:  # a flood: apply what fits this week's budget, drop the rest
                     result.flooded += [p.event_id for p in todo[max(room, 0):]]
@@ -262,29 +182,28 @@ class LeadStore:
         extra = sorted(names)[FACTS_PER_UPDATE:]
         for start in range(0, len(extra), FACTS_PER_UPDATE):
             chunk = set(extra[start : start + FACTS_PER_UPDATE])
-            only = [Pending(Effects(**{**p.effects.__dict__, "facts": {k: v for k, v in p.effects.facts.items() if k in chunk}}))
-                    for p in todo if chunk & p.effects.facts.keys()]
+            only = [with_facts(p, chunk.__contains__) for p in todo if chunk & p.effects.facts.keys()]
             for _ in range(MAX_ATTEMPTS):
-                u = _Update()
-                for fact, (t, event_id, value) in _newest_facts(only).items():
-                    _set_fact(u, fact, t, event_id, value)
+                u = Update()
+                for fact, (t, event_id, value) in newest_facts(only).items():
+                    u.set_fact(fact, t, event_id, value)
                 if not u.set:
                     break
                 try:
-                    self._client.update_item(TableName=self.table, Key={"pk": {"S": key}}, **u.request())
+                    self._update(key, **u.request())
                     break
                 except self._client.exceptions.ConditionalCheckFailedException:
                     stored = self.get(key)  # rare: an out-of-order fact among a very large identify
-                    only = [_without_older_facts(p, stored) for p in only]
-        return [Pending(Effects(**{**p.effects.__dict__, "facts": {k: v for k, v in p.effects.facts.items() if k not in extra}}), p.heat)
-                for p in todo]
+                    only = [without_older_facts(p, stored) for p in only]
+        kept = set(extra)
+        return [with_facts(p, lambda name: name not in kept) for p in todo]
 
-    def _apply_request(self, key: str, todo: Sequence[Pending], now: float) -> dict[str, Any]:
-        u = _Update()
+    def _apply_request(self, todo: Sequence[Pending], now: float) -> dict[str, Any]:
+        u = Update()
         increments: dict[str, int] = {}
         occurrences: dict[str, set[int]] = {}
         flags: dict[str, float] = {}
-        facts = _newest_facts(todo)
+        facts = newest_facts(todo)
         seen: list[str] = []
         heat = 0.0
         first = int(min(p.effects.at for p in todo))  # whole seconds: fewer digits in every write
@@ -328,17 +247,17 @@ class LeadStore:
         # (each era is 32 half-lives), far below the engine's resolution; removing an
         # attribute that is not there is a no-op
         for name in increments:
-            rule, _, era = name[2:].rpartition(".")
-            stale = f"a.{rule}.{int(era) - ERAS_KEPT}"
-            if stale not in increments:
-                u.remove.append(u.name(stale))
+            rule_id, _, era_text = name[2:].rpartition(".")
+            stale_era = f"a.{rule_id}.{int(era_text) - ERAS_KEPT}"
+            if stale_era not in increments:
+                u.remove.append(u.name(stale_era))
         for name, values in occurrences.items():
             u.add.append(f"{u.name(name)} {u.value(values)}")
         for name, t in flags.items():
             n = u.name(name)
             u.set.append(f"{n} = if_not_exists({n}, {u.value(t)})")
         for fact, (t, event_id, value) in facts.items():
-            _set_fact(u, fact, t, event_id, value)
+            u.set_fact(fact, t, event_id, value)
         if email:
             n = u.name("email")
             u.set.append(f"{n} = if_not_exists({n}, {u.value(email)})")
@@ -365,14 +284,11 @@ class LeadStore:
         recent = item.get("recent") or []
         if len(recent) <= RECENT_TRIM_AT:
             return
-        keep = sorted(recent, key=_recent_order, reverse=True)[:RECENT_KEEP]
+        keep = sorted(recent, key=recent_order, reverse=True)[:RECENT_KEEP]
         try:
-            self._client.update_item(
-                TableName=self.table, Key={"pk": {"S": key}},
-                UpdateExpression="SET #r = :keep", ConditionExpression="size(#r) = :n",
-                ExpressionAttributeNames={"#r": "recent"},
-                ExpressionAttributeValues={":keep": _dynamo(keep), ":n": {"N": str(len(recent))}},
-            )
+            self._update(key, UpdateExpression="SET #r = :keep", ConditionExpression="size(#r) = :n",
+                         ExpressionAttributeNames={"#r": "recent"},
+                         ExpressionAttributeValues={":keep": to_attribute(keep), ":n": {"N": str(len(recent))}})
             item["recent"] = keep
         except self._client.exceptions.ConditionalCheckFailedException:
             return  # someone appended meanwhile; the next write trims
@@ -388,12 +304,12 @@ class LeadStore:
                 deletes[name] = sorted(times)[: len(times) - OCCURRENCES_KEEP]
         if not deletes:
             return
-        u = _Update()
+        u = Update()
         parts = [f"{u.name(name)} {u.value(set(old))}" for name, old in deletes.items()]
         request = u.request()
         request["UpdateExpression"] = "DELETE " + ", ".join(parts)
         request.pop("ConditionExpression", None)
-        self._client.update_item(TableName=self.table, Key={"pk": {"S": key}}, **request)
+        self._update(key, **request)
         for name, old in deletes.items():  # DELETE of elements already gone is a no-op: safe under concurrency
             item[name] = set(item[name]) - set(old)
 
@@ -404,7 +320,7 @@ class LeadStore:
         """Write the stage `Engine.advance` moved to, with the transition's detail in `ob` for
         the stream publisher, if no one recorded another change first. Returns
         (recorded, the lead's item: new when recorded, current when not)."""
-        u = _Update()
+        u = Update()
         u.set += [
             f"{u.name('stage')} = {u.value(state.stage)}",
             f"{u.name('stage_at')} = {u.value(now)}",
@@ -425,17 +341,15 @@ class LeadStore:
 
     def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:
         """A lost deal's lead stops being recycled once its score has dipped (no stage change)."""
-        u = _Update()
+        u = Update()
         u.set.append(f"{u.name('recycled')} = {u.value(recycled)}")
         u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
         self._conditional(key, u)
 
-    def _conditional(self, key: str, u: _Update) -> tuple[bool, dict[str, Any]]:
+    def _conditional(self, key: str, u: Update) -> tuple[bool, dict[str, Any]]:
         try:
-            response = self._client.update_item(
-                TableName=self.table, Key={"pk": {"S": key}}, ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD", **u.request(),
-            )
+            response = self._update(key, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                                    **u.request())
             return True, deserialize(response.get("Attributes"))
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             return False, deserialize(exc.response.get("Item"))
@@ -446,7 +360,8 @@ class LeadStore:
         """Point `alias` at `target` if it points nowhere yet. Returns (where the alias
         points, its own item when it has history that must be merged first)."""
         try:
-            self._client.put_item(
+            self._send(
+                "put_item",
                 TableName=self.table,
                 Item={"pk": {"S": alias}, "merged_into": {"S": target}, "expires_at": {"N": str(int(now) + self.retention_s)}},
                 ConditionExpression="attribute_not_exists(pk)",
@@ -464,7 +379,7 @@ class LeadStore:
         gains its accumulators, occurrences, seen ids, flags and newer facts; the alias
         becomes a pointer. False when the alias changed meanwhile (call again)."""
         alias = str(alias_item["pk"])
-        u = _Update()
+        u = Update()
         moved = []
         for name, value in alias_item.items():
             if name.startswith("a.") and int(value):
@@ -477,7 +392,7 @@ class LeadStore:
             elif name.startswith("f."):
                 old = target_state.facts.get(name[2:])
                 if old is None or (float(value["t"]), str(value["e"])) > (old.at, old.event_id):
-                    u.set.append(f"{u.name(name)} = {u.value(_plain(value))}")
+                    u.set.append(f"{u.name(name)} = {u.value(plain(value))}")
             else:
                 continue
             moved.append(name)
@@ -495,55 +410,14 @@ class LeadStore:
         u.conditions.append(f"NOT contains({u.name('merged_from')}, {u.value(alias)})")
         target_update = {"TableName": self.table, "Key": {"pk": {"S": target}}, **u.request()}
 
-        a = _Update()
+        a = Update()
         a.set.append(f"{a.name('merged_into')} = {a.value(target)}")
         a.remove += [a.name(name) for name in moved + [k for k in ("recent", "heat") if k in alias_item]]
         a.conditions.append(f"attribute_not_exists({a.name('merged_into')})")
         a.conditions.append(f"{a.name('n')} = {a.value(int(alias_item.get('n', 0)))}")
         alias_update = {"TableName": self.table, "Key": {"pk": {"S": alias}}, **a.request()}
         try:
-            self._client.transact_write_items(TransactItems=[{"Update": target_update}, {"Update": alias_update}])
+            self._send("transact_write_items", TransactItems=[{"Update": target_update}, {"Update": alias_update}])
             return True
         except self._client.exceptions.TransactionCanceledException:
             return False
-
-    def get(self, key: str) -> dict[str, Any]:
-        response = self._client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True)
-        return deserialize(response.get("Item"))
-
-
-def _newest_facts(todo: Sequence[Pending]) -> dict[str, tuple[float, str, Any]]:
-    """Per fact, the value of the newest event among these: (at, event hash, value)."""
-    facts: dict[str, tuple[float, str, Any]] = {}
-    for p in todo:
-        fx = p.effects
-        for name, value in fx.facts.items():
-            current = facts.get(name)
-            # the stored tie-breaker is the event's short hash: items stay small
-            key = (fx.at, event_hash(fx.event_id))
-            if current is None or key > current[:2]:
-                facts[name] = (*key, value)
-    return facts
-
-
-def _set_fact(u: _Update, fact: str, t: float, event_id: str, value: Any) -> None:
-    """SET f.<fact>, unless a fact learnt from a later event is stored (newest wins)."""
-    n = u.name(f"f.{fact}")
-    tv, ev = u.value(t), u.value(event_id)
-    u.conditions.append(
-        f"(attribute_not_exists({n}) OR {n}.{u.name('t')} < {tv} OR ({n}.{u.name('t')} = {tv} AND {n}.{u.name('e')} < {ev}))"
-    )
-    u.set.append(f"{n} = {u.value({'v': value, 't': t, 'e': event_id})}")
-
-
-def _without_older_facts(p: Pending, stored: dict[str, Any]) -> Pending:
-    """The event's effects minus facts a stored, newer event already set."""
-    fx = p.effects
-    keep = {}
-    for name, value in fx.facts.items():
-        old = stored.get(f"f.{name}")
-        if old is None or (fx.at, event_hash(fx.event_id)) > (float(old["t"]), str(old["e"])):
-            keep[name] = value
-    if len(keep) == len(fx.facts):
-        return p
-    return Pending(Effects(**{**fx.__dict__, "facts": keep}), p.heat)

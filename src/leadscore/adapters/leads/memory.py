@@ -1,0 +1,223 @@
+"""The leads table in memory: `LeadTable` for unit tests of the worker and the read API.
+
+Each method does what `LeadStore`'s conditional request does to the item in DynamoDB
+(the same attributes, conditions, trims and limits), on a dict per key; values stay
+plain Python (ints and floats, not Decimals). Not thread-safe, not durable, no
+request limits (a large identify is one write here). `writes` counts the writes, as
+a test of the hot path's budget would count UpdateItems.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...identity import event_hash
+from .codec import OUTBOX, pack_detail, plain, recent_order
+from .protocol import (
+    DEDUPE_PERIOD_S,
+    ERAS_KEPT,
+    MAX_EVENTS_PER_WEEK,
+    MAX_HOPS,
+    OCCURRENCES_KEEP,
+    OCCURRENCES_TRIM_AT,
+    QUALIFIED,
+    RECENT_KEEP,
+    RECENT_TRIM_AT,
+    Applied,
+    Pending,
+    distinct,
+    newest_facts,
+    without_older_facts,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scoring_core import LeadState
+
+
+class InMemoryLeadStore:
+    """`LeadTable` and `LeadReader` over a dict of items."""
+
+    def __init__(self, retention_days: int = 400, max_events_per_week: int = MAX_EVENTS_PER_WEEK):
+        self.items: dict[str, dict[str, Any]] = {}
+        self.retention_s = retention_days * 86400
+        self.max_events_per_week = max_events_per_week
+        self.writes = 0
+
+    # -- reads ----------------------------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any]:
+        return copy.deepcopy(self.items.get(key, {}))
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        for _ in range(MAX_HOPS):
+            item = self.items.get(key)
+            if not item:
+                return None
+            if not item.get("merged_into"):
+                return copy.deepcopy(item)
+            key = str(item["merged_into"])
+        return None
+
+    def qualified(self, stage: str, limit: int) -> list[dict[str, Any]]:
+        indexed = [i for i in self.items.values() if i.get("qstage") == stage and "heat" in i]
+        hottest = sorted(indexed, key=lambda i: i["heat"], reverse=True)[:limit]
+        return [copy.deepcopy(i) for i in hottest if i.get("stage") == stage]
+
+    # -- applying events ----------------------------------------------------
+
+    def apply(self, key: str, pending: Sequence[Pending], now: float) -> Applied:
+        result = Applied(key)
+        todo = distinct(pending, result)
+        if not todo:
+            return result
+        old = self.items.get(key, {})
+        if old.get("merged_into"):
+            result.redirect = str(old["merged_into"])
+            return result
+        week = int(now // DEDUPE_PERIOD_S)
+        seen = set(old.get(f"s.{week}", ())) | set(old.get(f"s.{week - 1}", ()))
+        dupes = [p for p in todo if event_hash(p.event_id) in seen]
+        result.duplicates += [p.event_id for p in dupes]
+        todo = [without_older_facts(p, old) for p in todo if p not in dupes]
+        room = self.max_events_per_week - len(old.get(f"s.{week}", ()))
+        if len(todo) > room:  # a flood: apply what fits this week's budget, drop the rest
+            result.flooded += [p.event_id for p in todo[max(room, 0):]]
+            todo = todo[:max(room, 0)]
+        if not todo:
+            result.item = copy.deepcopy(old)
+            return result
+        item = self._applied(copy.deepcopy(old) or {"pk": key}, todo, now)
+        self._trim(item)
+        self.items[key] = item
+        self.writes += 1
+        result.item = copy.deepcopy(item)
+        result.applied += [p.event_id for p in todo]
+        return result
+
+    def _applied(self, item: dict[str, Any], todo: Sequence[Pending], now: float) -> dict[str, Any]:
+        week = int(now // DEDUPE_PERIOD_S)
+        for stale in range(week - 2 - self.retention_s // DEDUPE_PERIOD_S - 1, week - 1):
+            item.pop(f"s.{stale}", None)
+        item.setdefault(f"s.{week}", set()).update(event_hash(p.event_id) for p in todo)
+        increments: dict[str, int] = {}
+        for p in todo:
+            for (rule, era), units in p.effects.increments.items():
+                increments[f"a.{rule}.{era}"] = increments.get(f"a.{rule}.{era}", 0) + units
+        for name, units in increments.items():
+            if units:
+                item[name] = item.get(name, 0) + units
+            rule_id, _, era_text = name[2:].rpartition(".")
+            stale_era = f"a.{rule_id}.{int(era_text) - ERAS_KEPT}"
+            if stale_era not in increments:
+                item.pop(stale_era, None)
+        flags: dict[str, float] = {}
+        heat = 0.0
+        for p in todo:
+            fx = p.effects
+            for rule, ms in fx.occurrences.items():
+                item.setdefault(f"o.{rule}", set()).add(ms)
+            for flag, t in fx.flags.items():
+                flags[f"x.{flag}"] = min(t, flags.get(f"x.{flag}", t))
+            heat += p.heat
+            if fx.email:
+                item.setdefault("email", fx.email)
+        for name, t in flags.items():
+            item.setdefault(name, t)
+        for fact, (t, event_id, value) in newest_facts(todo).items():
+            item[f"f.{fact}"] = {"v": value, "t": t, "e": event_id}
+        item.setdefault("first_at", int(min(p.effects.at for p in todo)))
+        item["last_at"] = int(max(p.effects.at for p in todo))
+        item["n"] = item.get("n", 0) + len(todo)
+        heat = round(heat, 2)
+        if heat:
+            item["heat"] = item.get("heat", 0) + heat
+        item.setdefault("stage", "lead")
+        item.setdefault("tr", 0)
+        item["recent"] = list(item.get("recent", [])) + [
+            f"{int(p.effects.at)}|{event_hash(p.event_id)}|{p.effects.type}" for p in todo]
+        item["expires_at"] = int(now) + self.retention_s
+        item.pop(OUTBOX, None)
+        return item
+
+    def _trim(self, item: dict[str, Any]) -> None:
+        if len(item["recent"]) > RECENT_TRIM_AT:
+            item["recent"] = sorted(item["recent"], key=recent_order, reverse=True)[:RECENT_KEEP]
+        for name, times in list(item.items()):
+            if name.startswith("o.") and len(times) > OCCURRENCES_TRIM_AT:
+                item[name] = set(sorted(times)[len(times) - OCCURRENCES_KEEP:])
+
+    # -- stage -------------------------------------------------------------
+
+    def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
+                          now: float) -> tuple[bool, dict[str, Any]]:
+        item = self.items.get(key, {})
+        if item.get("tr") != expected_transitions or "merged_into" in item:
+            return False, copy.deepcopy(item)
+        item.update(stage=state.stage, stage_at=now, tr=state.transitions, recycled=state.recycled,
+                    score={k: detail[k] for k in ("score", "fit", "engagement", "grade")})
+        item.setdefault("heat", 0)
+        item[OUTBOX] = pack_detail(detail)
+        if state.stage in QUALIFIED:
+            item["qstage"] = state.stage
+        else:
+            item.pop("qstage", None)
+        self.writes += 1
+        return True, copy.deepcopy(item)
+
+    def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:
+        item = self.items.get(key, {})
+        if item.get("tr") == expected_transitions:
+            item["recycled"] = recycled
+            self.writes += 1
+
+    # -- identities ----------------------------------------------------------
+
+    def link(self, alias: str, target: str, now: float) -> tuple[str, dict[str, Any] | None]:
+        old = self.items.get(alias)
+        if old is None:
+            self.items[alias] = {"pk": alias, "merged_into": target, "expires_at": int(now) + self.retention_s}
+            self.writes += 1
+            return target, None
+        if old.get("merged_into"):
+            return str(old["merged_into"]), None
+        return target, copy.deepcopy(old)
+
+    def merge(self, alias_item: dict[str, Any], target: str, target_state: LeadState, now: float) -> bool:
+        alias = str(alias_item["pk"])
+        stored_alias = self.items.get(alias, {})
+        lead = self.items.get(target, {"pk": target})
+        if (alias in lead.get("merged_from", ()) or "merged_into" in stored_alias
+                or stored_alias.get("n") != int(alias_item.get("n", 0))):
+            return False
+        moved = []
+        for name, value in alias_item.items():
+            if name.startswith("a.") and int(value):
+                lead[name] = lead.get(name, 0) + int(value)
+            elif name.startswith(("o.", "s.")) and value:
+                lead[name] = set(lead.get(name, ())) | set(value)
+            elif name.startswith("x."):
+                lead.setdefault(name, value)
+            elif name.startswith("f."):
+                old = target_state.facts.get(name[2:])
+                if old is None or (float(value["t"]), str(value["e"])) > (old.at, old.event_id):
+                    lead[name] = plain(value)
+            else:
+                continue
+            moved.append(name)
+        if "n" in alias_item:
+            lead["n"] = lead.get("n", 0) + int(alias_item["n"])
+        if "heat" in alias_item:
+            lead["heat"] = lead.get("heat", 0) + float(alias_item["heat"])
+        if alias_item.get("recent"):
+            lead["recent"] = list(lead.get("recent", [])) + list(alias_item["recent"])
+        if "first_at" in alias_item:
+            lead.setdefault("first_at", float(alias_item["first_at"]))
+        lead["merged_from"] = set(lead.get("merged_from", ())) | {alias}
+        self.items[target] = lead
+        for name in moved + [k for k in ("recent", "heat") if k in alias_item]:
+            stored_alias.pop(name, None)
+        stored_alias["merged_into"] = target
+        self.writes += 1
+        return True

@@ -1,0 +1,140 @@
+"""What the worker and the leads API need of the leads table, whoever holds it.
+
+`LeadReader` is what the read API uses, `LeadTable` what the worker uses; `LeadStore`
+(DynamoDB, store.py) and `InMemoryLeadStore` (memory.py, for unit tests) implement
+both, with the limits and rules below. Items are dicts of plain Python values, the
+attributes of docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ...identity import event_hash
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scoring_core import Effects, LeadState
+
+DEDUPE_PERIOD_S = 7 * 86400  # event ids are filed by the week they were applied in; two weeks are checked
+OCCURRENCES_KEEP, OCCURRENCES_TRIM_AT = 25, 50  # repeat rules' match times kept per rule
+MAX_EVENTS_PER_WEEK = 2000  # events one lead may have applied in a week; beyond, they are dropped and counted
+# A trim is a write billed at the item's full size; a longer list costs bytes on every write.
+# Trimming 30 down to 10 measured cheapest of 10/15, 8/16, 10/20, 8/24 and 10/30 on the
+# X Education stream (bench/aws_calls.py: 1.169, 1.127, 1.121, 1.097, 1.092 WRU per event).
+RECENT_KEEP, RECENT_TRIM_AT = 10, 30
+QUALIFIED = ("mql", "sql", "customer")  # the stages the ByStage index holds
+ERAS_KEPT = 3  # a touched accumulator's era k drops era k-3 of the same rule
+MAX_HOPS = 4  # a merged alias points at its lead; chains are short
+
+
+@dataclass
+class Pending:
+    """One event's effects waiting to be applied to a lead, with its `heat` increment."""
+
+    effects: Effects
+    heat: float = 0.0
+
+    @property
+    def event_id(self) -> str:
+        return self.effects.event_id
+
+
+@dataclass
+class Applied:
+    key: str
+    item: dict[str, Any] = field(default_factory=dict)  # the lead after the update (plain Python values)
+    applied: list[str] = field(default_factory=list)  # event ids applied now
+    duplicates: list[str] = field(default_factory=list)  # event ids applied before
+    flooded: list[str] = field(default_factory=list)  # event ids not applied: the lead's weekly budget is spent
+    redirect: str | None = None  # the key is an alias: apply at this lead instead
+
+
+class LeadReader(Protocol):
+    """The leads table as the read API sees it."""
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        """The lead item for a key, following merged aliases; None when there is no such lead."""
+        ...
+
+    def qualified(self, stage: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` lead items at `stage` (mql, sql, customer), hottest (`heat`) first."""
+        ...
+
+
+class LeadTable(LeadReader, Protocol):
+    """The leads table as the worker sees it: every write is conditional, so concurrent
+    workers on one lead neither lose an update nor apply an event twice."""
+
+    def apply(self, key: str, pending: Sequence[Pending], now: float) -> Applied:
+        """Apply each event once to the lead `key` (duplicates, floods and a merged alias reported)."""
+        ...
+
+    def get(self, key: str) -> dict[str, Any]:
+        """The item at `key` as it is now (consistent); `{}` when there is none."""
+        ...
+
+    def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
+                          now: float) -> tuple[bool, dict[str, Any]]:
+        """Write a stage change if the lead's transition counter is still `expected_transitions`:
+        (recorded, the lead's item: new when recorded, current when not)."""
+        ...
+
+    def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:
+        """Clear or set a lost deal's `recycled` mark (no stage change), on the same condition."""
+        ...
+
+    def link(self, alias: str, target: str, now: float) -> tuple[str, dict[str, Any] | None]:
+        """Point `alias` at `target` if it points nowhere yet: (where the alias points,
+        its own item when it has history that must be merged first)."""
+        ...
+
+    def merge(self, alias_item: dict[str, Any], target: str, target_state: LeadState, now: float) -> bool:
+        """Move an alias's history into its lead, exactly once; False when the alias changed meanwhile."""
+        ...
+
+
+def distinct(pending: Sequence[Pending], result: Applied) -> list[Pending]:
+    """The same delivery twice in one batch is applied once: later copies are duplicates."""
+    todo: list[Pending] = []
+    ids: set[str] = set()
+    for p in pending:
+        if p.event_id in ids:
+            result.duplicates.append(p.event_id)
+        else:
+            ids.add(p.event_id)
+            todo.append(p)
+    return todo
+
+
+def newest_facts(todo: Sequence[Pending]) -> dict[str, tuple[float, str, Any]]:
+    """Per fact, the value of the newest event among these: (at, event hash, value)."""
+    facts: dict[str, tuple[float, str, Any]] = {}
+    for p in todo:
+        fx = p.effects
+        for name, value in fx.facts.items():
+            current = facts.get(name)
+            # the stored tie-breaker is the event's short hash: items stay small
+            key = (fx.at, event_hash(fx.event_id))
+            if current is None or key > current[:2]:
+                facts[name] = (*key, value)
+    return facts
+
+
+def without_older_facts(p: Pending, stored: Mapping[str, Any]) -> Pending:
+    """The event's effects minus facts a stored, newer event already set."""
+    fx = p.effects
+    keep = {}
+    for name, value in fx.facts.items():
+        old = stored.get(f"f.{name}")
+        if old is None or (fx.at, event_hash(fx.event_id)) > (float(old["t"]), str(old["e"])):
+            keep[name] = value
+    if len(keep) == len(fx.facts):
+        return p
+    return Pending(replace(fx, facts=keep), p.heat)
+
+
+def with_facts(p: Pending, keep: Any) -> Pending:
+    """The event's effects with only the facts `keep(name)` accepts."""
+    return Pending(replace(p.effects, facts={k: v for k, v in p.effects.facts.items() if keep(k)}), p.heat)
