@@ -34,7 +34,7 @@ from leadscore.notify import crm
 from leadscore.notify.errors import Transient
 from moto.core import DEFAULT_ACCOUNT_ID
 from scoring_core import Engine, Event, LeadState, load_model
-from scoring_core.engine import transition_id
+from scoring_core.score import transition_id
 
 from tests.integration.conftest import parked
 

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from scoring_core.engine import Effects, Fact, LeadState
+from scoring_core.state import Effects, Fact, LeadState
 
 from ..identity import event_hash
 
