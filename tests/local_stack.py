@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from leadscore.dev.http import INTEGRATION_TIMEOUT_S
+
 
 @contextmanager
 def running_stack(**kwargs: Any) -> Iterator[Any]:
@@ -33,13 +35,14 @@ def http_call(s: Any, method: str, path: str, body: bytes | None = None,
               headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of one request to the stack, errors included."""
     request = urllib.request.Request(f"http://127.0.0.1:{s.port}{path}", data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
+    try:  # API Gateway's integration timeout: the local gateway answers 503 by then (leadscore.dev.http)
+        with urllib.request.urlopen(request, timeout=INTEGRATION_TIMEOUT_S + 5) as r:
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
     except TimeoutError as e:  # say what the stack was doing instead of answering
-        raise TimeoutError(f"{method} {path}: no answer in 10 s; the process's threads:\n{thread_stacks()}") from e
+        raise TimeoutError(f"{method} {path}: no answer in {INTEGRATION_TIMEOUT_S + 5:.0f} s; "
+                           f"the process's threads:\n{thread_stacks()}") from e
 
 
 def thread_stacks() -> str:

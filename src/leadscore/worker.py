@@ -51,6 +51,7 @@ class _Group:
     messages: list[str] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+    trusted: bool = False  # any of its events from a trusted sender: the stage may rise past low_trust_max
 
 
 def _warn(message: str, **fields: Any) -> None:
@@ -141,6 +142,7 @@ class Worker:
             group = groups.setdefault(key, _Group(key))
             group.messages.append(message_id)
             group.pending.append(pending)
+            group.trusted |= event.trusted
             result.events.append((key, event.type, points))
             group.aliases += [k for k in keys[1:] if k not in group.aliases]
 
@@ -185,7 +187,7 @@ class Worker:
         for _ in range(MAX_RECORD_ATTEMPTS):
             state = state_of(item)
             expected, was_recycled = state.transitions, state.recycled
-            score, tr = self.engine.advance(state, now)
+            score, tr = self.engine.advance(state, now, group.trusted)
             result.scores[key] = (score.total, state.stage)
             if tr is None:
                 if state.recycled != was_recycled:

@@ -179,3 +179,24 @@ def test_a_function_that_stays_busy_delays_other_requests_only_until_the_gateway
         server.shutdown()
         server.server_close()
 
+
+
+def test_path_parameters_reach_the_function_percent_decoded_as_api_gateway_sends_them():
+    """A browser or an HTTP client may encode the `:` of a lead key (`/leads/e%3Aabc`); API Gateway's
+    HTTP API decodes the path and its parameters before invoking the function, and so does this one."""
+    import urllib.request
+
+    from leadscore.dev.stack import free_port
+
+    def echo(event, context):
+        return {"statusCode": 200, "body": json.dumps({"id": event["pathParameters"]["id"], "raw": event["rawPath"]})}
+
+    server = devhttp.LambdaHttpServer(("127.0.0.1", free_port()), [devhttp.Route("GET", "/leads/{id}", echo, "Leads")])
+    server.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/leads/e%3Aab%20c", timeout=5) as r:
+            answer = json.loads(r.read())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer == {"id": "e:ab c", "raw": "/leads/e:ab c"}

@@ -194,3 +194,75 @@ bands: {hot: 70, warm: 35}
     hit({"vid": "v-1", "e": "purchase"})  # this model makes no customer of a purchase
 
     assert [e["type"] for e in queued(aws)] == ["purchase"]
+
+
+# -- a claimed identity: a browser may say who it is, not make someone an SQL --------------------
+
+VICTIM_EMAIL = "dana.victim@bigcorp.example"
+FIT_TRAITS = {"email": VICTIM_EMAIL, "title": "CEO", "company_size": 200, "industry": "software", "country": "US"}
+INTENT = ["Demo Requested", "Webinar Attended", "Meeting Booked"]  # 25 + 10 + 20 points on a fit of 52
+
+
+def score_queued(aws):
+    """Run the score function over everything the edge queued, as the SQS event source would."""
+    from pathlib import Path
+
+    from leadscore.dev.functions import LambdaContext, load_handler
+    from leadscore.dev.sqs import sqs_event, sqs_record
+
+    bodies = queued(aws)
+    records = [sqs_record(f"m-{i}", json.dumps(body), "arn:aws:sqs:us-east-1:123456789012:leadscore-EventsQueue")
+               for i, body in enumerate(bodies)]
+    handler = load_handler(Path("functions/score"), "app.lambda_handler")
+    assert handler(sqs_event(records), LambdaContext("score"))["batchItemFailures"] == []
+    return bodies
+
+
+def stage_changes(stack):
+    from tests.integration.test_worker import published
+
+    return [(d["from_stage"], d["to_stage"], d["score"]) for d in published(stack)]
+
+
+def claim_and_act(key):
+    sdk("/v1/identify", {"anonymousId": "v-stranger", "traits": FIT_TRAITS}, key)
+    for name in INTENT:
+        sdk("/v1/track", {"anonymousId": "v-stranger", "event": name}, key)
+
+
+def victim_now():
+    """The victim's lead as stored: (stage, score now)."""
+    from leadscore import runtime
+    from leadscore.adapters.leads import state_of
+    from leadscore.identity import email_key
+
+    worker = runtime.worker()
+    state = state_of(worker.store.get(worker.resolve(email_key(VICTIM_EMAIL, LEAD_KEY_SECRET))))
+    return state.stage, worker.engine.evaluate(state, time.time()).total
+
+
+def test_a_stranger_who_identifies_as_someone_else_can_make_them_an_mql_but_never_an_sql(stack, keys):
+    claim_and_act(PUBLIC_KEY)
+    bodies = score_queued(stack)
+
+    assert bodies and all(body["trusted"] is False for body in bodies)
+    assert [(f, t) for f, t, _ in stage_changes(stack)] == [("lead", "mql")]
+    stage, score = victim_now()
+    assert stage == "mql" and score >= 80  # the score alone would make an SQL: the senders' trust held it back
+
+
+def test_the_same_calls_from_a_server_key_make_an_sql(stack, keys):
+    claim_and_act(SERVER_KEY)
+    score_queued(stack)
+
+    assert [t for _, t, _ in stage_changes(stack)][-1] == "sql"
+    assert victim_now()[0] == "sql"
+
+
+def test_a_trusted_event_after_browser_activity_takes_the_lead_the_rest_of_the_way(stack, keys):
+    claim_and_act(PUBLIC_KEY)
+    score_queued(stack)
+    sdk("/v1/track", {"userId": "crm-4711", "event": "Form Submitted", "context": {"traits": {"email": VICTIM_EMAIL}}}, SERVER_KEY)
+    score_queued(stack)
+
+    assert [(f, t) for f, t, _ in stage_changes(stack)] == [("lead", "mql"), ("mql", "sql")]

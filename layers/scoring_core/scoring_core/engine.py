@@ -70,7 +70,9 @@ class Engine:
         self.fact_names = compiled.fact_names
         #: the machine-opener classifier of the model's `email_confidence`
         self.openers = MachineOpeners(model.email_confidence)
-        self.stage_policy = StagePolicy(model.stages)
+        s = model.stages
+        self.stage_policy = StagePolicy((s.mql.score, s.mql.min_fit), (s.sql.score, s.sql.min_fit),
+                                        hysteresis=s.hysteresis, low_trust_max=s.low_trust_max)
         self._free_domains = frozenset(d.casefold() for d in model.free_email_domains)
         self._events = Index(compiled.event_matchers, indexed=indexed)
         self._facts = Index(compiled.fact_matchers, indexed=indexed)
@@ -362,10 +364,12 @@ class Engine:
         total = total_cents / 100
         return "hot" if total >= b.hot else "warm" if total >= b.warm else "cold"
 
-    def advance(self, state: LeadState, now: datetime | float) -> tuple[Score, Transition | None]:
-        """Evaluate at `now` and move the stage; returns the score and the transition made, if any."""
+    def advance(self, state: LeadState, now: datetime | float, trusted: bool = True) -> tuple[Score, Transition | None]:
+        """Evaluate at `now` and move the stage; returns the score and the transition made, if any.
+        `trusted=False` when only events from low-trust senders (`Event.trusted`) led here: the
+        lead then rises no higher than the model's `stages.low_trust_max`."""
         score = self.evaluate(state, now)
-        new_stage, recycled = self.stage_policy.next_stage(state.stage, score, state.pinned, state.recycled)
+        new_stage, recycled = self.stage_policy.next_stage(state.stage, score, state.pinned, state.recycled, trusted)
         state.recycled = recycled
         if new_stage == state.stage:
             return score, None

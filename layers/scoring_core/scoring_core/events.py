@@ -176,6 +176,9 @@ class Event(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     context: EventContext = EventContext()
+    #: False when a low-trust sender (the pixel, a public write key) sent it: anyone can, for
+    #: anyone (docs/ingest.md, Trust levels). The edge sets it; offline replays keep the default.
+    trusted: bool = True
     #: Derived: `occurred_at` in epoch seconds, computed once at validation for
     #: the engine's hot path. Overwritten if given, never serialized.
     occurred_ts: float = Field(default=0.0, exclude=True, repr=False)

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from .stages import LadderStage
+
 
 def _shaped(pattern: str, what: str) -> Any:
     rx = re.compile(pattern)
@@ -188,6 +190,11 @@ class Stages(_Strict):
     mql: StageThreshold
     sql: StageThreshold
     hysteresis: Number = Field(default=0, ge=0)
+    #: The highest stage an event from a low-trust sender (the pixel, a public write key) can
+    #: raise a lead to: anyone can send those for anyone, so by default they qualify a lead for
+    #: marketing but never for sales. A trusted event (signed webhook, server key) or sales'
+    #: acceptance takes the lead the rest of the way. `sql` trusts the browser fully.
+    low_trust_max: LadderStage = "mql"
 
 
 class FitGrades(_Strict):

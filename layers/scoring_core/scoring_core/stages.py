@@ -12,25 +12,29 @@ Sales feedback pins a stage: `accepted` → sql, `won` → customer, `rejected`
 re-qualifies only after its score has first fallen below the MQL threshold −
 hysteresis, so a lost deal does not alert sales again at once.
 
-This module imports nothing of the engine: the policy reads a score and a
-state through the two small protocols below, which `Score` and `LeadState`
-satisfy, so the other modules can import `Stage` from here without a cycle.
+A lead whose events came only from low-trust senders (the pixel, a public
+write key: anyone can send those, for anyone) rises no higher than the
+model's `stages.low_trust_max` (docs/model.md, Who may qualify a lead).
+
+This module imports nothing of the engine, not even for types: the policy
+takes its thresholds as numbers and reads a score and a state through the two
+small protocols below (which `Score` and `LeadState` satisfy), so the model
+schema, the state and the score all import `Stage` from here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol, get_args
+from typing import Literal, Protocol, get_args
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Stages
-
-Stage = Literal["lead", "mql", "sql", "customer", "disqualified"]
+#: The stages the score alone moves a lead between, in order.
+LadderStage = Literal["lead", "mql", "sql"]
+Stage = Literal[LadderStage, "customer", "disqualified"]
 Outcome = Literal["accepted", "rejected", "won", "lost"]
 #: Every stage, in the order a lead moves through them (`disqualified` last).
 STAGES: tuple[Stage, ...] = get_args(Stage)
 #: The stages a lead reaches by qualifying: sales has been (or is being) told about it.
 QUALIFIED: tuple[Stage, ...] = ("mql", "sql", "customer")
-_LADDER: tuple[Stage, ...] = STAGES[:3]  # the stages the score alone moves a lead between
+_LADDER: tuple[Stage, ...] = get_args(LadderStage)
 
 
 class Standing(Protocol):
@@ -53,13 +57,16 @@ class Verdicts(Protocol):
     recycled: bool
 
 
-class StagePolicy:
-    """The model's thresholds and hysteresis, applied to a score."""
+Step = tuple[float, float | None]  # a stage's (threshold score, min fit)
 
-    def __init__(self, stages: Stages):
-        self.hysteresis = stages.hysteresis
-        # (threshold score, min fit) for mql and sql
-        self.steps = ((stages.mql.score, stages.mql.min_fit), (stages.sql.score, stages.sql.min_fit))
+
+class StagePolicy:
+    """The model's `stages:` thresholds, hysteresis and low-trust ceiling, applied to a score."""
+
+    def __init__(self, mql: Step, sql: Step, *, hysteresis: float = 0.0, low_trust_max: LadderStage = "mql"):
+        self.hysteresis = hysteresis
+        self.low_trust_top = _LADDER.index(low_trust_max)
+        self.steps = (mql, sql)
 
     def _reaches(self, level: int, score: Standing) -> bool:
         threshold, min_fit = self.steps[level - 1]
@@ -70,11 +77,14 @@ class StagePolicy:
         h = self.hysteresis
         return score.total >= threshold - h and (min_fit is None or score.fit >= min_fit - h)
 
-    def next_stage(self, current: Stage, score: Standing, pinned: Stage | None, recycled: bool) -> tuple[Stage, bool]:
+    def next_stage(self, current: Stage, score: Standing, pinned: Stage | None, recycled: bool,
+                   trusted: bool = True) -> tuple[Stage, bool]:
         """The stage a lead should be in now, and whether it is still recycled.
 
         Precedence: a `disqualified` pin, then disqualifying rules, then
-        customer (pin or rule), then other pins, then the score ladder."""
+        customer (pin or rule), then other pins, then the score ladder. Not
+        `trusted` (only low-trust events moved the score): the ladder rises no
+        higher than `low_trust_max`, or the current stage if that is higher."""
         if pinned == "disqualified" or score.disqualified_by:
             return "disqualified", recycled
         if pinned == "customer" or score.customer:
@@ -86,7 +96,8 @@ class StagePolicy:
                 return "lead", True
             recycled = False
         level = _LADDER.index(current) if current in _LADDER else 0
-        while level < 2 and self._reaches(level + 1, score):
+        top = 2 if trusted else max(level, self.low_trust_top)
+        while level < top and self._reaches(level + 1, score):
             level += 1
         while level > 0 and not self._keeps(level, score):
             level -= 1

@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .functions import LambdaContext, container_lock
 
@@ -369,8 +369,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for route in self.server.routes:
             match = route.pattern.match(parts.path)
             if match and route.method in (self.command, "ANY"):
-                event = http_api_event(self.command, parts.path, parts.query, dict(self.headers.items()), body,
-                                       f"{route.method} {route.path}", match.groupdict(), self.client_address[0])
+                # API Gateway HTTP API hands the function the path and its parameters percent-decoded
+                # (`/leads/e%3Aabc` arrives as `e:abc`); the route is matched on the path as sent
+                event = http_api_event(self.command, unquote(parts.path), parts.query, dict(self.headers.items()), body,
+                                       f"{route.method} {route.path}",
+                                       {k: unquote(v) for k, v in match.groupdict().items()}, self.client_address[0])
                 try:
                     with _container(route.handler, started + INTEGRATION_TIMEOUT_S):
                         result = route.handler(event, LambdaContext(route.name))

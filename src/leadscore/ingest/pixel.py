@@ -124,6 +124,7 @@ def event_from_hit(
             occurred_at=received_at,
             received_at=received_at,
             source="pixel",
+            trusted=False,
             anonymous_id=vid,
             lead_id=lid,
             properties=properties,

@@ -11,6 +11,10 @@ events are screened here before they are queued:
 - money properties (`amount`, `total`, `revenue`, `value`, and what the model multiplies
   points by) are removed; the event is kept.
 
+What is kept is marked `trusted=False`: it can raise a lead no higher than the model's
+`stages.low_trust_max` (MQL by default), so a stranger who `identify`s as someone else can make
+them an MQL at most, never an SQL.
+
 Server keys and signed webhooks are trusted: nothing is screened. Pure: no AWS, no logging.
 """
 
@@ -41,5 +45,5 @@ def screen(events: list[Any], key_kind: str, restrictions: Any) -> tuple[list[An
         if restrictions.forbids(event):
             counts[RESTRICTED] += 1
             continue
-        kept.append(event)
+        kept.append(event.model_copy(update={"trusted": False}))
     return kept, counts
