@@ -1,4 +1,4 @@
-# The two commands: `make run` and `make test`. Both create .venv on first use,
+# The two commands: `make run` and `make test` (lint and type checks, then pytest). Both create .venv on first use,
 # with Lambda's Python (3.12) where this machine has it, from requirements/dev.lock.
 RUNTIME_PYTHON := $(shell scripts/runtime-python)
 PYTHON ?= $(or $(RUNTIME_PYTHON),python3)
@@ -10,7 +10,7 @@ BUILD := .aws-sam/build
 BUILD_STAMP := $(BUILD)/.built
 BUILD_INPUTS := template.yaml $(shell find functions layers src -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: run test build lock bench check-model clean
+.PHONY: run test lint build lock bench check-model clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	@if [ -z "$(RUNTIME_PYTHON)" ]; then echo "make: python3.12 (Lambda's runtime) not found: .venv uses $$($(PYTHON) --version 2>&1); the built-artifact tests need 3.12" >&2; fi
@@ -25,8 +25,13 @@ $(STAMP): $(LOCK) pyproject.toml
 run: $(STAMP)
 	$(BIN)/leadscore dev
 
-test: $(STAMP) $(BUILD_STAMP)
+test: $(STAMP) $(BUILD_STAMP) lint
 	$(BIN)/python -m pytest
+
+# ruff over the repository and mypy over the paths pyproject.toml names (both configured there)
+lint: $(STAMP)
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
 
 # What `sam deploy` uploads: `sam build` (no Docker; it finds python3.12 in .venv/bin),
 # then bytecode for python3.12 that stays valid under SAM's 1980 zip dates.
@@ -52,4 +57,4 @@ check-model: $(STAMP)
 	$(BIN)/leadscore model check layers/scoring_core/scoring_core/models/default.yaml
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .aws-sam .pytest_cache .hypothesis .mypy_cache .ruff_cache build *.egg-info

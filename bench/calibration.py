@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "layers" / "scoring_core"))
 
 DATA = ROOT.parent / "shared" / "data" / "leads_xeducation.csv"
 MAPPING = ROOT / "examples" / "xeducation" / "mapping.yaml"

@@ -34,11 +34,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from leadscore.dev.http import http_api_event
+from leadscore.dev.lambda_layout import BUILD_DIR, BuiltFunction, LambdaRoot, built_functions, sdk_dir
 
-from leadscore.dev.http import http_api_event  # noqa: E402
-from leadscore.dev.lambda_layout import BUILD_DIR, BuiltFunction, LambdaRoot, built_functions, sdk_dir  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FUNCTIONS = {"pixel": "PixelFunction", "collect": "CollectFunction", "hooks": "HooksFunction"}
 BUDGET = {"pixel": 1.40, "collect": 1.60, "hooks": 1.60}

@@ -83,7 +83,6 @@ PIXEL_LOG_BYTES_FALLBACK = 400  # one EMF metrics line per pixel request
 
 def architecture() -> str:
     """The functions' architecture (Globals' Architectures in template.yaml): the price of a GB-second."""
-    sys.path.insert(0, str(ROOT / "src"))
     from leadscore.dev.template import load_template
 
     (arch,) = ((load_template().get("Globals") or {}).get("Function") or {}).get("Architectures", ["x86_64"])
@@ -92,7 +91,6 @@ def architecture() -> str:
 
 def memory_sizes() -> dict[str, int]:
     """MemorySize of the pixel (ingest) and score (worker) functions, from template.yaml."""
-    sys.path.insert(0, str(ROOT / "src"))
     from leadscore.dev.template import load_template
 
     template = load_template()
@@ -121,7 +119,7 @@ bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
 app = bench.load_module(bench.ROOT / "functions" / "pixel")
 events = bench.requests(500)
 queue, _ = bench.stubbed_queue(2000)
-bench.runtime.event_queue = lambda: queue
+bench.dependencies.use(bench.dependencies.Dependencies(bench.settings.settings(), queue=queue))
 class Sink:
     n = 0
     def write(self, s): Sink.n += len(s.encode()); return len(s)
@@ -217,7 +215,6 @@ def main() -> None:
         lines = [ln for ln in Path(args.source).read_text(encoding="utf-8").splitlines() if ln.strip()]
         calls = json.loads(lines[-1])
     else:
-        sys.path.insert(0, str(ROOT / "bench"))
         import aws_calls
 
         calls = aws_calls.run(args.events, log=log)

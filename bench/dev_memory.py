@@ -39,10 +39,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from leadscore.dev.stack import free_port
 
-from leadscore.dev.stack import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TARGET_MB = 500
 TYPES = ["Webinar Attended", "Email Opened", "Email Clicked", "Form Submitted", "Pricing Viewed", "Demo Requested"]

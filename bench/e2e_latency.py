@@ -68,13 +68,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from leadscore import settings
+from leadscore.dev import stack as stack_module
+from leadscore.dev.stack import DevStack, free_port
 
-from leadscore import settings  # noqa: E402
-from leadscore.dev import stack as stack_module  # noqa: E402
-from leadscore.dev.stack import DevStack, free_port  # noqa: E402
-from tests.recorder import Recorder  # noqa: E402
+from testbed.recorder import Recorder
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TARGET_MEDIAN_MS = 2000
 NAIVE_POLL_S = 1.0

@@ -35,9 +35,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/leadscore-events"
 os.environ["QUEUE_URL"] = QUEUE_URL
 
-import boto3  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
-from leadscore import runtime  # noqa: E402
+from leadscore import dependencies, settings  # noqa: E402
 from leadscore.adapters.queue import EventQueue  # noqa: E402
 from leadscore.dev.functions import LambdaContext, load_module  # noqa: E402
 from leadscore.dev.http import http_api_event  # noqa: E402
@@ -65,7 +64,7 @@ def requests(n: int) -> list[dict]:
 
 
 def stubbed_queue(n: int) -> tuple[EventQueue, Stubber]:
-    client = runtime.queue_client()  # built as the handler builds it (runtime.event_queue)
+    client = dependencies.current().aws_client("sqs", validate=False)  # as the handler's queue has it (Dependencies.queue)
     stubber = Stubber(client)
     for _ in range(n):
         stubber.add_response("send_message_batch", {"Successful": [{"Id": "0", "MessageId": "m", "MD5OfMessageBody": "x"}], "Failed": []})
@@ -86,6 +85,7 @@ def naive_handler():
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
     app = APIGatewayHttpResolver()
+    deps = dependencies.current()
 
     @app.get("/t.gif")
     def gif():
@@ -95,9 +95,9 @@ def naive_handler():
             pixel_logic._bot_cache.clear()
             event, _ = pixel_logic.event_from_hit(request.query_string_parameters or {}, request.headers, "1.2.3.4",
                                                   request.request_context.request_id, _now(),
-                                                  pixel_key=runtime.pixel_key, restrictions=runtime.restrictions)
+                                                  pixel_key=deps.pixel_key, restrictions=lambda: deps.restrictions)
             if event is not None:
-                runtime.event_queue().send([event])
+                deps.queue.send([event])
         return Response(200, "image/gif", pixel_logic.GIF, headers={"Cache-Control": "no-store"})
 
     return lambda event, context: app.resolve(event, context)
@@ -130,12 +130,11 @@ def main() -> None:
     app = load_module(ROOT / "functions" / "pixel")
     events = requests(args.requests)
     queue, _ = stubbed_queue(args.requests * 2 + 400)
-    runtime.event_queue.cache_clear()
-    runtime.event_queue = lambda: queue  # the handler's queue, answered by the Stubber
+    dependencies.use(dependencies.Dependencies(settings.settings(), queue=queue))  # the handler's queue, answered by the Stubber
     ours = timed(app.lambda_handler, events)
     naive = timed(naive_handler(), events)
     no_call = EventQueue(_NoCallClient(), QUEUE_URL)
-    runtime.event_queue = lambda: no_call
+    dependencies.use(dependencies.Dependencies(settings.settings(), queue=no_call))
     own = timed(app.lambda_handler, events)
     result = {"us_per_request": round(ours, 1), "naive_us_per_request": round(naive, 1),
               "ratio": round(naive / ours, 2), "us_excluding_botocore_call": round(own, 1), "requests": len(events)}

@@ -6,18 +6,14 @@ The beacon carries a batch as text/plain with the write key in `?writeKey=`.
 CORS (any origin, the browser SDKs' headers): leadscore.cors.
 """
 
-from datetime import datetime, timezone
-
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
-from leadscore import runtime
+from leadscore import dependencies
 from leadscore.adapters.queue import QueueError
 from leadscore.cors import ingest_cors
-from leadscore.ingest.answers import not_queued, rejection
-from leadscore.ingest.errors import Rejected, UnknownSource
-from leadscore.ingest.segment import KINDS, parse_calls
-from leadscore.ingest.trust import screen
+from leadscore.edge import Rejected, not_queued, rejection
+from leadscore.ingest.collect import Collected, queue_calls
 
 logger = Logger(service="collect")
 metrics = Metrics(namespace="leadscore", service="collect")
@@ -25,35 +21,27 @@ app = APIGatewayHttpResolver(cors=ingest_cors())
 
 
 def init() -> None:
-    runtime.event_queue()
+    dependencies.current().queue  # noqa: B018 (the SQS client, built at cold start)
 
 
 @app.post("/v1/<kind>")
 def collect(kind: str) -> dict:
-    if kind not in KINDS:
-        raise UnknownSource(f"unknown call /v1/{kind}")
-    return _queue(kind)
+    return _counted(kind, queue_calls(dependencies.current(), kind, app.current_event))
 
 
 @app.post("/beacon/v1/batch")
 def beacon() -> dict:
-    return _queue("batch", url_key=app.current_event.get_query_string_value("writeKey"))
+    url_key = app.current_event.get_query_string_value("writeKey")
+    return _counted("batch", queue_calls(dependencies.current(), "batch", app.current_event, url_key=url_key))
 
 
-def _queue(kind: str, url_key: str | None = None) -> dict:
-    request = app.current_event
-    calls = parse_calls(kind, request.headers or {}, runtime.raw_body(request), runtime.settings().write_keys(),
-                        datetime.now(timezone.utc), url_key=url_key)
-    # a public key's forbidden events are dropped, not refused: a 200, so the SDK does not retry them
-    events, screened = screen(calls.events, calls.key_kind, runtime.restrictions())
-    for reason, count in screened.items():
+def _counted(kind: str, collected: Collected) -> dict:
+    for reason, count in collected.screened.items():
         metrics.add_metric(name=f"SdkScreened_{reason}", unit=MetricUnit.Count, value=count)
-    if screened:
-        logger.info("screened", extra={"key_kind": calls.key_kind, **screened})
-    if events:
-        runtime.event_queue().send(events)
-    metrics.add_metric(name="SdkEventsQueued", unit=MetricUnit.Count, value=len(events))
-    logger.info("queued", extra={"kind": kind, "events": len(events)})
+    if collected.screened:
+        logger.info("screened", extra={"key_kind": collected.key_kind, **collected.screened})
+    metrics.add_metric(name="SdkEventsQueued", unit=MetricUnit.Count, value=collected.queued)
+    logger.info("queued", extra={"kind": kind, "events": collected.queued})
     return {"success": True}
 
 
@@ -61,9 +49,7 @@ def _queue(kind: str, url_key: str | None = None) -> dict:
 def rejected(exc: Rejected) -> Response:
     metrics.add_metric(name=f"SdkRejected_{exc.status}", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"status": exc.status, "reason": exc.message if exc.status != 401 else "unauthorized"})
-    # `code` and `message` as Segment's API answers (its SDKs read them), `error` as all our routes do
-    code = {400: "invalid_request", 401: "unauthorized", 404: "not_found"}.get(exc.status, "error")
-    return rejection(exc, code=code, message=None)
+    return rejection(exc, segment=True)  # `code` and `message` as Segment's API answers (its SDKs read them)
 
 
 @app.exception_handler(QueueError)

@@ -1,118 +1,49 @@
 """GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API;
 GET /leads/{id}/page: the lead page an alert links to.
 
-`Authorization: Bearer <API_TOKEN>` on every API call (401 otherwise). The page
-takes a signed link instead (`leadscore.links`), so a browser opens it; a bad or
-expired link is a 403 page. Answers are scored at the time of the request.
-Feedback and erasure come with a later issue.
+Who may ask and what a query means: leadscore.leads_api (a bearer token on every
+API call; a signed link for the page). Answers are scored at the time of the
+request. Feedback and erasure come with a later issue.
 """
 
-import hmac
-import time
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from leadscore import runtime
+from leadscore import dependencies, leads_api
 from leadscore.cors import ConsoleCORS
-from leadscore.ingest.answers import json_response
-from leadscore.ingest.errors import BadRequest, Rejected, Unauthorized
+from leadscore.edge import Rejected, rejection
 
 logger = Logger(service="leads")
 app = APIGatewayHttpResolver(cors=ConsoleCORS())  # cross-origin reads only from CONSOLE_ORIGINS
-STAGES = ("mql", "sql", "customer")
-MAX_LIMIT = 100
-clock = time.time  # tests move time forward to open a link after it expired
-
-
-class NotFound(Rejected):
-    status = 404
-
-
-def engine():
-    return runtime.engine()  # MODEL_FILE's model, once per container
 
 
 def init() -> None:
-    engine()
-
-
-def _authorize() -> None:
-    token = runtime.settings().api_token() or ""
-    header = (app.current_event.headers or {}).get("authorization") or ""
-    scheme, _, given = header.partition(" ")
-    # an unset token refuses everything rather than letting everyone in
-    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise Unauthorized("bad or missing bearer token")
-
-
-def _table() -> str:
-    return runtime.settings().required("leads_table")
+    dependencies.current().engine  # noqa: B018 (MODEL_FILE's model, built once per container at cold start)
 
 
 @app.get("/leads/<id>")
 def get_lead(id: str) -> dict:  # noqa: A002 (the route's name)
-    from leadscore.views import lead_view, resolve
-
-    _authorize()
-    item = resolve(runtime.aws_client("dynamodb"), _table(), id)
-    if item is None:
-        raise NotFound("no such lead")
-    return lead_view(engine(), item, clock())
+    return leads_api.get_lead(dependencies.current(), id, app.current_event.headers)
 
 
 @app.get("/leads/<id>/page", cors=False)
 def open_lead_page(id: str) -> Response:  # noqa: A002 (the route's name)
-    from leadscore import lead_page, links
-    from leadscore.views import lead_view, resolve
+    from leadscore.lead_page import response
 
-    query = app.current_event.query_string_parameters or {}
-    lead_id, token, now = unquote(id), runtime.settings().api_token(), clock()
-    # an unset token signs nothing and opens nothing
-    if not token or not links.valid_page_link(lead_id, query.get("exp"), query.get("sig"), links.page_key(token), now=now):
-        return lead_page.response(403, lead_page.invalid_link())
-    item = resolve(runtime.aws_client("dynamodb"), _table(), lead_id)
-    if item is None:
-        return lead_page.response(404, lead_page.no_such_lead())
-    return lead_page.response(200, lead_page.render(lead_view(engine(), item, now), now=now, expires_at=int(query["exp"])))
+    status, html = leads_api.lead_page(dependencies.current(), unquote(id), app.current_event.query_string_parameters)
+    return response(status, html)
 
 
 @app.get("/leads")
 def list_leads() -> dict:
-    from leadscore.identity import email_key
-    from leadscore.views import lead_view, qualified, resolve
-    from scoring_core.events import normalize_email
-
-    _authorize()
-    query = app.current_event.query_string_parameters or {}
-    client, now = runtime.aws_client("dynamodb"), clock()
-    if "email" in query:
-        try:
-            email = normalize_email(query["email"])
-        except ValueError:
-            raise BadRequest("email is not an email address") from None
-        key_secret = runtime.settings().lead_key_secret()
-        item = resolve(client, _table(), email_key(email, key_secret))
-        if item is None:
-            raise NotFound("no lead with this email")
-        return lead_view(engine(), item, now)
-    stage = query.get("stage")
-    if stage not in STAGES:
-        raise BadRequest("give ?email= or ?stage= (one of mql, sql, customer)")
-    try:
-        limit = int(query.get("limit", "20"))
-    except ValueError:
-        raise BadRequest("limit must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    items = qualified(client, _table(), stage, limit)
-    return {"leads": [lead_view(engine(), i, now, full=False) for i in items]}
+    event = app.current_event
+    return leads_api.list_leads(dependencies.current(), event.query_string_parameters, event.headers)
 
 
 @app.exception_handler(Rejected)
 def rejected(exc: Rejected) -> Response:
-    message = "unauthorized" if exc.status == 401 else exc.message
-    return json_response(exc.status, {"error": message})
+    return rejection(exc)
 
 
 @logger.inject_lambda_context

@@ -8,6 +8,7 @@ imported on its first alert, not at cold start.
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from leadscore import dependencies
 from leadscore.notify import deliver
 
 logger = Logger(service="notify")
@@ -20,7 +21,7 @@ def _handle(channel: str, event: dict, context) -> dict:
     if isinstance(detail, dict):  # ids only: never the email, name or a webhook URL
         where.update(lead=detail.get("lead_id"), transition=detail.get("transition_id"), to_stage=detail.get("to_stage"))
     try:
-        result = deliver.notify(channel, event, context)
+        result = deliver.notify(dependencies.current(), channel, event, context)
     except Exception as exc:
         logger.warning("alert not delivered, will retry", extra={**where, "error": str(exc) if isinstance(exc, deliver.Transient) else exc.__class__.__name__})
         metrics.add_metric(name=f"{channel.capitalize()}AlertsRetried", unit=MetricUnit.Count, value=1)

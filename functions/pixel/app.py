@@ -6,12 +6,11 @@ for routing a single path. The API Gateway v2 event is read directly.
 """
 
 import base64
-from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from leadscore import runtime
-from leadscore.ingest.pixel import GIF, event_from_hit
+from leadscore import dependencies
+from leadscore.ingest.pixel import GIF, queue_hit
 
 logger = Logger(service="pixel")
 metrics = Metrics(namespace="leadscore", service="pixel")
@@ -26,26 +25,14 @@ RESPONSE = {
 
 def init() -> None:
     """Build what every request needs (the SQS client, the event model); once per container."""
-    runtime.event_queue()
+    dependencies.current().queue  # noqa: B018 (built at cold start)
     import scoring_core.events  # noqa: F401  (pydantic model, needed by every usable hit)
 
 
 def pixel(event: dict) -> None:
-    context = event.get("requestContext") or {}
-    hit, reason = event_from_hit(
-        event.get("queryStringParameters") or {},
-        event.get("headers") or {},
-        (context.get("http") or {}).get("sourceIp"),
-        context.get("requestId") or "",
-        datetime.now(timezone.utc),
-        pixel_key=runtime.pixel_key,
-        restrictions=runtime.restrictions,
-    )
-    if hit is None:
-        metrics.add_metric(name=f"PixelDropped_{reason}", unit=MetricUnit.Count, value=1)
-        return
-    runtime.event_queue().send([hit])
-    metrics.add_metric(name="PixelQueued", unit=MetricUnit.Count, value=1)
+    dropped = queue_hit(dependencies.current(), event)
+    name = f"PixelDropped_{dropped}" if dropped else "PixelQueued"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 @metrics.log_metrics

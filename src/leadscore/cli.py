@@ -92,32 +92,56 @@ def _analysis_or_exit():
 
 
 def _leads_or_exit(args: argparse.Namespace):
-    from .analysis.dataset import DataError, read_leads
+    """The mapping and the lead file, or exit 1 with a one-line message naming file, line and field."""
+    from .analysis.dataset import DataError, load_leads
     from .analysis.mapping import MappingError, load_mapping
 
     try:
         mapping = load_mapping(args.mapping)
-        return mapping, read_leads(args.data, mapping)
+        return mapping, load_leads(args.data, mapping, delimiter=args.delimiter, encoding=args.encoding)
     except (MappingError, DataError) as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(EXIT_INVALID) from None
+
+
+def _fail(command: str, message: str, code: int = EXIT_INVALID) -> int:
+    print(f"leadscore {command}: {message}", file=sys.stderr)
+    return code
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     _analysis_or_exit()
     from scoring_core import Engine
 
-    from .analysis.backtest import backtest
+    from .analysis.backtest import backtest, probabilities
+    from .analysis.dataset import DataError, fitting_of, read_fit_record
     from .analysis.report import write_report
 
     model = _load_model_or_exit(args.model)
-    mapping, leads = _leads_or_exit(args)
-    if not leads:
-        print(f"{args.data}: no leads", file=sys.stderr)
-        return EXIT_INVALID
-    result = backtest(leads, Engine(model), progress=True)
+    if args.report and Path(args.report).exists() and not Path(args.report).is_dir():
+        return _fail("backtest", f"--report {args.report}: is a file; give a folder (report.html and report.json go in it)",
+                     EXIT_USAGE)
+    mapping, file = _leads_or_exit(args)
+    try:
+        record = read_fit_record(args.model) if args.model else None
+    except DataError as exc:
+        return _fail("backtest", str(exc))
+    leads, fitting = fitting_of(record, file, model_given=bool(args.model), all_leads=args.all_leads)
+    curve = (record or {}).get("curve")
+    predict = None
+    if curve:
+        def predict(scores, c=(curve["intercept"], curve["slope"])):
+            return probabilities(c, scores)
+    result = backtest(leads, Engine(model), progress=True, fitting=fitting, predict=predict,
+                      predicted_from="the conversion curve of the leads calibrate fitted the model to (MODEL.fit.json)")
+    print(f"used in fitting? {fitting['text']}", file=sys.stderr)
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.report:
-        html = write_report(result, args.report, title=f"Backtest of {model.name} on {Path(args.data).name}")
+        try:
+            html = write_report(result, args.report, title=f"Backtest of {model.name} on {Path(args.data).name}")
+        except OSError as exc:
+            return _fail("backtest", f"--report {args.report}: cannot write: {exc.strerror}")
         print(f"report: {html}", file=sys.stderr)
     t = result["thresholds"]
     auc = result["auc"]
@@ -126,10 +150,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return "n/a" if x is None else f"{x:.1%}"
 
     if auc is None:
-        print(f"{result['leads']:,} leads: AUC needs both converted and unconverted leads", file=sys.stderr)
+        print(f"{result['leads']:,} leads: AUC needs both converted and unconverted leads; the outcome column "
+              f"{mapping.outcome.column!r} has: {file.describe_outcome()} (positive: "
+              f"{', '.join(mapping.outcome.positive)}, at {mapping.where('outcome', 'positive')})", file=sys.stderr)
     else:
+        low, high = result["auc_interval"]
         print(f"{result['leads']:,} leads, {result['converted']:,} converted ({result['base_rate']:.1%}); "
-              f"ROC AUC {auc:.3f}; top decile {result['deciles'][0]['conversion']:.1%} converted "
+              f"ROC AUC {auc:.3f} (95% CI {low:.3f}-{high:.3f}); top decile {result['deciles'][0]['conversion']:.1%} converted "
               f"(lift {result['top_decile_lift']:.2f}); MQL {t['mql']['volume']:,} leads, precision "
               f"{pct(t['mql']['precision'])}, recall {pct(t['mql']['recall'])}; SQL {t['sql']['volume']:,} leads, "
               f"precision {pct(t['sql']['precision'])}, recall {pct(t['sql']['recall'])}", file=sys.stderr)
@@ -149,33 +176,81 @@ def _target(precision: float | None, share: float | None, per_month: float | Non
     return Target(precision=precision, share=share, per_month=per_month)
 
 
+def _writable_out_or_exit(out: Path) -> None:
+    """--out is checked before the data is read and the points fitted: a fit can take minutes."""
+    import os
+
+    problem = None
+    if out.is_dir():
+        problem = "is a folder; give the model file's name, e.g. --out model.yaml"
+    elif not out.parent.is_dir():
+        problem = (f"the folder {out.parent} does not exist: create it first (mkdir -p {out.parent})"
+                   if not out.parent.exists() else f"{out.parent} is not a folder")
+    elif not os.access(out.parent, os.W_OK):
+        problem = f"the folder {out.parent} is not writable"
+    if problem:
+        print(f"leadscore calibrate: --out {out}: {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     _analysis_or_exit()
-    from scoring_core import ModelFileError, load_model
+    from scoring_core import Engine, ModelFileError, load_model
 
+    from .analysis.backtest import logistic_curve
     from .analysis.calibrate import CalibrationError, calibrate
+    from .analysis.dataset import HistoricLead, held_out_path, score_leads, split_leads, write_fit_record
 
-    mapping, leads = _leads_or_exit(args)
+    out = Path(args.out)
+    _writable_out_or_exit(out)
+    mapping, file = _leads_or_exit(args)
+    fitted, held = file.leads, list[HistoricLead]()
+    if args.test_share:
+        fitted, held = split_leads(file.leads, args.test_share, args.seed)
+        if not any(lead.converted for lead in held) or all(lead.converted for lead in held):
+            return _fail("calibrate", f"--test-share {args.test_share:g} holds out {len(held):,} leads, too few to have "
+                                      f"both converters and others: give a larger share")
     try:
         mql = _target(args.mql_precision, args.mql_share, args.mql_per_month, 0.3)
         sql = _target(args.sql_precision, args.sql_share, args.sql_per_month, 0.1)
-        result = calibrate(leads, mapping, mql=mql, sql=sql, name=args.name, source=Path(args.data).name, progress=True)
+        result = calibrate(fitted, mapping, mql=mql, sql=sql, name=args.name, source=Path(args.data).name,
+                           progress=True, seed=args.seed)
     except CalibrationError as exc:
-        print(f"leadscore calibrate: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return _fail("calibrate", str(exc))
     for note in result.notes:
         print(f"warning: {note}", file=sys.stderr)
-    out = Path(args.out)
-    out.write_text(result.text, encoding="utf-8")
+    text = result.text
+    if held:
+        text = (f"# Fitted to {len(fitted):,} of the {len(file.leads):,} leads of {file.path.name}; "
+                f"{len(held):,} ({args.test_share:.0%}, stratified, seed {args.seed}) held out for the backtest, "
+                f"their ids in {held_out_path(out).name}.\n" + text)
     try:
-        load_model(out)  # what we write, the engine must read unchanged
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return _fail("calibrate", f"--out {out}: cannot write: {exc.strerror}")
+    try:
+        written = load_model(out)  # what we write, the engine must read unchanged
     except ModelFileError as exc:  # pragma: no cover - a bug, not a user error
         for err in exc.errors:
             print(err, file=sys.stderr)
         return EXIT_INVALID
+    # the conversion curve of the fitted leads' scores: the backtest's predicted conversion
+    scores = [s.total for s, _ in score_leads(fitted, Engine(written))]
+    labels = [lead.converted for lead in fitted]
+    curve = logistic_curve(scores, labels) if len(set(scores)) > 1 else None
+    try:
+        records = write_fit_record(out, file, mapping, fitted, held, args.test_share, args.seed, curve)
+    except OSError as exc:
+        return _fail("calibrate", f"cannot write the fit record beside {out}: {exc.strerror}")
     print(f"{out}: {result.rules} rules from {result.features} candidate features; cross-validated ROC AUC "
           f"{result.cv_auc:.3f} ± {result.cv_auc_sd:.3f}; MQL at {result.mql:g}, SQL at {result.sql:g}. "
           f"Check it with `leadscore backtest --model {out}`.", file=sys.stderr)
+    if held:
+        print(f"held out {len(held):,} of {len(file.leads):,} leads (ids in {records[1]}): `leadscore backtest "
+              f"--model {out} --data {args.data}` reports on those only", file=sys.stderr)
+    else:
+        print(f"fitted to all {len(file.leads):,} leads: a backtest on them flatters the model; "
+              f"--test-share 0.3 holds some out (recorded in {records[0]})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -231,6 +306,22 @@ def cmd_pixel_url(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a share is between 0 and 1, e.g. 0.3 (got {text})")
+    return value
+
+
+def _file_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delimiter", metavar="C", help="the CSV's delimiter (default: detected among , ; tab |)")
+    p.add_argument("--encoding", metavar="NAME", help="the CSV's encoding (default: detected: UTF-8 with or without "
+                                                      "BOM, else cp1252/latin-1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description="Real-time, explainable lead scoring.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -272,8 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="LEADS.csv", help="historical leads with a known outcome")
     p.add_argument("--mapping", required=True, metavar="MAPPING.yaml", help="which columns are the id, outcome, facts and events")
     p.add_argument("--model", metavar="FILE", help="model file (default: the shipped default model)")
-    p.add_argument("--report", metavar="DIR", help="write report.html (with charts) and report.json here")
+    p.add_argument("--report", metavar="DIR", help="write report.html (one file, charts inside) and report.json here")
     p.add_argument("--json", action="store_true", help="print every figure as one JSON object on stdout")
+    p.add_argument("--all-leads", action="store_true",
+                   help="score every lead, also those the model was fitted to (default: only the held-out ones, "
+                        "when calibrate held some out)")
+    _file_options(p)
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("calibrate", help="fit a points model to historical outcomes and write it as a model file")
@@ -281,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", required=True, metavar="MAPPING.yaml")
     p.add_argument("--out", required=True, metavar="MODEL.yaml", help="where to write the model")
     p.add_argument("--name", default="calibrated", help="the model's name (default: calibrated)")
+    p.add_argument("--test-share", type=_share, metavar="S",
+                   help="hold out this share of the leads (stratified) for the backtest, e.g. 0.3; their ids go to "
+                        "MODEL.held-out.csv and MODEL.fit.json")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the held-out draw and the cross-validation folds "
+                                                       "(default 0)")
+    _file_options(p)
     for stage, share in (("mql", 0.3), ("sql", 0.1)):
         p.add_argument(f"--{stage}-precision", type=float, metavar="P",
                        help=f"{stage.upper()} threshold: the lowest score whose leads convert at least this often (0-1)")

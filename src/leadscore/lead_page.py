@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
+from .display import STAGE_LABEL, ago, humanize, person, points
 from .links import VALID_S
-from .notify.alert import STAGE_LABEL, ago, humanize, person, points
 
 RECENT = 20
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .ingest.errors import describe_validation_error
+from .edge import describe_validation_error
 from scoring_core import Engine, Event, LeadState, ScoringModel, epoch, recent_activity
 
 

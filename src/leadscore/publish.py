@@ -1,4 +1,4 @@
-"""The stream publisher's logic: the leads table's stream records → `LeadStageChanged` details.
+"""The stream publisher's logic: the leads table's stream records → `LeadStageChanged` events.
 
 A transition is recorded on its lead by the worker's conditional write
 (`LeadStore.record_transition`), which puts the detail, compressed, in the
@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .adapters.leads import OUTBOX, unpack_detail
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .adapters.bus import TransitionBus
 
 
 class BadRecord(Exception):
@@ -51,3 +55,29 @@ def transitions_in(records: Iterable[dict[str, Any]]) -> list[tuple[str, dict[st
             continue
         found.append((seq, detail))
     return found
+
+
+@dataclass
+class Published:
+    """What one stream batch came to: what was sent, what could not be read, where to retry from."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)  # details published
+    published: int = 0  # how many (details less the failed transition ids)
+    failed: int = 0  # transition ids PutEvents still refused after its retries
+    unreadable: list[tuple[str, BadRecord]] = field(default_factory=list)  # (sequence number, why): skipped
+    retry_from: str | None = None  # the sequence number of the first detail not published
+
+
+def publish(records: Iterable[dict[str, Any]], bus: TransitionBus) -> Published:
+    """Publish the transitions in `records`. An unreadable record is a bug, not an outage:
+    retrying cannot help, so it is reported and skipped. When entries still fail, the batch is
+    retried from the first one not published (the ones after it may be published twice, with the
+    same `transition_id`: consumers dedupe on it)."""
+    found = transitions_in(records)
+    out = Published(unreadable=[(seq, err) for seq, err in found if isinstance(err, BadRecord)])
+    details = [(seq, d) for seq, d in found if not isinstance(d, BadRecord)]
+    failed = bus.publish([d for _, d in details]) if details else set()
+    out.failed, out.published = len(failed), len(details) - len(failed)
+    out.sent = [d for _, d in details if d["transition_id"] not in failed]
+    out.retry_from = next((seq for seq, d in details if d["transition_id"] in failed), None)
+    return out

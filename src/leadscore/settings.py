@@ -17,8 +17,9 @@ Locally `leadscore dev` sets the template and parameter ones from
 template.yaml itself (parameters at their defaults; the shell's values win).
 
 **Validated once per container.** `settings()` validates the environment
-part on first use (a handler's `init()`, at cold start) and keeps it; a
-missing or invalid value raises `ConfigError` naming the setting and where it
+part on first use (a handler's `init()`, at cold start) and keeps it; what
+is built from it (clients, the engine, the worker) is built once, by
+`leadscore.dependencies`, and nowhere else. A missing or invalid value raises `ConfigError` naming the setting and where it
 comes from, never quoting the value.
 
 **Secrets are not frozen at cold start.** They are methods, not fields:
@@ -32,8 +33,7 @@ is validated by `SecretKeys` and remembered per distinct raw value, so a
 warm call costs a cache look-up, not a parse.
 
 **Tests and the local stack** call `reset()`: it forgets the settings and
-every per-container object built from them (each made with `per_container`),
-and the secrets' cache.
+the secrets' cache, and so every dependency built from them: a new container.
 
 Importing this module imports pydantic and the standard library only; boto3
 and powertools load on the AWS path, when a secret is first read there.
@@ -41,19 +41,16 @@ and powertools load on the AWS path, when a secret is first read there.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 Source = Literal["template", "parameter", "secret", "local"]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ConfigError(Exception):
@@ -433,7 +430,7 @@ def _lookup_secret(name: str, arns: tuple[str, ...]) -> tuple[Any, str] | None:
 # -- once per container -----------------------------------------------------------------------
 
 _current: Settings | None = None
-_per_container: list[Any] = []
+_generation = 0
 
 
 def settings() -> Settings:
@@ -444,20 +441,18 @@ def settings() -> Settings:
     return _current
 
 
-def per_container(fn: F) -> F:
-    """`lru_cache` for an object built once per container from the settings; `reset()` forgets it."""
-    cached = functools.lru_cache(maxsize=None)(fn)
-    _per_container.append(cached)
-    return cached  # type: ignore[return-value]
+def generation() -> int:
+    """How many times `reset()` has run: what was built from the settings of an earlier
+    generation is stale (`leadscore.dependencies` builds its objects again)."""
+    return _generation
 
 
 def reset() -> None:
-    """Forget the settings, every per-container object and the secrets' cache: the next use reads
-    the environment again (tests; the local stack when it starts)."""
-    global _current
+    """Forget the settings and the secrets' cache: the next use reads the environment again, and
+    the container's dependencies are built again from it (tests; the local stack when it starts)."""
+    global _current, _generation
     _current = None
-    for cached in _per_container:
-        cached.cache_clear()
+    _generation += 1
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
     if parameters is not None:  # never imported just to be cleared
         parameters.clear_caches()

@@ -23,6 +23,7 @@ from typing import Any
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 
 from .adapters.leads import LeadStore, Pending, heat_increment, state_of
+from .contracts import Activity, LeadStageChanged, Reason
 from .identity import keys_of
 
 MAX_REDIRECTS = 5
@@ -66,31 +67,34 @@ def _error_code(exc: Exception) -> str | None:
     return (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
 
 
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+def utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, timezone.utc)
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) -> dict[str, Any]:
-    """The `LeadStageChanged` detail (DESIGN.md), plus what an alert shows: facts and recent activity."""
+    """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
+    publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity)."""
     facts = {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
-    return {
-        "lead_id": key,
-        "email": state.email,
-        "from_stage": tr.from_stage,
-        "to_stage": tr.to_stage,
-        "fit": score.fit,
-        "engagement": score.engagement,
-        "score": score.total,
-        "grade": score.grade,
-        "band": score.band,
-        "reasons": [{"rule": r.rule, "points": r.points} for r in score.reasons],
-        "disqualified_by": list(score.disqualified_by),
-        "changed_at": iso(tr.at),
-        "transition_id": tr.transition_id(key),
-        "sequence": tr.seq + 1,  # the lead's n-th stage change: orders its transitions
-        "facts": facts,
-        "recent": [{"type": a.type, "at": iso(a.at)} for a in recent_activity(state, 5)],
-    }
+    # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
+    detail = LeadStageChanged.model_construct(
+        lead_id=key,
+        email=state.email,
+        from_stage=tr.from_stage,
+        to_stage=tr.to_stage,
+        fit=score.fit,
+        engagement=score.engagement,
+        score=score.total,
+        grade=score.grade,
+        band=score.band,
+        reasons=[Reason.model_construct(rule=r.rule, points=r.points) for r in score.reasons],
+        disqualified_by=list(score.disqualified_by),
+        changed_at=utc(tr.at),
+        transition_id=tr.transition_id(key),
+        sequence=tr.seq + 1,  # the lead's n-th stage change: orders its transitions
+        facts=facts,
+        recent=[Activity.model_construct(type=a.type, at=utc(a.at)) for a in recent_activity(state, 5)],
+    )
+    return detail.model_dump(mode="json")
 
 
 class Worker:

@@ -20,7 +20,7 @@ import pytest
 from leadscore.dev.lambda_layout import BUILD_DIR, LambdaRoot, built_functions, runtime_python, sdk_dir
 from leadscore.dev.template import functions_for_sample, load_template
 
-from tests.recorder import Recorder
+from testbed.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "events" / "functions").glob("*.json"))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.chromium import browser_context, in_ci
+from tests.support.chromium import browser_context, in_ci
 
 SDKS = Path(__file__).resolve().parent / "sdks"
 WAIT_S = 20  # for events to go page -> API -> queue -> worker -> table
@@ -175,9 +175,9 @@ def fail_once(stack):
     after SQS took it): the real collect handler answers 503 with the event queued, so the SDK's
     retry queues it a second time, as happens in AWS."""
     from botocore.exceptions import ConnectionClosedError
-    from leadscore import runtime
+    from leadscore import dependencies
 
-    client = runtime.queue_client()
+    client = dependencies.current().aws_client("sqs", validate=False)  # the events queue's client
     state = {"marker": None, "failed": 0}
 
     def before_send(params, **_):

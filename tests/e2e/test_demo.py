@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.chromium import browser_context
-from tests.recorder import Recorder
+from tests.support.chromium import browser_context
+from testbed.recorder import Recorder
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SLACK_PATH = "/slack/services/T000/B000/XXXX"

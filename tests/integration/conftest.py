@@ -1,24 +1,20 @@
-"""AWS on moto, built from template.yaml, and the real handlers invoked with API Gateway events."""
+"""Fixtures: AWS on moto built from template.yaml (queues, tables, bus, the notifiers' resources), a recording HTTP receiver."""
 
 from __future__ import annotations
 
 import json
 import threading
 from types import SimpleNamespace
-from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
 from leadscore import settings
 from leadscore.dev.functions import LambdaContext, load_handler
-from leadscore.dev.http import http_api_event
 from leadscore.dev.streams import StreamPump, streams_client
-from leadscore.dev.template import create_buses, create_queues, create_tables, http_routes, load_template, stream_sources
+from leadscore.dev.template import create_buses, create_queues, create_tables, stream_sources
 from moto import mock_aws
 
-TEMPLATE = load_template()
-ROUTES = {r.function: r for r in reversed(http_routes(TEMPLATE))}  # each function's first route (CollectFunction: POST /v1/{kind})
+from tests.support.template import TEMPLATE, created
 
 
 @pytest.fixture
@@ -56,28 +52,6 @@ def aws(monkeypatch):
     settings.reset()
 
 
-def queued(aws) -> list[dict[str, Any]]:
-    """Every event body on the events queue (received once, then deleted)."""
-    out = []
-    while True:
-        messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return out
-        for m in messages:
-            out.append(json.loads(m["Body"]))
-            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"])
-
-
-def invoke(function: str, path: str, *, method: str | None = None, headers: dict[str, str] | None = None,
-           query: dict[str, str] | None = None, body: bytes = b"", path_parameters: dict[str, str] | None = None,
-           source_ip: str = "203.0.113.7") -> dict[str, Any]:
-    """Invoke a function's real handler with the API Gateway v2 event for this request."""
-    route = ROUTES[function]
-    event = http_api_event(method or route.method, path, urlencode(query or {}), headers or {}, body,
-                           f"{route.method} {route.path}", path_parameters or {}, source_ip)
-    return load_handler(route.code_uri, route.handler)(event, LambdaContext(function))
-
-
 @pytest.fixture
 def stack(aws, monkeypatch):
     """Queue, table and bus from the template; a rule captures every LeadStageChanged into a queue.
@@ -108,13 +82,6 @@ CHANNEL_SETTINGS = ("SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_MQL", "SLACK_WEBHOOK
                     "LEAD_URL_BASE", "CONSOLE_ALERTS")
 
 
-def _created(names: list[str], logical_id: str) -> str:
-    """The one created resource (table name or queue URL) named after a template logical id."""
-    found = [n for n in names if n.rsplit("/", 1)[-1].endswith(f"-{logical_id}")]
-    assert len(found) == 1, (logical_id, names)
-    return found[0]
-
-
 @pytest.fixture
 def notify(stack, monkeypatch):
     """The notifiers' resources as the template sets them: ALERTS_TABLE and ALERTS_DLQ_URL
@@ -123,8 +90,8 @@ def notify(stack, monkeypatch):
     around each test, since each test gets a fresh moto."""
     for name in CHANNEL_SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    table = _created(stack.ddb.list_tables()["TableNames"], "AlertsTable")
-    dlq = _created(stack.sqs.list_queues().get("QueueUrls", []), "AlertsDeadLetterQueue")
+    table = created(stack.ddb.list_tables()["TableNames"], "AlertsTable")
+    dlq = created(stack.sqs.list_queues().get("QueueUrls", []), "AlertsDeadLetterQueue")
     monkeypatch.setenv("ALERTS_TABLE", table)
     monkeypatch.setenv("ALERTS_DLQ_URL", dlq)
     settings.reset()
@@ -133,22 +100,10 @@ def notify(stack, monkeypatch):
     settings.reset()
 
 
-def parked(aws) -> list[dict[str, Any]]:
-    """Every message on the alerts dead-letter queue (received once, then deleted)."""
-    out = []
-    while True:
-        messages = aws.sqs.receive_message(QueueUrl=aws.alerts_dlq, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return out
-        for m in messages:
-            out.append(json.loads(m["Body"]))
-            aws.sqs.delete_message(QueueUrl=aws.alerts_dlq, ReceiptHandle=m["ReceiptHandle"])
-
-
 @pytest.fixture
 def rec():
-    """A recording HTTP receiver on 127.0.0.1 (tests/recorder.py): Slack, a CRM, any webhook target."""
-    from tests.recorder import Recorder
+    """A recording HTTP receiver on 127.0.0.1 (testbed/recorder.py): Slack, a CRM, any webhook target."""
+    from testbed.recorder import Recorder
 
     with Recorder() as recorder:
         yield recorder

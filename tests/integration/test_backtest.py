@@ -12,8 +12,8 @@ The model gives these points (no decay, and backtest scores each lead at its cre
     grades      fit A 30 / B 20 / C 10, engagement 1: 30 / 2: 15 / 3: 5
     bands       hot 50, warm 30
 
-The 20 leads fall on 8 score levels (ids L01.. are by level; the CSV interleaves them, keeping
-the order of the leads inside each level, which is how ties are ranked):
+The 20 leads fall on 8 score levels (ids L01.. are by level; the CSV interleaves them; the
+deciles keep each level whole, so its place in the file does not matter):
 
     level  leads               fit + eng   grade  band  stage  converted
       75   L01 L02             30 + 45     A1     hot   sql    2 of 2   (L01, L02)
@@ -29,6 +29,8 @@ the order of the leads inside each level, which is how ties are ranked):
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 from pathlib import Path
@@ -119,8 +121,12 @@ AUC = 77.5 / 91  # 0.8516…
 #   d1 L01 L02 (75 75) 2 conv | d2 L03 L04 (50 50) 1 | d3 L05 L06 (35 35) 1 | d4 L07 L08 (35 30) 1
 #   d5 L09 L10 (30 30) 1 | d6 L11 L12 (25 25) 0 | d7 L13 L14 (10 10) 1 | d8 L15 L16 (10 0) 0
 #   d9 L17 L18 (0 0) 0 | d10 L19 L20 (−5 −5) 0
-DECILE_CONVERTED = [2, 1, 1, 1, 1, 0, 1, 0, 0, 0]
-DECILE_MIN_MAX = [(75, 75), (50, 50), (35, 35), (30, 35), (30, 30), (25, 25), (10, 10), (0, 10), (0, 0), (-5, -5)]
+# Deciles keep ties together (issue 17: they were cut by input order, so the ranges overlapped,
+# (30, 35) and (0, 10)). The cuts fall every 2 leads; a cut inside a level moves to its end:
+# 75 (2) | 50 (2) | 35 (3, ranks 5-7) | 30 (3, ranks 8-10) | 25 (2) | 10 (3) | 0 (3) | −5 (2)
+DECILE_LEADS = [2, 2, 3, 3, 2, 3, 3, 2]
+DECILE_CONVERTED = [2, 1, 2, 1, 0, 1, 0, 0]
+DECILE_MIN_MAX = [(75, 75), (50, 50), (35, 35), (30, 30), (25, 25), (10, 10), (0, 0), (-5, -5)]
 
 
 def _write(tmp_path: Path, rows=ROWS, mapping: str = MAPPING, model: str = MODEL) -> dict[str, Path]:
@@ -172,11 +178,11 @@ def test_backtest_headline_figures(result):
 
 def test_backtest_deciles(result):
     d = result["deciles"]
-    assert [x["leads"] for x in d] == [2] * 10
+    assert [x["leads"] for x in d] == DECILE_LEADS
     assert [x["converted"] for x in d] == DECILE_CONVERTED
     assert [(x["min_score"], x["max_score"]) for x in d] == DECILE_MIN_MAX
-    # conversion 2/2, 1/2 …; lift = conversion / 0.35
-    assert [x["conversion"] for x in d] == pytest.approx([c / 2 for c in DECILE_CONVERTED])
+    # conversion 2/2, 1/2, 2/3 …; lift = conversion / 0.35
+    assert [x["conversion"] for x in d] == pytest.approx([c / k for c, k in zip(DECILE_CONVERTED, DECILE_LEADS)])
     assert d[0]["lift"] == pytest.approx(1 / 0.35)  # 2.857…
     assert d[1]["lift"] == pytest.approx(0.5 / 0.35)  # 1.428…
     assert result["top_decile_lift"] == pytest.approx(1 / 0.35)
@@ -244,15 +250,17 @@ def test_cli_backtest_report_html_charts_and_json(files, tmp_path, capsys):
     assert "MQL 10 leads, precision 60.0%, recall 85.7%; SQL 4 leads, precision 75.0%, recall 42.9%" in captured.err
 
     html = (out / "report.html").read_text(encoding="utf-8")
+    # one self-contained file (issue 17: the charts were PNG files beside it, so moving it broke them)
     sources = re.findall(r'<img[^>]*\bsrc="([^"]+)"', html)
-    assert sorted(sources) == ["deciles.png", "distribution.png", "grades.png", "roc.png"]
+    assert len(sources) == 5
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
     for src in sources:
-        path = out / src
-        assert path.is_file(), src
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", src
-        image = matplotlib.image.imread(path)
-        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, (src, image.shape)
-        assert image.std() > 0, f"{src} is one flat colour"
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        image = matplotlib.image.imread(io.BytesIO(png))
+        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, image.shape
+        assert image.std() > 0, "a chart of one flat colour"
     assert "0.852" in html  # the AUC in the summary
 
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -277,12 +285,12 @@ def test_a_model_that_gives_everyone_the_same_score_still_reports(tmp_path):
     result = backtest(leads, Engine(load_model(files["model"])))
     assert result["auc"] == pytest.approx(0.5)
     assert result["thresholds"]["mql"]["volume"] == 0 and result["thresholds"]["mql"]["precision"] is None
-    # all tied: deciles take the leads in CSV order (converters starred):
-    # L16 L05* | L01* L11 | L08 L13 | L19 L03* | L06 L09* | L14* L17 | L02* L12 | L07* L10 | L15 L18 | L04 L20
-    assert [x["converted"] for x in result["deciles"]] == [1, 1, 0, 1, 1, 1, 1, 1, 0, 0]
+    # all tied: one group of all 20 leads (issue 17: they were cut into ten by CSV order, which made
+    # some "deciles" convert better than others with the same score)
+    assert [(x["leads"], x["converted"], x["lift"]) for x in result["deciles"]] == [(20, 7, pytest.approx(1.0))]
     html = write_report(result, tmp_path / "flat")
     assert html.is_file()
-    assert all((tmp_path / "flat" / c).stat().st_size > 0 for c in ("deciles.png", "distribution.png", "grades.png", "roc.png"))
+    assert html.read_text(encoding="utf-8").count('src="data:image/png;base64,') == 5
 
 
 def test_cli_backtest_json_prints_one_object(files, capsys):

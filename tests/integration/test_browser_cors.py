@@ -16,8 +16,8 @@ import pytest
 from leadscore import settings
 from leadscore.dev.http import GatewayCors, LambdaHttpServer, Route
 
-from tests.local_stack import http_call, running_stack
-from tests.polling import wait_until
+from tests.support.local_stack import http_call, running_stack
+from tests.support.polling import wait_until
 
 SITE = "https://www.customer.example"
 CONSOLE = "https://console.customer.example"

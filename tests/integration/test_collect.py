@@ -10,7 +10,9 @@ from leadscore.dev.http import LambdaHttpServer, Route
 from segment.analytics import Client
 from segment.analytics.request import APIError
 
-from tests.integration.conftest import ROUTES, invoke, queued
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from tests.support.template import ROUTES
 
 WRITE_KEY = "wk_live_test"
 EMAIL = "ines.moreau@lindqvist-robotics.example"

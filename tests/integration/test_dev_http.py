@@ -11,7 +11,7 @@ import time
 import pytest
 from leadscore.dev import http as devhttp
 
-from tests.local_stack import running_stack
+from tests.support.local_stack import running_stack
 
 
 @pytest.fixture(scope="module")

@@ -1,41 +1,20 @@
-"""Exactly once under faults (issue 15): bench/faults.py's pipeline on a short stream.
+"""Exactly once under faults (issue 15): testbed.faults' pipeline on a short stream (bench/faults.py runs 5,000 events).
 
 20% of the leads table's writes are throttled after botocore's retries are spent and
 20% of PutEvents entries are refused (and half the bus events reach the notifier
 twice), injected through botocore's event hooks on our
 own clients; SQS redelivery, the stream publisher's retry from a reported record and
-the Slack notifier's idempotency are the real ones (see bench/faults.py).
+the Slack notifier's idempotency are the real ones (see testbed/faults.py).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
-import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from testbed import faults
 
 
-@pytest.fixture
-def faults_bench():
-    """bench/faults.py, imported with the environment it sets (bench/aws_calls.py's, as deployed) undone afterwards."""
-    saved = dict(os.environ)
-    sys.path.insert(0, str(BENCH))
-    try:
-        import faults
-
-        yield faults
-    finally:
-        sys.path.remove(str(BENCH))
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def test_throttled_writes_and_refused_entries_apply_each_event_once_and_alert_each_transition_once(faults_bench):
+def test_throttled_writes_and_refused_entries_apply_each_event_once_and_alert_each_transition_once():
     # half the bus events reach the notifier twice, so its dedupe on transition_id is exercised too
-    result = faults_bench.run(n_events=200, ddb_rate=0.2, eb_rate=0.2, seed=SEED, fast_moto=False, bus_dup_rate=0.5)
+    result = faults.run(n_events=200, ddb_rate=0.2, eb_rate=0.2, seed=SEED, fast_moto=False, bus_dup_rate=0.5)
 
     assert sum(1 for k in result["faults"] if k.startswith("dynamodb.")) >= 3  # throttles of each write kind
     assert any(k.startswith("events.PutEvents") for k in result["faults"])

@@ -1,19 +1,15 @@
 """Mutated requests against every ingest route's real handler: no 5xx, no exception, nothing unusable queued.
 
-The generator is bench/fuzz.py's (the benchmark runs it for 10,000 requests); here 1,500, seed fixed,
+The generator is testbed.fuzzing's (bench/fuzz.py runs it for 10,000 requests); here 1,500, seed fixed,
 so a failure is the same request on every run. Re-run one with `bench/fuzz.py --requests N --seed S`.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from leadscore import settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import fuzz  # noqa: E402  (bench/fuzz.py)
+from testbed import fuzzing
 
 REQUESTS = 1_500
 SEED = 15
@@ -21,14 +17,14 @@ SEED = 15
 
 @pytest.fixture
 def handlers_configured(aws, monkeypatch):
-    for name, value in fuzz.environment().items():
+    for name, value in fuzzing.environment().items():
         monkeypatch.setenv(name, value)
     settings.reset()
     return aws
 
 
 def test_fifteen_hundred_mutated_requests_get_no_5xx_and_queue_only_valid_events(handlers_configured):
-    outcome = fuzz.run(REQUESTS, SEED)
+    outcome = fuzzing.run(REQUESTS, SEED)
 
     assert outcome.requests == REQUESTS
     assert outcome.violations == [], "\n".join(outcome.violations[:5])
@@ -45,8 +41,8 @@ def test_fifteen_hundred_mutated_requests_get_no_5xx_and_queue_only_valid_events
 
 
 def test_the_same_seed_makes_the_same_requests():
-    first = [(r.route, r.headers, r.query, r.body) for r in fuzz.generate(200, SEED)]
-    again = [(r.route, r.headers, r.query, r.body) for r in fuzz.generate(200, SEED)]
+    first = [(r.route, r.headers, r.query, r.body) for r in fuzzing.generate(200, SEED)]
+    again = [(r.route, r.headers, r.query, r.body) for r in fuzzing.generate(200, SEED)]
 
     # signatures carry the current second; everything else is the same
     strip = lambda headers: {k: v for k, v in headers.items() if "signature" not in k.lower()}  # noqa: E731

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import invoke, queued
-from tests.unit import signing
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from testbed import signing
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
 SECRETS = {"generic": "gen-s3cret", "typeform": "tf-s3cret", "tally": "tally-s3cret",

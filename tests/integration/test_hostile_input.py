@@ -10,12 +10,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from leadscore import runtime
+from leadscore import dependencies
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 
-from tests.integration.conftest import invoke, queued
+from tests.support.handlers import invoke
+from tests.support.queues import queued
 
 WRITE_KEY = "wk_hostile_test"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -56,7 +57,7 @@ def test_a_purchase_worth_1e999_does_not_keep_nine_other_leads_from_being_scored
     response = score(queued(sdk))
 
     assert response == {"batchItemFailures": []}
-    store = runtime.worker().store
+    store = dependencies.current().worker.store
     assert all(store.get(f"v:visitor-{i}") for i in range(9))
     assert store.get("u:buyer-9")["stage"] == "customer"  # the purchase counts; its unreadable amount brings no points
 
@@ -81,7 +82,7 @@ def test_a_lead_that_cannot_be_written_fails_alone_is_logged_without_its_key_and
         response = score(events)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "q-e-1"}]}
-    store = runtime.worker().store
+    store = dependencies.current().worker.store
     assert all(store.get(email_key(e, LOCAL_KEY_SECRET)) for e in ["a@acme.example", "b@acme.example", "c@acme.example"])
     failures = [r for r in caplog.records if r.getMessage() == "lead update failed"]
     assert [r.detail["code"] for r in failures] == ["ValidationException"]
@@ -140,7 +141,7 @@ def _event(event_id: str, at: datetime, *, type: str = "demo_requested", email: 
 
 
 def test_a_retry_across_utc_midnight_counts_once(stack):
-    worker = runtime.worker()
+    worker = dependencies.current().worker
     midnight = NOW.replace(hour=0, minute=0, second=0) + timedelta(days=1)
     first, retry = _event("msg-1", midnight - timedelta(seconds=5)), _event("msg-1", midnight + timedelta(seconds=5))
 
@@ -152,7 +153,7 @@ def test_a_retry_across_utc_midnight_counts_once(stack):
 
 @pytest.mark.parametrize("days_later", [1, 3, 5, 7])
 def test_a_retry_within_the_dedupe_window_counts_once_whatever_its_event_time(stack, days_later):
-    worker = runtime.worker()
+    worker = dependencies.current().worker
     applied = NOW.timestamp()
     first = _event("msg-2", NOW - timedelta(days=20))  # a late event: backfilled, then replayed
     retry = _event("msg-2", NOW - timedelta(days=19, hours=3))  # the sender recomputed its time
@@ -170,7 +171,7 @@ def _item_bytes(stack, key: str) -> int:
 
 
 def test_sixteen_identifies_with_thirty_kilobytes_of_traits_each_cannot_brick_a_lead(stack):
-    worker = runtime.worker()
+    worker = dependencies.current().worker
     victim = email_key("victim@acme.example", LOCAL_KEY_SECRET)
     at = NOW - timedelta(hours=1)
     for i in range(16):
@@ -194,8 +195,8 @@ def test_a_flood_on_one_lead_is_bounded_each_week_and_the_lead_keeps_working(sta
     from leadscore.worker import Worker
 
     # the weekly budget is MAX_EVENTS_PER_WEEK (2,000); 200 here keeps the test fast, the mechanism is the same
-    live = runtime.worker()
-    worker = Worker(live.engine, LeadStore(live.store._client, live.store.table, max_events_per_week=200), LOCAL_KEY_SECRET)
+    live = dependencies.current().worker
+    worker = Worker(live.engine, LeadStore(dependencies.current().aws_client("dynamodb"), live.store.table, max_events_per_week=200), LOCAL_KEY_SECRET)
     key = email_key("ann@acme.example", LOCAL_KEY_SECRET)
     now = NOW.timestamp()
     batches = [[(f"q{b}-{i}", _event(f"flood-{b}-{i}", NOW - timedelta(minutes=b), type=("page_view", "purchase")[i % 2],

@@ -19,14 +19,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
-from leadscore.dev.functions import LambdaContext, load_handler, load_module
+from leadscore import dependencies
+from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.http import http_api_event
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from scoring_core import Event
 
-from tests.integration.test_notify import SENDER, captured, parts, posted, sent_emails
-from tests.integration.test_notify import invoke as alert
+from tests.support.alerts import SENDER, parts, posted, sent_emails
+from tests.support.queues import captured
+from tests.support.handlers import invoke_notifier as alert
 
 ROOT = Path(__file__).resolve().parents[2]
 LEADS = ROOT / "functions" / "leads"
@@ -110,9 +112,8 @@ def page_score(body: str) -> float:
 @pytest.fixture
 def frozen(monkeypatch):
     """The leads function's clock held still (decay moves scores between two requests), and movable."""
-    app = load_module(LEADS)
     now = {"t": time.time()}
-    monkeypatch.setattr(app, "clock", lambda: now["t"])
+    monkeypatch.setattr(dependencies.current(), "clock", lambda: now["t"])
     return now
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 
-from tests.integration.conftest import invoke
-from tests.integration.test_worker import ev, run
+from tests.support.handlers import invoke
+from tests.support.worker import ev, run
 
 TOKEN = "test-api-token"
 

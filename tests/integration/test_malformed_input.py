@@ -12,8 +12,10 @@ import pytest
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.http import http_api_event
 
-from tests.integration.conftest import ROUTES, invoke, queued
-from tests.unit import signing
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from tests.support.template import ROUTES
+from testbed import signing
 
 WRITE_KEY = "wk_malformed_test"
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"

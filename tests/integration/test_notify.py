@@ -25,18 +25,20 @@ from typing import Any
 
 import boto3
 import pytest
+from leadscore import dependencies
 from leadscore.dev.functions import LambdaContext, load_handler, load_module
 from leadscore.dev.sqs import sqs_event, sqs_record
+from leadscore.edge import Unauthorized
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
-from leadscore.ingest.errors import Unauthorized
-from leadscore.ingest.webhooks.signatures import verify_timestamped
 from leadscore.notify import crm
 from leadscore.notify.errors import Transient
-from moto.core import DEFAULT_ACCOUNT_ID
+from leadscore.signing import verify_timestamped
 from scoring_core import Engine, Event, LeadState, load_model
 from scoring_core.score import transition_id
 
-from tests.integration.conftest import parked
+from tests.support.alerts import SENDER, parts, posted, sent_emails
+from tests.support.handlers import invoke_notifier as invoke
+from tests.support.queues import captured, parked
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTIFY = ROOT / "functions" / "notify"
@@ -49,13 +51,6 @@ LEAD_URL_BASE = "https://crm.relaywise.example/leads"
 SLACK_PATH = "/services/T0RELAYWISE/B0LEADALERTS/q8ZrVd3kLx0pWm4sTn7YcHbE"  # an incoming webhook's secret path
 CRM_PATH = "/hooks/leadscore"
 CRM_SECRET = "whsec_crm_3b9f0c1e77a24d5e"
-SENDER = "alerts@relaywise.example"
-
-
-def invoke(channel: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Invoke a notifier's real handler as Lambda does (a fresh copy of the event each time)."""
-    handler = load_handler(NOTIFY, f"app.{channel}_handler")
-    return handler(copy.deepcopy(event), LambdaContext(f"{channel.capitalize()}NotifyFunction"))
 
 
 def stage_event(to_stage: str, *, from_stage: str = "lead", seq: int = 0, base: dict[str, Any] = MQL,
@@ -123,16 +118,6 @@ def fast_slack_retries(monkeypatch):
     from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
     monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0.01)
-
-
-def sent_emails() -> list[Any]:
-    from moto.ses.models import ses_backends
-
-    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
-
-
-def posted(request) -> dict[str, Any]:
-    return json.loads(request.body)
 
 
 def header_text(message: dict[str, Any]) -> str:
@@ -326,15 +311,6 @@ def test_sql_alerts_go_to_the_sql_channel_and_mql_alerts_to_the_default_one(slac
 # 5. email through SES
 
 
-def parts(raw: str) -> tuple[Any, str, str]:
-    message = email.message_from_string(raw, policy=email.policy.default)
-    assert message.get_content_type() == "multipart/alternative"
-    text = message.get_body(("plain",))
-    markup = message.get_body(("html",))
-    assert text is not None and markup is not None
-    return message, text.get_content(), markup.get_content()
-
-
 def test_one_email_per_transition_with_the_same_content_as_text_and_html(ses):
     result = invoke("email", with_recent(MQL))
 
@@ -486,22 +462,7 @@ def hover_event(i: int, t: float, type_: str, **fields: Any) -> Event:
     return Event(event_id=f"hover-{i}", type=type_, occurred_at=at, received_at=at, source="test", email=HOVER_EMAIL, **fields)
 
 
-def captured(stack) -> list[dict[str, Any]]:
-    """The LeadStageChanged events the bus delivered, whole (as a rule hands them to a target),
-    once the stream publisher has run over the table's new stream records."""
-    stack.publish()
-    out = []
-    while True:
-        messages = stack.sqs.receive_message(QueueUrl=stack.capture, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return out
-        for m in messages:
-            out.append(json.loads(m["Body"]))
-            stack.sqs.delete_message(QueueUrl=stack.capture, ReceiptHandle=m["ReceiptHandle"])
-
-
 def test_a_lead_hovering_around_the_mql_threshold_alerts_once(slack, rec, monkeypatch):
-    score_app = load_module(ROOT / "functions" / "score")
     score = load_handler(ROOT / "functions" / "score", "app.lambda_handler")
     now = time.time()
     base = now - 12 * 86400
@@ -527,7 +488,7 @@ def test_a_lead_hovering_around_the_mql_threshold_alerts_once(slack, rec, monkey
     assert min(trajectory) >= 40  # within the hysteresis
 
     for i, (at, events) in enumerate(batches):
-        monkeypatch.setattr(score_app, "clock", lambda at=at: at)
+        monkeypatch.setattr(dependencies.current(), "clock", lambda at=at: at)  # the worker scores at `at`
         records = [sqs_record(f"m-{e.event_id}", e.model_dump_json(), "arn:aws:sqs:us-east-1:123456789012:leadscore-EventsQueue")
                    for e in events]
         assert score(sqs_event(records), LambdaContext("ScoreFunction")) == {"batchItemFailures": []}

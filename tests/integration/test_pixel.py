@@ -2,8 +2,9 @@ import base64
 
 from leadscore.ingest.pixel import GIF
 
-from tests.integration.conftest import invoke, queued
-from tests.unit.signing import sign_pixel_hit
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from testbed.signing import sign_pixel_hit
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 

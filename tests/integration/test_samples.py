@@ -13,7 +13,8 @@ import pytest
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.template import functions_for_sample
 
-from tests.integration.conftest import TEMPLATE, parked, queued
+from tests.support.queues import parked, queued
+from tests.support.template import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "events" / "functions").glob("*.json"))

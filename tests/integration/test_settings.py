@@ -11,7 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from leadscore import runtime, settings
+from leadscore import dependencies, settings
 from leadscore.adapters import secrets as secrets_adapter
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
@@ -19,8 +19,9 @@ from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from leadscore.settings import ConfigError
 from scoring_core import Event
 
-from tests.integration.conftest import invoke, queued
-from tests.unit import signing
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from testbed import signing
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "events" / "webhooks"
@@ -144,7 +145,7 @@ def test_retention_days_from_the_environment_sets_when_an_idle_lead_expires(stac
     handler(sqs_event([sqs_record("m-1", event.model_dump_json(), "arn:aws:sqs:us-east-1:123456789012:q")]),
             LambdaContext("score"))
 
-    item = runtime.worker().store.get(email_key("ann@acme.example", LOCAL_KEY_SECRET))
+    item = dependencies.current().worker.store.get(email_key("ann@acme.example", LOCAL_KEY_SECRET))
     assert abs(int(item["expires_at"]) - (time.time() + 30 * 86400)) < 120
 
 
@@ -197,5 +198,5 @@ def test_the_local_stack_passes_a_template_parameter_to_the_functions(local_stac
 
     local_stack_with(ModelFile=str(model), AlertEmailToMql="mql-desk@relaywise.example")
 
-    assert runtime.engine().model.name == "acme"  # what the worker and the leads API score with
-    assert runtime.settings().alert_recipients("mql") == ("mql-desk@relaywise.example",)
+    assert dependencies.current().engine.model.name == "acme"  # what the worker and the leads API score with
+    assert dependencies.current().settings.alert_recipients("mql") == ("mql-desk@relaywise.example",)

@@ -13,8 +13,9 @@ import time
 import pytest
 from leadscore.ingest.pixel import GIF
 
-from tests.integration.conftest import invoke, queued
-from tests.unit.signing import sign_pixel_hit, sign_stripe
+from tests.support.handlers import invoke
+from tests.support.queues import queued
+from testbed.signing import sign_pixel_hit, sign_stripe
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 LEAD_KEY_SECRET = "trust-test-lead-key-secret"
@@ -219,7 +220,7 @@ def score_queued(aws):
 
 
 def stage_changes(stack):
-    from tests.integration.test_worker import published
+    from tests.support.queues import published
 
     return [(d["from_stage"], d["to_stage"], d["score"]) for d in published(stack)]
 
@@ -232,11 +233,11 @@ def claim_and_act(key):
 
 def victim_now():
     """The victim's lead as stored: (stage, score now)."""
-    from leadscore import runtime
+    from leadscore import dependencies
     from leadscore.adapters.leads import state_of
     from leadscore.identity import email_key
 
-    worker = runtime.worker()
+    worker = dependencies.current().worker
     state = state_of(worker.store.get(worker.resolve(email_key(VICTIM_EMAIL, LEAD_KEY_SECRET))))
     return state.stage, worker.engine.evaluate(state, time.time()).total
 

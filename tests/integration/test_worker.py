@@ -4,56 +4,28 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import threading
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-from leadscore import runtime, settings
+from leadscore import dependencies, settings
+from leadscore.adapters.bus import TransitionBus
 from leadscore.adapters.leads import state_of
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
-from scoring_core import Engine, Event, LeadState, load_model
+from scoring_core import Engine, LeadState, load_model
+
+from tests.support.queues import published
+from tests.support.worker import NOW, ev, run
 
 ENGINE = Engine(load_model())
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
-
-
-def published(stack) -> list[dict]:
-    """What reached EventBridge: the stream publisher is run first over the table's new stream records."""
-    stack.publish()
-    out = []
-    while True:
-        msgs = stack.sqs.receive_message(QueueUrl=stack.capture, MaxNumberOfMessages=10).get("Messages", [])
-        if not msgs:
-            return out
-        for m in msgs:
-            out.append(json.loads(m["Body"])["detail"])
-            stack.sqs.delete_message(QueueUrl=stack.capture, ReceiptHandle=m["ReceiptHandle"])
-
-
-def ev(i, type_, *, email="ann@acme.example", anon=None, days_ago=0.0, **fields) -> Event:
-    at = NOW - timedelta(days=days_ago)
-    return Event(event_id=fields.pop("event_id", f"e-{i}"), type=type_, occurred_at=at, received_at=at,
-                 source="test", email=email, anonymous_id=anon, **fields)
-
-
-def run(events, batch=10, handler=None):
-    """Deliver events in SQS batches of `batch`; returns the batchItemFailures of each batch."""
-    handler = handler or load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")
-    failures = []
-    for start in range(0, len(events), batch):
-        records = [sqs_record(f"m-{e.event_id}", e.model_dump_json(), "arn:aws:sqs:us-east-1:123456789012:leadscore-EventsQueue")
-                   for e in events[start : start + batch]]
-        failures += handler(sqs_event(records), LambdaContext("score"))["batchItemFailures"]
-    return failures
 
 
 def lead_item(stack, email="ann@acme.example") -> dict:
-    return runtime.worker().store.get(email_key(email, LOCAL_KEY_SECRET))
+    return dependencies.current().worker.store.get(email_key(email, LOCAL_KEY_SECRET))
 
 
 def snapshot(item, at=None, engine=ENGINE):
@@ -117,7 +89,7 @@ def test_the_same_event_twice_in_one_batch_counts_once(stack):
 def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
     events = stream(n=200, seed=3)
     handler = load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")
-    runtime.worker()  # one container's worker, shared by the threads as Lambda would not; the table is the only shared state
+    dependencies.current().worker  # noqa: B018 one container's worker, shared by the threads as Lambda would not; the table is the only shared state
     parts = [events[i::4] for i in range(4)]
     errors = []
 
@@ -148,16 +120,16 @@ CRASH_EVENTS = [ev(0, "identify", traits={"job_title": "CTO", "company_size": 30
 
 def redeliver_later(monkeypatch, events):
     """SQS redelivers the messages after the visibility timeout (twice, for good measure)."""
-    app = sys.modules["lambda_score_app"]
-    real_clock = app.clock
-    monkeypatch.setattr(app, "clock", lambda: real_clock() + 181)
+    deps = dependencies.current()
+    real_clock = deps.clock
+    monkeypatch.setattr(deps, "clock", lambda: real_clock() + 181)
     run(events)
     run(events)
 
 
 @pytest.mark.parametrize("moment", ["before the record", "after the record"])
 def test_a_worker_crash_around_the_write_still_publishes_each_transition_once(stack, monkeypatch, moment):
-    store = runtime.worker().store
+    store = dependencies.current().worker.store
     real = store.record_transition
 
     def crash(*args, **kwargs):
@@ -181,20 +153,21 @@ def test_a_publisher_that_fails_after_the_write_publishes_each_transition_once_o
     """The worker's write is in the stream; PutEvents failing (the publisher's crash, then a
     refused entry) makes the stream be delivered again, and the transition goes out once."""
     run(CRASH_EVENTS)
-    bus = runtime.publisher()
-    real = bus._client.put_events
+    deps = dependencies.current()
+    real = deps.aws_client("events")
     calls = []
 
-    def failing(**kwargs):
-        calls.append(len(kwargs["Entries"]))
-        if len(calls) == 1:
-            raise SystemExit("publisher died before PutEvents")
-        if len(calls) <= 4:  # every attempt of the second invocation: the entry is refused
-            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}
-        return real(**kwargs)
+    class FailingEvents:  # EventBridge as the publisher's crash, then refusals, then itself
+        def put_events(self, **kwargs):
+            calls.append(len(kwargs["Entries"]))
+            if len(calls) == 1:
+                raise SystemExit("publisher died before PutEvents")
+            if len(calls) <= 4:  # every attempt of the second invocation: the entry is refused
+                return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}
+            return real.put_events(**kwargs)
 
-    monkeypatch.setattr(bus._client, "put_events", failing)
-    monkeypatch.setattr(bus, "_sleep", lambda s: None)
+    bus = TransitionBus(FailingEvents(), deps.settings.required("bus_name"), sleep=lambda s: None)
+    dependencies.use(dependencies.Dependencies(deps.settings, publisher=bus))
     stack.pump.read()
     with pytest.raises(SystemExit):
         stack.pump.deliver()
@@ -210,7 +183,7 @@ def test_a_transition_is_published_once_though_later_writes_keep_it_on_the_lead(
     run(CRASH_EVENTS)
     item = lead_item(stack)
     assert item.get("ob") is not None  # the detail stays until the lead's next apply
-    runtime.worker().store.record_recycled(item["pk"], False, int(item["tr"]))  # a later write that leaves `ob` alone
+    dependencies.current().worker.store.record_recycled(item["pk"], False, int(item["tr"]))  # a later write that leaves `ob` alone
 
     assert len(published(stack)) == 1
     run([ev(3, "page_view", properties={"url": "https://relaywise.example/docs"})])
@@ -231,7 +204,7 @@ def test_anonymous_browsing_then_identify_scores_the_combined_history(stack):
 
     everything = browsing + [identify] + later
     assert snapshot(lead_item(stack)) == expected_snapshot(everything)
-    visitor_item = runtime.worker().store.get(f"v:{visitor}")
+    visitor_item = dependencies.current().worker.store.get(f"v:{visitor}")
     assert visitor_item["merged_into"] == email_key("ann@acme.example", LOCAL_KEY_SECRET)
     assert not [k for k in visitor_item if k.startswith("a.")]  # nothing left to count twice
 
@@ -267,7 +240,7 @@ def test_a_poison_message_on_its_last_receive_is_counted_as_sent_to_the_dead_let
 
 
 def test_a_late_event_redelivered_days_later_is_still_applied_once(stack):
-    worker = runtime.worker()
+    worker = dependencies.current().worker
     late = ev(1, "demo_requested", days_ago=20)
     applied_at = NOW.timestamp()
 
@@ -301,7 +274,7 @@ def test_an_identify_with_sixty_traits_is_applied_whole(stack, monkeypatch, tmp_
     traits = {f"custom_field_{i:02d}": f"value {i}" for i in range(60)} | {"job_title": "CTO"}
     big = ev(1, "identify", traits=traits)
     sizes = []  # moto does not enforce DynamoDB's 4 KB expression limit: measure what is sent
-    client = runtime.worker().store._client
+    client = dependencies.current().aws_client("dynamodb")  # the leads table's client
     client.meta.events.register("provide-client-params.dynamodb.UpdateItem", lambda params, **kw: sizes.append(
         max(len(params.get("UpdateExpression", "").encode()), len(params.get("ConditionExpression", "").encode()))))
 
@@ -311,7 +284,7 @@ def test_an_identify_with_sixty_traits_is_applied_whole(stack, monkeypatch, tmp_
 
     item = lead_item(stack)
     assert {k[2:] for k in item if k.startswith("f.")} == set(traits)
-    assert snapshot(item, engine=runtime.engine()) == expected_snapshot([big], engine=runtime.engine())
+    assert snapshot(item, engine=dependencies.current().engine) == expected_snapshot([big], engine=dependencies.current().engine)
     settings.reset()
 
 
@@ -322,7 +295,7 @@ def test_an_accumulator_three_eras_old_is_dropped_when_its_rule_is_next_touched(
     old_ts = (era_now - 3) * era_s + 86400  # a day into the era three before today's
     old = ev(1, "page_view", days_ago=(NOW.timestamp() - old_ts) / 86400, properties={"url": "https://relaywise.example/"})
     new = ev(2, "page_view", properties={"url": "https://relaywise.example/"})
-    worker = runtime.worker()
+    worker = dependencies.current().worker
     worker.process([("m1", old)], old.occurred_ts)
 
     worker.process([("m2", new)], NOW.timestamp())

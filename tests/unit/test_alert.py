@@ -11,8 +11,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from leadscore.contracts import LeadStageChanged, LeadStageChangedEvent
+from leadscore.display import ago, humanize, points
 from leadscore.notify import mail, slack
-from leadscore.notify.alert import Alert, StageChanged, Transition, ago, humanize, points
+from leadscore.notify.alert import Alert
 from pydantic import ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,10 +24,10 @@ NOW = datetime(2026, 10, 29, 15, 20, 11, tzinfo=timezone.utc)  # three minutes a
 LINK = "https://crm.relaywise.example/leads/e:66hk3f3xwp7syvrqdr6b34ivefi4jjw3"
 
 
-def transition(event=MQL_EVENT, **changes) -> Transition:
+def transition(event=MQL_EVENT, **changes) -> LeadStageChanged:
     detail = copy.deepcopy(event["detail"])
     detail.update(changes)
-    return Transition.model_validate(detail)
+    return LeadStageChanged.model_validate(detail)
 
 
 def alert(event=MQL_EVENT, *, lead_url=LINK, **changes) -> Alert:
@@ -114,12 +116,12 @@ def test_a_missing_grade_shows_a_dash():
 
 
 def test_an_event_is_validated_at_the_edge():
-    assert StageChanged.model_validate(MQL_EVENT).detail.transition_id == MQL_EVENT["detail"]["transition_id"]
+    assert LeadStageChangedEvent.model_validate(MQL_EVENT).detail.transition_id == MQL_EVENT["detail"]["transition_id"]
     assert transition(unknown_field=1).lead_id  # what a newer worker adds is ignored
     with pytest.raises(ValidationError, match="to_stage"):
         transition(to_stage="promoted")
     with pytest.raises(ValidationError, match="detail-type"):
-        StageChanged.model_validate({**MQL_EVENT, "detail-type": "LeadScored"})
+        LeadStageChangedEvent.model_validate({**MQL_EVENT, "detail-type": "LeadScored"})
     with pytest.raises(ValidationError, match="transition_id"):
         transition(transition_id="")
     with pytest.raises(ValidationError, match="timezone"):  # the worker writes UTC with Z

@@ -86,24 +86,61 @@ def test_deciles_conversion_and_lift_over_the_base_rate():
     assert d[9]["lift"] == pytest.approx(23 / 12)
 
 
-def test_deciles_keep_the_input_order_for_tied_scores():
-    # ranked: 3 (index 4), then the three 2s in input order (indexes 1, 2, 3), then 1 (index 0)
-    # with 5 parts of one lead each, the converters (indexes 4 and 1) are groups 1 and 2
-    d = deciles([1, 2, 2, 2, 3], [0, 1, 0, 0, 1], parts=5)
-    assert [x["converted"] for x in d] == [1, 1, 0, 0, 0]
-    assert [x["min_score"] for x in d] == [3, 2, 2, 2, 1]
-    # the same scores with the converter last among the 2s: it lands in group 4
-    d = deciles([1, 2, 2, 2, 3], [0, 0, 0, 1, 1], parts=5)
-    assert [x["converted"] for x in d] == [1, 0, 0, 1, 0]
+def test_deciles_keep_tied_scores_in_one_group_whatever_the_input_order():
+    # issue 17: ties were split by input order, so a converter's group depended on where it sat
+    # in the file. Ranked: 3, then the three 2s, then 1. With 5 parts of one lead each, the cut
+    # after the first 2 falls inside the tie: the three 2s make one group (ranks 2-4).
+    for labels in ([0, 1, 0, 0, 1], [0, 0, 0, 1, 1]):  # the converter first or last among the 2s
+        d = deciles([1, 2, 2, 2, 3], labels, parts=5)
+        assert [x["leads"] for x in d] == [1, 3, 1]
+        assert [x["converted"] for x in d] == [1, 1, 0]
+        assert [(x["min_score"], x["max_score"]) for x in d] == [(3, 3), (2, 2), (1, 1)]
+        assert [(x["from_share"], x["to_share"]) for x in d] == [(0, 0.2), (0.2, 0.8), (0.8, 1.0)]
 
 
-def test_deciles_with_fewer_leads_than_groups_leave_the_last_groups_empty():
+def test_decile_score_ranges_never_overlap():
+    scores = [5, 5, 5, 4, 4, 4, 4, 3, 2, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0]
+    d = deciles(scores, [i % 3 == 0 for i in range(len(scores))])
+    assert sum(x["leads"] for x in d) == len(scores)
+    for upper, lower in zip(d, d[1:]):
+        assert upper["min_score"] > lower["max_score"]
+
+
+def test_deciles_of_one_score_are_one_group():
+    d = deciles([7] * 20, [i < 5 for i in range(20)])
+    assert len(d) == 1 and d[0]["leads"] == 20 and d[0]["lift"] == pytest.approx(1.0)
+
+
+def test_deciles_with_fewer_leads_than_groups_give_one_group_per_lead():
+    # was: ten groups, the last seven empty; groups are never empty now (ties make fewer groups too)
     d = deciles([5, 9, 1], [0, 1, 0])
-    assert [x["leads"] for x in d] == [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
-    assert [x["max_score"] for x in d[:3]] == [9, 5, 1]
+    assert [x["leads"] for x in d] == [1, 1, 1]
+    assert [x["max_score"] for x in d] == [9, 5, 1]
     assert d[0]["lift"] == pytest.approx(3.0)  # 1/1 over a base of 1/3
-    for empty in d[3:]:
-        assert empty["conversion"] == 0.0 and empty["min_score"] is None and empty["max_score"] is None
+
+
+def test_auc_interval_holds_the_auc_and_is_reproducible():
+    scores = [i % 17 for i in range(300)]
+    labels = [(i % 17) + (i % 5) > 12 for i in range(300)]
+    auc = roc_auc(scores, labels)
+    low, high = metrics.auc_interval(scores, labels)
+    assert low < auc < high and high - low < 0.2
+    assert metrics.auc_interval(scores, labels) == (low, high)  # seeded
+    assert metrics.auc_interval([1, 2], [1, 1]) is None
+
+
+def test_auc_interval_resamples_agree_with_roc_auc():
+    # with one resample the interval is that resample's AUC: check it against roc_auc on the same draw
+    import numpy as np
+
+    scores, labels = [3, 2, 2, 1, 0, 2], [1, 0, 1, 0, 0, 1]
+    low, high = metrics.auc_interval(scores, labels, resamples=1, seed=4)
+    y = np.array(labels, dtype=bool)
+    rng = np.random.default_rng(4)
+    pos = np.flatnonzero(y)[rng.integers(0, 3, 3)]
+    neg = np.flatnonzero(~y)[rng.integers(0, 3, 3)]
+    idx = [*pos, *neg]
+    assert low == pytest.approx(roc_auc([scores[i] for i in idx], [labels[i] for i in idx]))
 
 
 def test_ranked_is_descending_and_stable():

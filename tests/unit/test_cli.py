@@ -2,7 +2,7 @@ import json
 
 from leadscore.cli import main
 
-from tests.conftest import NOW, make_event
+from tests.support.events import NOW, make_event
 
 
 def test_model_check_accepts_the_default_model(capsys):

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from scoring_core import Engine, LeadState, compact, epoch, parse_model
 
-from tests.conftest import NOW, make_event
+from tests.support.events import NOW, make_event
 
 _TAIL = """
 stages: {mql: {score: 50}, sql: {score: 80}}

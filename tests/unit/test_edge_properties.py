@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from leadscore.ingest.errors import Rejected
+from leadscore.edge import Rejected
 from leadscore.ingest.pixel import event_from_hit
 from scoring_core.restrictions import load_restrictions
 from leadscore.ingest.segment import parse_request

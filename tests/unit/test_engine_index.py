@@ -24,7 +24,7 @@ from scoring_core import Engine, LeadState, parse_model
 from scoring_core.compile import compile_model
 from scoring_core.index import Index
 
-from tests.conftest import NOW, make_event
+from tests.support.events import NOW, make_event
 
 _TAIL = """
 stages: {mql: {score: 50}, sql: {score: 80}}

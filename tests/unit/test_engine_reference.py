@@ -11,9 +11,7 @@ definition. States are compared whole (`accumulated()`), scores by equality.
 from __future__ import annotations
 
 import random
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,10 +20,8 @@ from scoring_core import Engine, Event, LeadState, Score, epoch, load_model, par
 from scoring_core.score import ENGAGEMENT, FIT, Reason
 from scoring_core.state import merge_facts, merge_seen
 
-from tests.conftest import NOW, make_event
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from engine import generated_model_yaml, synthetic_events  # noqa: E402  (bench/engine.py)
+from testbed.engine_workload import generated_model_yaml, synthetic_events
+from tests.support.events import NOW, make_event
 
 DEFAULT = Engine(load_model())
 GENERATED = Engine(parse_model(generated_model_yaml(), "generated"))

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from scoring_core import Engine, Event, EventContext, LeadState, Score, parse_model
 
-from tests.conftest import NOW, make_event
+from tests.support.events import NOW, make_event
 
 # Stages, grades and bands every inline model needs; the rules come before them.
 _TAIL = """

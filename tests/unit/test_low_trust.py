@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from scoring_core import Engine, LeadState, ModelFileError, parse_model
 
-from tests.conftest import NOW, make_event
+from tests.support.events import NOW, make_event
 
 
 def engine(low_trust_max: str | None = None) -> Engine:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_core import Consent, Engine, Event, EventContext, LeadState, load_model, merge
 
-from tests.conftest import NOW
+from tests.support.events import NOW
 
 IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
 DAY_MS = 86_400_000

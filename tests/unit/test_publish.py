@@ -4,10 +4,12 @@ import base64
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 from boto3.dynamodb.types import Binary
 from botocore.stub import Stubber
-from leadscore import runtime, settings
+from leadscore import dependencies, settings
+from leadscore.adapters.bus import TransitionBus
 from leadscore.adapters.leads import OUTBOX, pack_detail, unpack_detail
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.publish import BadRecord, transitions_in
@@ -63,15 +65,12 @@ def test_an_unreadable_attribute_is_reported_not_raised():
 
 
 @pytest.fixture
-def handler(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("BUS_NAME", "leadscore-bus")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    settings.reset()
-    bus = runtime.publisher()
-    monkeypatch.setattr(bus, "_sleep", lambda s: None)
-    yield load_handler(ROOT / "functions" / "publish", "app.lambda_handler"), Stubber(bus._client)
-    settings.reset()
+def handler():
+    """The publisher's handler with a bus whose EventBridge client is stubbed and whose retries do not wait."""
+    client = boto3.client("events", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    bus = TransitionBus(client, "leadscore-bus", sleep=lambda s: None)
+    dependencies.use(dependencies.Dependencies(settings.settings(), publisher=bus))
+    yield load_handler(ROOT / "functions" / "publish", "app.lambda_handler"), Stubber(client)
 
 
 def test_twelve_transitions_go_out_in_two_calls(handler):

@@ -25,17 +25,29 @@ def sqs():
         stub.assert_no_pending_responses()
 
 
+def sent_entries(client, field="Id"):
+    """`field` of each entry of each SendMessageBatch call the client makes, filled in as it makes them."""
+    calls = []
+    client.meta.events.register("provide-client-params.sqs.SendMessageBatch",
+                                lambda params, **_: calls.append([e[field] for e in params["Entries"]]))
+    return calls
+
+
 def ok(ids):
     return {"Successful": [{"Id": i, "MessageId": f"m{i}", "MD5OfMessageBody": "x"} for i in ids], "Failed": []}
 
 
 def test_twenty_five_events_go_in_three_calls_of_at_most_ten(sqs):
     client, stub = sqs
-    for ids in (range(0, 10), range(10, 20), range(20, 25)):
+    for ids in (range(10), range(10, 20), range(20, 25)):
         stub.add_response("send_message_batch", ok([str(i) for i in ids]),
                           {"QueueUrl": URL, "Entries": [{"Id": str(i), "MessageBody": ANY} for i in ids]})
+    calls = sent_entries(client)
 
     EventQueue(client, URL, sleep=lambda s: None).send(events(25))
+
+    assert calls == [[str(i) for i in ids] for ids in (range(10), range(10, 20), range(20, 25))]
+    stub.assert_no_pending_responses()
 
 
 def test_a_batch_is_split_before_it_exceeds_256_kib(sqs):
@@ -43,8 +55,14 @@ def test_a_batch_is_split_before_it_exceeds_256_kib(sqs):
     # three events of ~100 KiB: two fit in 256 KiB, the third goes in a second call
     stub.add_response("send_message_batch", ok(["0", "1"]), {"QueueUrl": URL, "Entries": [{"Id": "0", "MessageBody": ANY}, {"Id": "1", "MessageBody": ANY}]})
     stub.add_response("send_message_batch", ok(["2"]), {"QueueUrl": URL, "Entries": [{"Id": "2", "MessageBody": ANY}]})
+    bodies = sent_entries(client, "MessageBody")
 
     EventQueue(client, URL, sleep=lambda s: None).send(events(3, size=100_000))
+
+    assert [len(call) for call in bodies] == [2, 1]
+    assert all(sum(len(b.encode()) for b in call) <= 256 * 1024 for call in bodies)
+    assert sum(len(b.encode()) for b in bodies[0] + bodies[1][:1]) > 256 * 1024  # the third would not have fitted
+    stub.assert_no_pending_responses()
 
 
 def test_entries_sqs_reports_failed_are_retried_until_queued(sqs):
@@ -52,8 +70,13 @@ def test_entries_sqs_reports_failed_are_retried_until_queued(sqs):
     stub.add_response("send_message_batch", {"Successful": [{"Id": "0", "MessageId": "m", "MD5OfMessageBody": "x"}],
                                              "Failed": [{"Id": "1", "SenderFault": False, "Code": "InternalError"}]})
     stub.add_response("send_message_batch", ok(["1"]), {"QueueUrl": URL, "Entries": [{"Id": "1", "MessageBody": ANY}]})
+    calls, waits = sent_entries(client), []
 
-    EventQueue(client, URL, sleep=lambda s: None).send(events(2))
+    EventQueue(client, URL, sleep=waits.append).send(events(2))  # no QueueError: both queued
+
+    assert calls == [["0", "1"], ["1"]]  # only the failed entry is sent again
+    assert len(waits) == 1 and waits[0] > 0  # after a backoff
+    stub.assert_no_pending_responses()
 
 
 def test_an_entry_that_keeps_failing_raises_so_the_sender_retries(sqs):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from scoring_core import Consent, Engine, EventContext, LeadState
 
-from tests.conftest import NOW, make_event
+from tests.support.events import NOW, make_event
 
 IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
 

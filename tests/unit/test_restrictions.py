@@ -12,8 +12,8 @@ from leadscore.settings import ConfigError, Settings
 from scoring_core import load_model
 from scoring_core.restrictions import MONEY_PROPERTIES, load_restrictions
 
-from tests.conftest import make_event
-from tests.unit.signing import sign_pixel_hit
+from tests.support.events import make_event
+from testbed.signing import sign_pixel_hit
 
 MODEL_HEAD = """
 version: "1"

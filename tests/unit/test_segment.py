@@ -23,7 +23,7 @@ import segment.analytics.request as segment_request
 from scoring_core import Event
 from segment.analytics import Client
 
-from leadscore.ingest.errors import BadRequest, Unauthorized
+from leadscore.edge import BadRequest, Unauthorized
 from leadscore.ingest.segment import parse_request
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "segment"

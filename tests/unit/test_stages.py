@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from scoring_core import Consent, Engine, EventContext, LeadState, apply_feedback, parse_model, transition_id
 
-from tests.conftest import NOW, make_event
+from tests.support.events import NOW, make_event
 
 _GRADES_BANDS = """
 grades: {fit: {A: 40, B: 25, C: 10}, engagement: {"1": 40, "2": 20, "3": 8}}

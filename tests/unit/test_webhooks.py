@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from scoring_core import Event
 
-from leadscore.ingest.errors import BadRequest, Unauthorized, UnknownSource
+from leadscore.edge import BadRequest, Unauthorized, UnknownSource
 from leadscore.ingest.webhooks import SOURCES, Delivery, get_source
 from leadscore.ingest.webhooks.stripe import major_units
-from tests.unit.signing import sign_calendly, sign_generic, sign_stripe, sign_tally, sign_typeform
+from testbed.signing import sign_calendly, sign_generic, sign_stripe, sign_tally, sign_typeform
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
 RECEIVED = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)

@@ -1,7 +1,7 @@
 """The mapping file: how a CSV of historical leads becomes facts, events and an outcome.
 
 ```yaml
-id: Prospect ID                      # the lead's id column
+id: Prospect ID                      # optional: the lead's id column (without it: row-1, row-2, ...)
 outcome: {column: Converted, positive: ["1"]}
 created_at: Created                  # optional: when the lead came in (ISO dates)
 converted_at: Won At                 # optional: when it converted (time to conversion)
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 _SNAKE = re.compile(r"[^a-z0-9]+")
 _IDENT = r"^[a-z][a-z0-9_]{0,63}$"
@@ -83,7 +83,7 @@ class EventColumn(_Strict):
 
 
 class Mapping(_Strict):
-    id: str
+    id: str | None = None  # None: leads are numbered row-1, row-2, ... in file order
     outcome: Outcome
     created_at: str | None = None
     converted_at: str | None = None
@@ -103,6 +103,14 @@ class Mapping(_Strict):
             raise ValueError("map at least one column to a fact or an event")
         return self
 
+    _source: str = PrivateAttr(default="mapping")
+    _text: str = PrivateAttr(default="")
+
+    def where(self, *loc: Any) -> str:
+        """`file:line` of a key of the mapping file (the file alone when it has no such key)."""
+        line = _line_of(self._text, loc) if self._text else None
+        return f"{self._source}:{line}" if line else self._source
+
     def feature_columns(self) -> list[str]:
         return [c.column for c in self.facts] + [c.column for c in self.events]
 
@@ -116,7 +124,7 @@ class Mapping(_Strict):
                 problems.append(f"column {column!r} is used but excluded: {excluded[column]}")
             if column == self.outcome.column:
                 problems.append(f"column {column!r} is the outcome: it cannot be a feature")
-            if column == self.id:
+            if self.id and column == self.id:
                 problems.append(f"column {column!r} is the lead id: it cannot be a feature")
         return problems
 
@@ -125,8 +133,8 @@ class MappingError(Exception):
     pass
 
 
-def _line_of(text: str, path: tuple[Any, ...]) -> int | None:
-    """The line of a YAML node, by walking the composed node tree along `path`."""
+def _node_at(text: str, path: tuple[Any, ...]) -> Any:
+    """The YAML node at `path` (or the deepest one on the way), from the composed node tree."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -141,6 +149,12 @@ def _line_of(text: str, path: tuple[Any, ...]) -> int | None:
             node = node.value[part]
         else:
             break
+    return node
+
+
+def _line_of(text: str, path: tuple[Any, ...]) -> int | None:
+    """The line of a YAML node, by walking the composed node tree along `path`."""
+    node = _node_at(text, path)
     return node.start_mark.line + 1 if node is not None else None
 
 
@@ -159,12 +173,33 @@ def load_mapping(path: str | Path) -> Mapping:
     if not isinstance(data, dict):
         raise MappingError(f"{path}: a mapping file is a YAML object (id, outcome, facts, events, ...)")
     try:
-        return Mapping.model_validate(data)
+        mapping = Mapping.model_validate(data)
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_url=False):
             loc = tuple(error["loc"])
             line = _line_of(text, loc)
             field = ".".join(str(p) for p in loc) or "(top)"
-            lines.append(f"{path}:{line or 1}: {field}: {error['msg']}")
+            lines.append(f"{path}:{line or 1}: {field}: {_not_text(text, loc, error) or error['msg']}")
         raise MappingError("\n".join(lines)) from None
+    mapping._source, mapping._text = str(path), text
+    return mapping
+
+
+
+
+def _not_text(text: str, loc: tuple[Any, ...], error: dict[str, Any]) -> str | None:
+    """For a value YAML read as something other than text (`yes`, `no`, `on`, `1`, `2026-01-01`),
+    what it read and how to quote it: the usual mistake in `positive: [yes]`."""
+    if error["type"] != "string_type" or not isinstance(error.get("input"), (bool, int, float)) or not loc:
+        return None
+    node = _node_at(text, loc)
+    if not isinstance(node, yaml.ScalarNode) or node.style:  # quoted already: not this mistake
+        return None
+    read = str(error["input"]).lower() if isinstance(error["input"], bool) else f"the number {error['input']}"
+    said = f"YAML reads {node.value} as {read}, not text"
+    parent = _node_at(text, loc[:-1])
+    if isinstance(loc[-1], int) and isinstance(parent, yaml.SequenceNode) and len(loc) >= 2:
+        items = ", ".join(f"'{v.value}'" if isinstance(v, yaml.ScalarNode) else "..." for v in parent.value)
+        return f"{said}: quote it: `{loc[-2]}: [{items}]`"
+    return f"{said}: quote it: `{loc[-1]}: '{node.value}'`"

@@ -33,22 +33,84 @@ def ranked(scores: Sequence[float]) -> list[int]:
 
 
 def deciles(scores: Sequence[float], labels: Sequence[bool], parts: int = 10) -> list[dict[str, Any]]:
-    """Leads ranked by score and cut into `parts` groups as equal as possible (the first
-    groups take the remainder): size, converters, conversion rate, lift over the base rate."""
+    """Leads ranked by score and cut into at most `parts` groups, with every score kept in one
+    group: leads with equal scores are never split by input order, so a group's score range never
+    overlaps another's. Groups end where the equal cut would (sizes n // parts, the first groups
+    taking the remainder) or, when a tie runs across that cut, at the end of the tie; a group
+    can then hold more than its tenth, and fewer groups come out (no empty ones). Each group:
+    its number (1 = the highest scores), size, share of the leads and the ranks it covers (as
+    shares: `from_share` to `to_share`), converters, conversion rate, lift over the base rate,
+    and its lowest and highest score."""
     n = len(scores)
-    base = sum(labels) / n
+    base = sum(labels) / n if n else 0.0
+    order = ranked(scores)
+    cuts, at = [], 0
+    for d in range(parts):
+        at += n // parts + (1 if d < n % parts else 0)
+        cuts.append(at)
+    out: list[dict[str, Any]] = []
+    start = 0
+    while start < n:
+        end = next(c for c in cuts if c > start)
+        while end < n and scores[order[end]] == scores[order[end - 1]]:
+            end += 1  # the tie at the cut stays whole
+        idx = order[start:end]
+        conv = sum(1 for i in idx if labels[i])
+        rate = conv / len(idx)
+        out.append({"decile": len(out) + 1, "leads": len(idx), "share": len(idx) / n,
+                    "from_share": start / n, "to_share": end / n, "converted": conv, "conversion": rate,
+                    "lift": rate / base if base else 0.0,
+                    "min_score": min(scores[i] for i in idx), "max_score": max(scores[i] for i in idx)})
+        start = end
+    return out
+
+
+def auc_interval(scores: Sequence[float], labels: Sequence[bool], *, resamples: int = 1000, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float] | None:
+    """A bootstrap confidence interval for the ROC AUC (percentile method): converters and
+    non-converters are each resampled with replacement (stratified, so every resample has both),
+    and the interval holds the middle `level` of the resampled AUCs. Seeded: the same data gives
+    the same interval. None without both classes."""
+    import numpy as np
+
+    y = np.asarray(labels, dtype=bool)
+    pos_n, neg_n = int(y.sum()), int((~y).sum())
+    if not pos_n or not neg_n:
+        return None
+    levels, level_of = np.unique(np.asarray(scores, dtype=float), return_inverse=True)
+    pos_idx, neg_idx = level_of[y], level_of[~y]
+    rng = np.random.default_rng(seed)
+    aucs = np.empty(resamples)
+    for b in range(resamples):
+        pos = np.bincount(pos_idx[rng.integers(0, pos_n, pos_n)], minlength=len(levels))
+        neg = np.bincount(neg_idx[rng.integers(0, neg_n, neg_n)], minlength=len(levels))
+        below = np.cumsum(neg) - neg  # non-converters strictly below each score level
+        aucs[b] = (pos * below).sum() + 0.5 * (pos * neg).sum()
+    aucs /= pos_n * neg_n
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(aucs, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def calibration(predicted: Sequence[float], labels: Sequence[bool], groups: Sequence[Sequence[int]]) -> list[dict[str, Any]]:
+    """Predicted against actual conversion in each group of leads (indexes): the mean predicted
+    probability and the share that converted."""
+    out = []
+    for k, idx in enumerate(groups):
+        if not idx:
+            continue
+        out.append({"group": k + 1, "leads": len(idx), "predicted": sum(predicted[i] for i in idx) / len(idx),
+                    "actual": sum(1 for i in idx if labels[i]) / len(idx)})
+    return out
+
+
+def decile_members(scores: Sequence[float], deciles_: Sequence[dict[str, Any]]) -> list[list[int]]:
+    """The indexes of the leads in each group `deciles` made (same ranking, same cuts)."""
     order = ranked(scores)
     out, start = [], 0
-    for d in range(parts):
-        size = n // parts + (1 if d < n % parts else 0)
-        idx = order[start : start + size]
-        start += size
-        conv = sum(1 for i in idx if labels[i])
-        rate = conv / size if size else 0.0
-        out.append({"decile": d + 1, "leads": size, "converted": conv, "conversion": rate,
-                    "lift": rate / base if base else 0.0,
-                    "min_score": min((scores[i] for i in idx), default=None),
-                    "max_score": max((scores[i] for i in idx), default=None)})
+    for d in deciles_:
+        out.append(order[start:start + d["leads"]])
+        start += d["leads"]
     return out
 
 

@@ -24,6 +24,12 @@ moto keeps, for as long as the process lives, things AWS lets go of:
   sent. Here the counts are taken in one walk and kept for
   `COUNTS_MAX_AGE_S` (they are approximate in AWS too, and lag).
 
+- every model object moto creates (each item version a write leaves, each
+  stream record, each shard iterator, each queue message) is also appended to
+  its class's `instances_tracked` list, for moto's dashboard, and kept until
+  the emulator is reset: about 150 KB for each event the worker applied. Here
+  those lists keep nothing while the stack runs (`_NotTracked`).
+
 These are narrow patches of moto's internals for the emulator harness only:
 `bound(...)` applies them to the stack's own queues and tables while it runs
 and `unbound()` takes them back (the in-process moto of the tests is not
@@ -144,12 +150,30 @@ def _lean_queue_class(queue_class: type) -> type:
     return LeanQueue
 
 
+class _NotTracked(list):  # type: ignore[type-arg]
+    """A model class's `instances_tracked` that forgets what moto appends to it."""
+
+    def append(self, instance: object) -> None:
+        pass
+
+
+def _stop_tracking_instances() -> None:
+    """moto's BaseModel keeps every instance of every model class it has defined (moto.core.model_instances)."""
+    from moto.core.model_instances import model_data
+
+    for models in model_data.values():
+        for model in models.values():
+            model.instances_tracked = _NotTracked()  # type: ignore[attr-defined]
+
+
 def bound(account: str, region: str, queue_names: Iterable[str]) -> None:
-    """Apply the bounds: to every table stream (locking, single-use iterators) and to these queues."""
+    """Apply the bounds: to every table stream (locking, single-use iterators), to these queues, and to
+    moto's instance tracking (of every model class defined by now: the stack has used each service)."""
     from moto.dynamodb.models.table import StreamShard
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.sqs.models import Queue, sqs_backends
 
+    _stop_tracking_instances()
     if not _saved:
         _saved["StreamShard.add"], _saved["StreamShard.get"] = StreamShard.add, StreamShard.get
         _saved["DynamoDBStreamsBackend.get_records"] = DynamoDBStreamsBackend.get_records
@@ -165,6 +189,9 @@ def bound(account: str, region: str, queue_names: Iterable[str]) -> None:
 
 def unbound() -> None:
     """Take the class patches back (the queues they were applied to go with the emulator's reset)."""
+    from moto.core.model_instances import reset_model_data
+
+    reset_model_data()  # tracking as moto does it again, from nothing
     if not _saved:
         return
     from moto.dynamodb.models.table import StreamShard

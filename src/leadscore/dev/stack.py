@@ -565,7 +565,7 @@ class DevStack:
             f"  pixel         {base}/t.gif?vid=<visitor>&url=<page>",
             f"  SDK endpoint  {base}/v1/batch           write key: {self.write_key} (public)"
             + (f", {self.server_write_key} (server: purchases, opt-outs)" if self.server_write_key else ""),
-            f"  email pixel   .venv/bin/leadscore pixel-url --email <address> --campaign <cid>   (signed; an unsigned lid= is dropped)",
+            "  email pixel   .venv/bin/leadscore pixel-url --email <address> --campaign <cid>   (signed; an unsigned lid= is dropped)",
             f"  webhooks      {base}/hooks/<source>     secrets: WEBHOOK_SECRET_<SOURCE> (e.g. {os.environ['WEBHOOK_SECRET_GENERIC']})",
             f"  leads API     {base}/leads?stage=mql    Authorization: Bearer {os.environ['API_TOKEN']}",
             f"  alerts        {slack}; their \"View lead\" opens {base}/leads/<id>/page",

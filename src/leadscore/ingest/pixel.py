@@ -1,7 +1,7 @@
 """The tracking pixel: a `GET /t.gif` hit becomes one canonical event, or is dropped.
 
-The answer is always the same transparent GIF (the handler's job); here we only
-decide what the hit means. Query parameters: `vid` anonymous visitor id, `e`
+The answer is always the same transparent GIF (the handler's job); here we
+decide what the hit means (`event_from_hit`) and queue it (`queue_hit`). Query parameters: `vid` anonymous visitor id, `e`
 event type (default `page_view`), `url`, `ref` referrer, `lid` known lead id
 (email pixels), `cid` campaign, `eid` an optional client-made id for the hit
 (our snippet sends one per page view, so a double-fired pixel dedupes); `sig` and
@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dependencies import Dependencies
 
 #: The 43-byte transparent 1×1 GIF.
 GIF = bytes.fromhex(
@@ -139,3 +142,21 @@ def event_from_hit(
     if restrictions().forbids(event):
         return None, RESTRICTED
     return event, None
+
+
+def queue_hit(deps: Dependencies, event: dict[str, Any]) -> str | None:
+    """`GET /t.gif`: the hit's event, queued; returns why it was dropped instead, or None."""
+    context = event.get("requestContext") or {}
+    hit, reason = event_from_hit(
+        event.get("queryStringParameters") or {},
+        event.get("headers") or {},
+        (context.get("http") or {}).get("sourceIp"),
+        context.get("requestId") or "",
+        datetime.now(timezone.utc),
+        pixel_key=deps.pixel_key,
+        restrictions=lambda: deps.restrictions,
+    )
+    if hit is None:
+        return reason
+    deps.queue.send([hit])
+    return None

@@ -41,7 +41,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, 
 from pydantic_core import from_json
 from scoring_core.events import EARLIEST, LATEST, Event, normalize_email
 
-from leadscore.ingest.errors import BadRequest, Unauthorized
+from leadscore.edge import BadRequest, Unauthorized
 from leadscore.ingest.traits import canonical_name, clean_traits, snake
 
 SOURCE = "segment"

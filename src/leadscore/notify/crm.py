@@ -17,7 +17,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from ..ingest.webhooks.signatures import sign_timestamped
+from ..contracts import DETAIL_TYPE
+from ..signing import sign_timestamped
 from .errors import Permanent, Transient
 
 ATTEMPTS = 4
@@ -49,7 +50,7 @@ def post(url: str, detail: dict[str, Any], secret: str, *, clock: Callable[[], f
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "X-Leadscore-Event": "LeadStageChanged",
+            "X-Leadscore-Event": DETAIL_TYPE,
             "X-Leadscore-Delivery": str(detail.get("transition_id", "")),
             # signed at each attempt: a retry late in the backoff still has a fresh timestamp
             "X-Leadscore-Signature": sign_timestamped(body, secret, int(clock())),

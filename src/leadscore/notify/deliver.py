@@ -22,17 +22,18 @@ A channel with nothing configured for a stage skips it (logged, counted), it doe
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..ingest.errors import describe_validation_error
-from ..runtime import aws_client
-from ..settings import per_container, settings
-from .alert import Alert, StageChanged, Transition
+from ..contracts import LeadStageChanged, LeadStageChangedEvent
+from ..edge import describe_validation_error
+from .alert import Alert
 from .errors import Permanent, Transient
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dependencies import Dependencies
 
 #: the stages each channel alerts on (the template's rules route the same ones)
 STAGES = {
@@ -43,19 +44,19 @@ STAGES = {
 KEEP_RECORDS_S = 14 * 86400  # longer than any retry: EventBridge 24 h, Lambda's async queue 6 h
 
 
-def _lead_url(lead_id: str) -> str | None:
+def _lead_url(deps: Dependencies, lead_id: str) -> str | None:
     from ..links import alert_link
 
-    s = settings()
-    return alert_link(lead_id, lead_url_base=s.lead_url_base, api_url=s.api_url, api_token=s.api_token(), now=time.time())
+    s = deps.settings
+    return alert_link(lead_id, lead_url_base=s.lead_url_base, api_url=s.api_url, api_token=s.api_token(), now=deps.clock())
 
 
-def send_slack(transition: dict[str, Any]) -> dict[str, Any]:
-    t = Transition.model_validate(transition)
-    alert = Alert(t, lead_url=_lead_url(t.lead_id))
-    url = settings().slack_webhook_url(t.to_stage)
+def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
+    t = LeadStageChanged.model_validate(transition)
+    alert = Alert(t, lead_url=_lead_url(deps, t.lead_id))
+    url = deps.settings.slack_webhook_url(t.to_stage)
     if not url:
-        if settings().console_alerts:
+        if deps.settings.console_alerts:
             print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
             return {"status": "printed"}
         return {"status": "skipped", "reason": "no Slack webhook configured for this stage"}
@@ -65,23 +66,23 @@ def send_slack(transition: dict[str, Any]) -> dict[str, Any]:
     return {"status": "sent"}
 
 
-def send_email(transition: dict[str, Any]) -> dict[str, Any]:
-    t = Transition.model_validate(transition)
+def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
+    t = LeadStageChanged.model_validate(transition)
     # addresses are configuration (template parameters), not secrets: environment only
-    sender, recipients = settings().alert_email_from, list(settings().alert_recipients(t.to_stage))
+    sender, recipients = deps.settings.alert_email_from, list(deps.settings.alert_recipients(t.to_stage))
     if not sender or not recipients:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
     from . import mail
 
-    message_id = mail.send(Alert(t, lead_url=_lead_url(t.lead_id)), aws_client("sesv2"), sender, recipients)
+    message_id = mail.send(Alert(t, lead_url=_lead_url(deps, t.lead_id)), deps.aws_client("sesv2"), sender, recipients)
     return {"status": "sent", "message_id": message_id}
 
 
-def send_crm(transition: dict[str, Any]) -> dict[str, Any]:
-    url = settings().crm_webhook_url()
+def send_crm(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
+    url = deps.settings.crm_webhook_url()
     if not url:
         return {"status": "skipped", "reason": "no CRM webhook configured"}
-    secret = settings().crm_webhook_secret()
+    secret = deps.settings.crm_webhook_secret()
     if not secret:
         raise Permanent("CRM_WEBHOOK_SECRET is not configured: refusing to send unsigned")
     from . import crm
@@ -89,59 +90,66 @@ def send_crm(transition: dict[str, Any]) -> dict[str, Any]:
     return {"status": "sent", "http_status": crm.post(url, transition, secret)}
 
 
-SENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"slack": send_slack, "email": send_email, "crm": send_crm}
+SENDERS: dict[str, Callable[[Dependencies, dict[str, Any]], dict[str, Any]]] = {
+    "slack": send_slack, "email": send_email, "crm": send_crm}
 
 
-def _with_parking(channel: str, send: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def _with_parking(deps: Dependencies, channel: str,
+                  send: Callable[[Dependencies, dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     def deliver(transition: dict[str, Any]) -> dict[str, Any]:
         try:
-            return send(transition)
+            return send(deps, transition)
         except Permanent as exc:
-            park(channel, {"detail": transition}, str(exc))
+            park(deps, channel, {"detail": transition}, str(exc))
             return {"status": "parked", "reason": str(exc)}
 
     deliver.__name__ = deliver.__qualname__ = f"deliver_{channel}"
     return deliver
 
 
-@per_container
-def _idempotent(channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
+def _idempotent(deps: Dependencies, channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
+    """The channel's sender behind powertools idempotency, built once per container."""
+    return deps.once(("alerts", channel), lambda: _build_idempotent(deps, channel))
+
+
+def _build_idempotent(deps: Dependencies, channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
         idempotent_function,
     )
 
-    store = DynamoDBPersistenceLayer(table_name=settings().required("alerts_table"), boto3_client=aws_client("dynamodb"))
+    store = DynamoDBPersistenceLayer(table_name=deps.settings.required("alerts_table"),
+                                     boto3_client=deps.aws_client("dynamodb"))
     config = IdempotencyConfig(event_key_jmespath="transition_id", raise_on_no_idempotency_key=True,
                                expires_after_seconds=KEEP_RECORDS_S)
-    fn = idempotent_function(_with_parking(channel, SENDERS[channel]), data_keyword_argument="transition",
+    fn = idempotent_function(_with_parking(deps, channel, SENDERS[channel]), data_keyword_argument="transition",
                              persistence_store=store, config=config, key_prefix=f"alert#{channel}")
     return fn, config
 
 
-def park(channel: str, event: Any, reason: str) -> None:
+def park(deps: Dependencies, channel: str, event: Any, reason: str) -> None:
     """Put an alert that cannot be delivered on the alerts dead-letter queue, for a person to look at."""
-    url = settings().alerts_dlq_url
+    url = deps.settings.alerts_dlq_url
     if not url:
         raise Transient(f"cannot park the alert ({reason}): ALERTS_DLQ_URL is not set")
     body = json.dumps({"channel": channel, "reason": reason, "event": event}, default=str)
-    aws_client("sqs").send_message(QueueUrl=url, MessageBody=body)
+    deps.aws_client("sqs").send_message(QueueUrl=url, MessageBody=body)
 
 
-def notify(channel: str, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def notify(deps: Dependencies, channel: str, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Deliver one EventBridge `LeadStageChanged` event on one channel; returns what happened.
 
     Raises `Transient` (and powertools' in-progress error) so Lambda retries."""
     try:
-        changed = StageChanged.model_validate(event)
+        changed = LeadStageChangedEvent.model_validate(event)
     except ValidationError as exc:
         reason = f"not a LeadStageChanged event: {describe_validation_error(exc)}"
-        park(channel, event, reason)
+        park(deps, channel, event, reason)
         return {"status": "invalid", "reason": reason}
     if changed.detail.to_stage not in STAGES[channel]:
         return {"status": "ignored", "reason": f"{channel} does not alert on {changed.detail.to_stage}"}
-    deliver, config = _idempotent(channel)
+    deliver, config = _idempotent(deps, channel)
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
     return deliver(transition=changed.detail.model_dump(mode="json"))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..errors import UnknownSource
-from .base import TOLERANCE_S, Delivery, WebhookSource
+from ...edge import UnknownSource
+from ...signing import TOLERANCE_S
+from .base import Delivery, WebhookSource
 
 # name -> (module, class). Each request needs one source, so a source's module
 # (and its pydantic payload models) loads on its first request, not at cold start.

@@ -9,10 +9,6 @@ from typing import Protocol
 
 from scoring_core import Event
 
-#: Signed timestamps older than this are rejected (Stripe's default tolerance).
-TOLERANCE_S = 300
-
-
 @dataclass(frozen=True)
 class Delivery:
     """One webhook request as received: header names lowercased, the body as the raw bytes

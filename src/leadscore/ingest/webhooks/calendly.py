@@ -26,10 +26,10 @@ from typing import Any
 from pydantic import AwareDatetime, Field, ValidationError
 from scoring_core import Event
 
-from ..errors import BadRequest
-from .base import TOLERANCE_S, Delivery
+from ...edge import BadRequest
+from ...signing import TOLERANCE_S, verify_timestamped
+from .base import Delivery
 from .payloads import LeadFacts, SenderModel, build_event, default_name, describe, parse
-from .signatures import verify_timestamped
 
 HEADER = "Calendly-Webhook-Signature"
 CREATED, CANCELED = "invitee.created", "invitee.canceled"

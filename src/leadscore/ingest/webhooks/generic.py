@@ -14,11 +14,11 @@ from typing import Any
 from pydantic import AwareDatetime, Field, ValidationError
 from scoring_core import Event
 
-from ..errors import BadRequest
+from ...edge import BadRequest
+from ...signing import TOLERANCE_S, verify_timestamped
 from ..traits import clean_traits, snake
-from .base import TOLERANCE_S, Delivery
+from .base import Delivery
 from .payloads import SenderModel, build_event, describe, parse_object, usable_email
-from .signatures import verify_timestamped
 
 HEADER = "X-Leadscore-Signature"
 MAX_EVENTS = 100

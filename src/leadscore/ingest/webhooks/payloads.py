@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from scoring_core import Event, normalize_email
 
-from ..errors import BadRequest, describe_validation_error
+from ...edge import BadRequest, describe_validation_error
 from ..traits import canonical_name
 
 M = TypeVar("M", bound=BaseModel)

@@ -35,10 +35,10 @@ from typing import Any
 from pydantic import Field, ValidationError
 from scoring_core import Event
 
-from ..errors import BadRequest
-from .base import TOLERANCE_S, Delivery
+from ...edge import BadRequest
+from ...signing import TOLERANCE_S, verify_timestamped
+from .base import Delivery
 from .payloads import SenderModel, build_event, describe, parse, usable_email
-from .signatures import verify_timestamped
 
 HEADER = "Stripe-Signature"
 

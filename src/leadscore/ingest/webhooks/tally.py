@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import AwareDatetime, Field
 from scoring_core import Event
 
-from ..errors import BadRequest
+from ...edge import BadRequest
+from ...signing import verify_base64
 from .base import Delivery
 from .payloads import LeadFacts, SenderModel, default_name, form_submission, parse
-from .signatures import verify_base64
 
 HEADER = "Tally-Signature"
 

@@ -1,4 +1,4 @@
-"""Sign webhook bodies the way each sender does, for unit and integration tests.
+"""Sign webhook bodies the way each sender does: an independent signer for the tests and the fuzzing benchmark.
 
 Serialize once, sign those exact bytes, send those same bytes: each function
 takes the raw body and returns the headers the sender would add (header names

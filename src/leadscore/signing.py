@@ -1,4 +1,8 @@
-"""The two HMAC-SHA256 signature shapes webhook senders use, checked in constant time.
+"""Webhook signatures, both directions: the HMAC-SHA256 shapes senders use to sign what
+they post to `/hooks/{source}` (checked in constant time), and the one leadscore signs
+its own CRM webhook with (docs/signatures.md).
+
+Inbound, two shapes:
 
 - a bare digest of the raw body, base64-encoded (Typeform with a `sha256=`
   prefix, Tally without one);
@@ -8,6 +12,9 @@
 
 Every failure raises `Unauthorized` with a reason for metrics and tests; the
 sender is told nothing more than 401.
+
+Outbound: `sign_timestamped` makes the `t=…,v1=…` header of the generic scheme, so
+a receiver checks our CRM webhook exactly as we check a generic sender.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..errors import Unauthorized
-from .base import TOLERANCE_S
+from .edge import Unauthorized
 
+#: Signed timestamps older than this are rejected (Stripe's default tolerance).
+TOLERANCE_S = 300
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
 
 

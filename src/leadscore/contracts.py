@@ -1,0 +1,77 @@
+"""The events leadscore publishes for others: `LeadStageChanged`, one model for both ends.
+
+The worker builds the detail (`worker.transition_detail`), the stream publisher
+puts it on the bus with source `leadscore` and detail-type `LeadStageChanged`
+(DESIGN.md, docs/data-model.md#stage-transitions), and every notifier parses the
+EventBridge event it is given as `LeadStageChangedEvent`. A field added here is
+added for both.
+
+The limits (`max_length`) are the notifiers' guard at their edge: an event that
+exceeds them is parked as invalid, not sent. The worker does not re-validate its
+own values (`LeadStageChanged.model_construct`), so a lead the notifiers would
+refuse still records its transition.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+# the engine's stage literal; its split (issue 16) gives one `Stage` for everything that names a stage
+from scoring_core.stages import Stage
+
+#: the EventBridge event's `source` and `detail-type` (adapters/bus.py still spells them itself)
+SOURCE = "leadscore"
+DETAIL_TYPE = "LeadStageChanged"
+
+
+class Reason(BaseModel):
+    """One rule's contribution to the score, as the engine explains it."""
+
+    rule: str = Field(max_length=200)
+    points: float
+
+
+class Activity(BaseModel):
+    """One of the lead's recent events."""
+
+    type: str = Field(max_length=100)
+    at: AwareDatetime  # the worker writes UTC with Z; a time without an offset is not a transition of ours
+
+
+class LeadStageChanged(BaseModel):
+    """The `detail` of a `LeadStageChanged` event: the lead, its score and why, and the change.
+
+    `transition_id` is deterministic (the same change recorded twice has the same id):
+    consumers dedupe on it. `facts` and `recent` are what an alert shows of the lead."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lead_id: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    from_stage: Stage
+    to_stage: Stage
+    fit: float
+    engagement: float
+    score: float
+    grade: str | None = Field(default=None, max_length=4)
+    band: str | None = Field(default=None, max_length=20)
+    reasons: list[Reason] = Field(default_factory=list, max_length=500)
+    disqualified_by: list[str] = Field(default_factory=list)
+    changed_at: AwareDatetime
+    transition_id: str = Field(min_length=1, max_length=200)
+    sequence: int | None = None
+    facts: dict[str, Any] = Field(default_factory=dict)
+    recent: list[Activity] = Field(default_factory=list, max_length=50)
+
+
+class LeadStageChangedEvent(BaseModel):
+    """The EventBridge event a rule delivers to a notifier, around the detail."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    source: Literal["leadscore"]
+    detail_type: Literal["LeadStageChanged"] = Field(alias="detail-type")
+    detail: LeadStageChanged

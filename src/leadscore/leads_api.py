@@ -1,0 +1,103 @@
+"""What the leads API does for each route: who may ask, what the query means, which lead it names.
+
+`functions/leads` routes a request here with the container's `Dependencies`;
+the answer is scored at `deps.clock()` (leadscore.views). Refusals raise
+`leadscore.edge.Rejected` (the handler answers them):
+
+- `Authorization: Bearer <API_TOKEN>` on every API call, else 401; an unset token
+  refuses everything rather than letting everyone in;
+- the lead page takes a signed link instead (`leadscore.links`), so a browser opens
+  it; a bad or expired link is a 403 page, a lead that is gone a 404 page.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .edge import BadRequest, NotFound, Unauthorized
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dependencies import Dependencies
+
+#: the stages `GET /leads?stage=` lists (the ByStage index holds qualified leads only)
+LISTED_STAGES = ("mql", "sql", "customer")
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def authorize(headers: Mapping[str, str] | None, token: str | None) -> None:
+    """Unauthorized unless `headers` carry `Authorization: Bearer <token>` (compared in constant time)."""
+    header = (headers or {}).get("authorization") or ""
+    scheme, _, given = header.partition(" ")
+    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("bad or missing bearer token")
+
+
+def _item(deps: Dependencies, key: str) -> dict[str, Any] | None:
+    from .views import resolve
+
+    # the leads table's reads go behind the store when it has them (issue 16, point 2)
+    return resolve(deps.aws_client("dynamodb"), deps.settings.required("leads_table"), key)
+
+
+def get_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | None) -> dict[str, Any]:
+    """`GET /leads/{id}`: the lead, in full."""
+    from .views import lead_view
+
+    authorize(headers, deps.settings.api_token())
+    item = _item(deps, lead_id)
+    if item is None:
+        raise NotFound("no such lead")
+    return lead_view(deps.engine, item, deps.clock())
+
+
+def list_leads(deps: Dependencies, query: Mapping[str, str] | None, headers: Mapping[str, str] | None) -> dict[str, Any]:
+    """`GET /leads?email=` (that lead, in full) or `GET /leads?stage=&limit=` (hottest first, in brief)."""
+    from .views import lead_view, qualified
+
+    authorize(headers, deps.settings.api_token())
+    query = query or {}
+    now = deps.clock()
+    if "email" in query:
+        from scoring_core.events import normalize_email
+
+        from .identity import email_key
+
+        try:
+            email = normalize_email(query["email"])
+        except ValueError:
+            raise BadRequest("email is not an email address") from None
+        item = _item(deps, email_key(email, deps.settings.lead_key_secret()))
+        if item is None:
+            raise NotFound("no lead with this email")
+        return lead_view(deps.engine, item, now)
+    stage = query.get("stage")
+    if stage not in LISTED_STAGES:
+        raise BadRequest("give ?email= or ?stage= (one of mql, sql, customer)")
+    try:
+        limit = int(query.get("limit", str(DEFAULT_LIMIT)))
+    except ValueError:
+        raise BadRequest("limit must be a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    items = qualified(deps.aws_client("dynamodb"), deps.settings.required("leads_table"), stage, limit)
+    return {"leads": [lead_view(deps.engine, i, now, full=False) for i in items]}
+
+
+def lead_page(deps: Dependencies, lead_id: str, query: Mapping[str, str] | None) -> tuple[int, str]:
+    """`GET /leads/{id}/page?exp=&sig=`: (status, HTML) of the page an alert links to."""
+    from . import lead_page as page
+    from . import links
+    from .views import lead_view
+
+    query = query or {}
+    token, now = deps.settings.api_token(), deps.clock()
+    # an unset token signs nothing and opens nothing
+    if not token or not links.valid_page_link(lead_id, query.get("exp"), query.get("sig"), links.page_key(token), now=now):
+        return 403, page.invalid_link()
+    item = _item(deps, lead_id)
+    if item is None:
+        return 404, page.no_such_lead()
+    return 200, page.render(lead_view(deps.engine, item, now), now=now, expires_at=int(query["exp"]))
