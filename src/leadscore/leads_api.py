@@ -16,13 +16,13 @@ import hmac
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from scoring_core.stages import QUALIFIED as LISTED_STAGES  # what `GET /leads?stage=` lists: the ByStage index holds them
+
 from .edge import BadRequest, NotFound, Unauthorized
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dependencies import Dependencies
 
-#: the stages `GET /leads?stage=` lists (the ByStage index holds qualified leads only)
-LISTED_STAGES = ("mql", "sql", "customer")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 

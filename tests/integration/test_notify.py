@@ -34,7 +34,7 @@ from leadscore.notify import crm
 from leadscore.notify.errors import Transient
 from leadscore.signing import verify_timestamped
 from scoring_core import Engine, Event, LeadState, load_model
-from scoring_core.engine import transition_id
+from scoring_core.score import transition_id
 
 from tests.support.alerts import SENDER, parts, posted, sent_emails
 from tests.support.handlers import invoke_notifier as invoke

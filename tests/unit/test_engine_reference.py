@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_core import Engine, Event, LeadState, Score, epoch, load_model, parse_model
-from scoring_core.engine import ENGAGEMENT, FIT, Reason, _merge_facts, _merge_seen
+from scoring_core.score import ENGAGEMENT, FIT, Reason
+from scoring_core.state import merge_facts, merge_seen
 
 from testbed.engine_workload import generated_model_yaml, synthetic_events
 from tests.support.events import NOW, make_event
@@ -45,16 +46,16 @@ def reference_apply(engine: Engine, state: LeadState, event: Event) -> None:
         points = rule.points_for(event)
         if points is None:
             continue
-        if rule.email and event.type in engine._email_types:
+        if rule.email and event.type in engine.openers.events:
             if machine is None:
                 machine = engine.is_machine_open(event)
             if machine:
-                points *= engine._machine_weight
+                points *= engine.openers.weight
         era, units = rule.decay.increment(t, points)
         state.acc[(rule.id, era)] = state.acc.get((rule.id, era), 0) + units
     if event.traits:
-        _merge_facts(state, event.traits, t, event.event_id)
-    _merge_seen(state, t, event.event_id, event.type, event.email, tuple(r.id for r in hits))
+        merge_facts(state, event.traits, t, event.event_id)
+    merge_seen(state, t, event.event_id, event.type, event.email, tuple(r.id for r in hits))
 
 
 def _add_row(rows, rule, value):

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 # `scoring_core.events` does not pay for the engine, the YAML loader and the
 # model schema at cold start.
 _EXPORTS = {
-    **dict.fromkeys(
-        ("Activity", "Effects", "Engine", "Fact", "LeadState", "Reason", "Score", "Transition",
-         "compact", "epoch", "merge", "recent_activity", "transition_id"), "engine"),
+    **dict.fromkeys(("Engine", "compact", "epoch"), "engine"),
+    **dict.fromkeys(("Activity", "Effects", "Fact", "LeadState", "merge", "recent_activity"), "state"),
+    **dict.fromkeys(("Reason", "Score", "Transition", "transition_id"), "score"),
     **dict.fromkeys(("Consent", "Event", "EventContext", "normalize_email"), "events"),
     **dict.fromkeys(("ModelError", "ModelFileError", "load_model", "parse_model"), "loader"),
     "ScoringModel": "model",
-    **dict.fromkeys(("STAGES", "Outcome", "Stage", "apply_feedback"), "stages"),
+    **dict.fromkeys(("QUALIFIED", "STAGES", "Outcome", "Stage", "apply_feedback"), "stages"),
 }
 
 
@@ -34,16 +34,16 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import (
-        Activity, Effects, Engine, Fact, LeadState, Reason, Score, Transition,
-        compact, epoch, merge, recent_activity, transition_id,
-    )
+    from .engine import Engine, compact, epoch
     from .events import Consent, Event, EventContext, normalize_email
     from .loader import ModelError, ModelFileError, load_model, parse_model
     from .model import ScoringModel
-    from .stages import STAGES, Outcome, Stage, apply_feedback
+    from .score import Reason, Score, Transition, transition_id
+    from .stages import QUALIFIED, STAGES, Outcome, Stage, apply_feedback
+    from .state import Activity, Effects, Fact, LeadState, merge, recent_activity
 
 __all__ = [
+    "QUALIFIED",
     "STAGES",
     "Activity",
     "Consent",

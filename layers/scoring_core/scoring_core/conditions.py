@@ -13,7 +13,6 @@ Semantics (documented in docs/model.md):
 from __future__ import annotations
 
 import math
-
 import re
 from collections.abc import Callable
 from typing import Any
@@ -163,9 +162,12 @@ def event_getter(field: str) -> Getter:
         name = parts[0]
         if name in ("source", "type", "email", "anonymous_id", "lead_id"):
             return lambda ev: getattr(ev, name)
-        get = lambda ev: ev.properties.get(name)  # noqa: E731
-        get.property = name  # type: ignore[attr-defined]  # lets the index read it inline
-        return get
+
+        def prop(ev: Any) -> Any:
+            return ev.properties.get(name)
+
+        prop.property = name  # type: ignore[attr-defined]  # lets the index read it inline
+        return prop
     head, rest = parts[0], parts[1:]
     if head in ("properties", "traits"):
         return _walk_dict(lambda ev: getattr(ev, head), rest)

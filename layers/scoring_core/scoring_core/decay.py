@@ -37,7 +37,7 @@ _MAX_EXPONENT = 1000.0  # 2^1000 still fits a float; evaluating long before an e
 class Decay:
     """The decay of one signal. `half_life_s=None` means the signal never decays."""
 
-    __slots__ = ("half_life_s", "era_s", "inv_h")
+    __slots__ = ("era_s", "half_life_s", "inv_h")
 
     def __init__(self, half_life_s: float | None):
         self.half_life_s = half_life_s
@@ -46,16 +46,18 @@ class Decay:
 
     def increment(self, t: float, points: float) -> tuple[int, int]:
         """(era, integer units) to ADD for `points` earned at epoch second `t`."""
-        if self.inv_h is None:
+        era_s, inv_h = self.era_s, self.inv_h
+        if era_s is None or inv_h is None:  # (None together)
             return 0, round(points * SCALE)
-        era = int(t // self.era_s)
-        return era, round(points * 2.0 ** ((t - era * self.era_s) * self.inv_h) * SCALE)
+        era = int(t // era_s)
+        return era, round(points * 2.0 ** ((t - era * era_s) * inv_h) * SCALE)
 
     def value(self, era: int, units: int, now: float) -> float:
         """Points an era's accumulator is worth at epoch second `now`."""
-        if self.inv_h is None:
+        era_s, inv_h = self.era_s, self.inv_h
+        if era_s is None or inv_h is None:
             return units / SCALE
-        exponent = (era * self.era_s - now) * self.inv_h
+        exponent = (era * era_s - now) * inv_h
         if exponent > 0:
             return 0.0  # the era starts after `now`: none of it has happened yet
         return units * 2.0 ** exponent / SCALE

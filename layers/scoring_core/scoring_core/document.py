@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # (no stubs in the lock)
 
 Path = tuple[str | int, ...]
 

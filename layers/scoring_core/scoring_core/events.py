@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _IDENT = r"^[a-z][a-z0-9_]{0,63}$"
@@ -48,8 +55,8 @@ MAX_ABS_NUMBER = 1e125
 MIN_ABS_NUMBER = 1e-130
 MAX_INT = 10**38 - 1
 #: The range of event times (`occurred_at`, `received_at`) that is accepted.
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -180,7 +187,7 @@ class Event(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         try:
-            utc = value.astimezone(timezone.utc)
+            utc = value.astimezone(UTC)
         except OverflowError:  # e.g. year 1 with a positive offset: before datetime.min in UTC
             raise ValueError("a time outside 2000-01-01..9000-01-01") from None
         if not EARLIEST <= utc < LATEST:

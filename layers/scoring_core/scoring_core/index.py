@@ -67,7 +67,7 @@ class _Probe:
     are fixed once built), so it is memoized per value: an event whose value
     was seen before costs one dict lookup, with no case folding or slicing."""
 
-    __slots__ = ("get", "exact", "prefixes", "lengths", "memo")
+    __slots__ = ("exact", "get", "lengths", "memo", "prefixes")
 
     def __init__(self, get: Getter):
         self.get = get

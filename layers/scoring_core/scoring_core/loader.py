@@ -78,8 +78,7 @@ def _message(err: dict[str, Any], found: Path, rest: list[Any]) -> tuple[str, bo
         name = rest[-1] if rest else found[-1]
         return f"{_dotted(found)}: missing required key '{name}'", False
     msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = msg.removeprefix("Value error, ")
     return f"{_dotted(found)}: {msg}", False
 
 
@@ -145,12 +144,12 @@ def parse_model(text: str, file: str = "<model>") -> ScoringModel:
     try:
         model = ScoringModel.model_validate(data)
     except ValidationError as exc:
-        for err, found, rest in _collapse(exc.errors(), marks):
+        for err, found, rest in _collapse([dict(e) for e in exc.errors()], marks):
             message, about_key = _message(err, found, rest)
             errors.append(at(found, message, key=about_key or "[key]" in rest))
         model = None
     errors += [at(path, f"{_dotted(path)}: {msg}") for path, msg in semantic_errors(data)]
-    if errors:
+    if errors or model is None:  # (no model without an error: a failed validation adds one)
         raise ModelFileError(sorted(set(errors), key=lambda e: (e.line, e.col, e.message)))
     return model
 

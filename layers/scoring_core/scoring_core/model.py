@@ -11,7 +11,18 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from .stages import LadderStage
+
 
 def _shaped(pattern: str, what: str) -> Any:
     rx = re.compile(pattern)
@@ -25,9 +36,10 @@ def _shaped(pattern: str, what: str) -> Any:
 
 
 def _not_bool(value: Any) -> Any:
-    # YAML `true` would otherwise pass as 1 point
+    # YAML `true` would otherwise pass as 1 point; a ValueError, as pydantic reports
+    # only those (and AssertionError) as validation errors that name the line
     if isinstance(value, bool):
-        raise ValueError("expected a number, not true/false")
+        raise ValueError("expected a number, not true/false")  # noqa: TRY004
     return value
 
 
@@ -182,7 +194,7 @@ class Stages(_Strict):
     #: raise a lead to: anyone can send those for anyone, so by default they qualify a lead for
     #: marketing but never for sales. A trusted event (signed webhook, server key) or sales'
     #: acceptance takes the lead the rest of the way. `sql` trusts the browser fully.
-    low_trust_max: Literal["lead", "mql", "sql"] = "mql"
+    low_trust_max: LadderStage = "mql"
 
 
 class FitGrades(_Strict):
@@ -292,10 +304,10 @@ def semantic_errors(data: Any) -> list[tuple[Path, str]]:
     if mql is not None and hyst is not None and mql > 0 and hyst >= mql:
         errors.append((("stages", "hysteresis"), f"hysteresis ({hyst:g}) must be below the mql score ({mql:g})"))
     a, b, c = num("grades", "fit", "A"), num("grades", "fit", "B"), num("grades", "fit", "C")
-    if None not in (a, b, c) and not a > b > c:
+    if a is not None and b is not None and c is not None and not a > b > c:
         errors.append((("grades", "fit"), f"fit grades must decrease A > B > C (got {a:g}, {b:g}, {c:g})"))
     e1, e2, e3 = num("grades", "engagement", "1"), num("grades", "engagement", "2"), num("grades", "engagement", "3")
-    if None not in (e1, e2, e3) and not e1 > e2 > e3:
+    if e1 is not None and e2 is not None and e3 is not None and not e1 > e2 > e3:
         errors.append((("grades", "engagement"), f"engagement grades must decrease 1 > 2 > 3 (got {e1:g}, {e2:g}, {e3:g})"))
     hot, warm = num("bands", "hot"), num("bands", "warm")
     if hot is not None and warm is not None and hot <= warm:

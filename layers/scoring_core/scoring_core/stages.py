@@ -1,48 +1,83 @@
 """Stages and how a lead moves between them.
 
-`lead → mql → sql → customer`, plus `disqualified`. Score-driven moves use a
-Schmitt trigger: a lead reaches a stage when its score reaches the stage's
-threshold (and its fit the stage's `min_fit`), and leaves it only when the
-score falls below threshold − hysteresis. A lead hovering around a threshold
-therefore qualifies once.
+`lead → mql → sql → customer`, plus `disqualified`: `Stage`, `STAGES` and
+`QUALIFIED` are the project's one declaration of them (import them from here
+or from `scoring_core`). Score-driven moves use a Schmitt trigger: a lead
+reaches a stage when its score reaches the stage's threshold (and its fit the
+stage's `min_fit`), and leaves it only when the score falls below threshold −
+hysteresis. A lead hovering around a threshold therefore qualifies once.
 
 Sales feedback pins a stage: `accepted` → sql, `won` → customer, `rejected`
 → disqualified; `lost` returns the lead to `lead`, "recycled": it
 re-qualifies only after its score has first fallen below the MQL threshold −
 hysteresis, so a lost deal does not alert sales again at once.
+
+A lead whose events came only from low-trust senders (the pixel, a public
+write key: anyone can send those, for anyone) rises no higher than the
+model's `stages.low_trust_max` (docs/model.md, Who may qualify a lead).
+
+This module imports nothing of the engine, not even for types: the policy
+takes its thresholds as numbers and reads a score and a state through the two
+small protocols below (which `Score` and `LeadState` satisfy), so the model
+schema, the state and the score all import `Stage` from here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol, get_args
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import LeadState, Score
-    from .model import Stages
-
-Stage = Literal["lead", "mql", "sql", "customer", "disqualified"]
+#: The stages the score alone moves a lead between, in order.
+LadderStage = Literal["lead", "mql", "sql"]
+Stage = Literal[LadderStage, "customer", "disqualified"]
 Outcome = Literal["accepted", "rejected", "won", "lost"]
-STAGES: tuple[Stage, ...] = ("lead", "mql", "sql", "customer", "disqualified")
-_LADDER: tuple[Stage, ...] = ("lead", "mql", "sql")
+#: Every stage, in the order a lead moves through them (`disqualified` last).
+STAGES: tuple[Stage, ...] = get_args(Stage)
+#: The stages a lead reaches by qualifying: sales has been (or is being) told about it.
+QUALIFIED: tuple[Stage, ...] = ("mql", "sql", "customer")
+_LADDER: tuple[Stage, ...] = get_args(LadderStage)
+
+
+class Standing(Protocol):
+    """What the policy reads of a score (a `Score` is one)."""
+
+    @property
+    def total(self) -> float: ...
+    @property
+    def fit(self) -> float: ...
+    @property
+    def disqualified_by(self) -> tuple[str, ...]: ...
+    @property
+    def customer(self) -> bool: ...
+
+
+class Verdicts(Protocol):
+    """What sales' feedback sets on a lead (a `LeadState` has these)."""
+
+    pinned: Stage | None
+    recycled: bool
+
+
+Step = tuple[float, float | None]  # a stage's (threshold score, min fit)
 
 
 class StagePolicy:
-    def __init__(self, stages: Stages):
-        self.hysteresis = stages.hysteresis
-        self.low_trust_top = _LADDER.index(stages.low_trust_max)
-        # (threshold score, min fit) for mql and sql
-        self.steps = ((stages.mql.score, stages.mql.min_fit), (stages.sql.score, stages.sql.min_fit))
+    """The model's `stages:` thresholds, hysteresis and low-trust ceiling, applied to a score."""
 
-    def _reaches(self, level: int, score: Score) -> bool:
+    def __init__(self, mql: Step, sql: Step, *, hysteresis: float = 0.0, low_trust_max: LadderStage = "mql"):
+        self.hysteresis = hysteresis
+        self.low_trust_top = _LADDER.index(low_trust_max)
+        self.steps = (mql, sql)
+
+    def _reaches(self, level: int, score: Standing) -> bool:
         threshold, min_fit = self.steps[level - 1]
         return score.total >= threshold and (min_fit is None or score.fit >= min_fit)
 
-    def _keeps(self, level: int, score: Score) -> bool:
+    def _keeps(self, level: int, score: Standing) -> bool:
         threshold, min_fit = self.steps[level - 1]
         h = self.hysteresis
         return score.total >= threshold - h and (min_fit is None or score.fit >= min_fit - h)
 
-    def next_stage(self, current: Stage, score: Score, pinned: Stage | None, recycled: bool,
+    def next_stage(self, current: Stage, score: Standing, pinned: Stage | None, recycled: bool,
                    trusted: bool = True) -> tuple[Stage, bool]:
         """The stage a lead should be in now, and whether it is still recycled.
 
@@ -69,7 +104,7 @@ class StagePolicy:
         return _LADDER[level], recycled
 
 
-def apply_feedback(state: LeadState, outcome: Outcome) -> None:
+def apply_feedback(state: Verdicts, outcome: Outcome) -> None:
     """Record sales' verdict on the state; the next `Engine.advance` moves the stage."""
     if outcome == "accepted":
         state.pinned = "sql"

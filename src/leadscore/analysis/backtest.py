@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from scoring_core.stages import QUALIFIED as AT_MQL  # the stages a lead at the MQL threshold or beyond has reached
+from scoring_core.stages import STAGES
+
 from . import metrics
 from .dataset import HistoricLead, score_leads
 
 BANDS = ("hot", "warm", "cold")
-STAGES = ("lead", "mql", "sql", "customer", "disqualified")
-AT_MQL = ("mql", "sql", "customer")  # the stages a lead at the MQL threshold or beyond has reached
 AT_SQL = ("sql", "customer")
 
 

@@ -13,6 +13,8 @@ import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from scoring_core.stages import QUALIFIED
+
 from ...identity import event_hash
 from .codec import OUTBOX, pack_detail, plain, recent_order
 from .protocol import (
@@ -22,7 +24,6 @@ from .protocol import (
     MAX_HOPS,
     OCCURRENCES_KEEP,
     OCCURRENCES_TRIM_AT,
-    QUALIFIED,
     RECENT_KEEP,
     RECENT_TRIM_AT,
     Applied,

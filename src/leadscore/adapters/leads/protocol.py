@@ -24,7 +24,6 @@ MAX_EVENTS_PER_WEEK = 2000  # events one lead may have applied in a week; beyond
 # Trimming 30 down to 10 measured cheapest of 10/15, 8/16, 10/20, 8/24 and 10/30 on the
 # X Education stream (bench/aws_calls.py: 1.169, 1.127, 1.121, 1.097, 1.092 WRU per event).
 RECENT_KEEP, RECENT_TRIM_AT = 10, 30
-QUALIFIED = ("mql", "sql", "customer")  # the stages the ByStage index holds
 ERAS_KEPT = 3  # a touched accumulator's era k drops era k-3 of the same rule
 MAX_HOPS = 4  # a merged alias points at its lead; chains are short
 

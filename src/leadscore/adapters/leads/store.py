@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from scoring_core.stages import QUALIFIED  # the stages the ByStage index holds
+
 from ...identity import event_hash
 from .codec import OUTBOX, deserialize, pack_detail, plain, recent_order, to_attribute
 from .expressions import Update
@@ -30,7 +32,6 @@ from .protocol import (
     MAX_HOPS,
     OCCURRENCES_KEEP,
     OCCURRENCES_TRIM_AT,
-    QUALIFIED,
     RECENT_KEEP,
     RECENT_TRIM_AT,
     Applied,
