@@ -326,6 +326,7 @@ CATEGORY_GRID = (5, 10, 20, 40)  # smallest category sizes tried for a rule of i
 SELECT_C = (0.01, 0.1, 1.0)  # L2 strengths tried while choosing that size
 TREES = 24  # shallow trees that propose interaction rules
 TREE_DEPTH = 3  # so a rule combines at most three conditions
+INTERACTION_GAIN = 0.002  # held-out AUC the rules of several conditions must add to be kept (less is noise)
 
 
 def _cv(Z: Any, y: Any, folds: list[Any], grid: Any) -> list[tuple[float, float, float, Any]]:
@@ -560,7 +561,7 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
         Z2, mean2, sd2 = _standardize(X2)
         near = [c for c in C_GRID if best_c / 4 < c < best_c * 4]  # the additive fit's strength and its neighbours
         with_pairs = _best(_cv(Z2, y, folds, near))
-        if round(with_pairs[0], 4) > round(cv_auc, 4):
+        if with_pairs[0] >= cv_auc + INTERACTION_GAIN:
             features, X, Z, mean, sd = features + pairs, X2, Z2, mean2, sd2
             cv_auc, cv_sd, best_c, _ = with_pairs
 
