@@ -1,8 +1,10 @@
 """`leadscore calibrate`: points learned from outcomes, written as a model file the engine uses unchanged.
 
 1. Features a person can read, each one rule of the model:
-   - a categorical fact: one fit rule per frequent value (`lead_source in [Reference]`), and
-     one for "not answered" (`exists: false`);
+   - a categorical fact: one fit rule per value held by at least `min_category` leads
+     (`lead_source in [Reference]`), one "other" rule for the rarer values (`not_in` the
+     others) and one for "not answered" (`exists: false`); `min_category` is the mapping's
+     `min_category_leads`, or the size of CATEGORY_GRID with the best cross-validated AUC;
    - a numeric fact: one fit rule per quantile bin (`gte`/`lt`), and one for "not answered";
    - a count of events: hinge features min(n, k) at knots k from the data's quantiles; each is
      an engagement rule `on: <type>, points: w, cap: |w|·k`, so together they draw any
@@ -10,7 +12,11 @@
    - an amount: hinges min(v, k)/k, as `points_per: {field: amount, unit: k}, cap: |w|`;
    - a category of events: one rule per frequent type (`cap: |w|`: the event counts once).
 2. An L2-regularized logistic regression on those features (standardized), its strength chosen
-   by stratified 5-fold cross-validation on ROC AUC (scikit-learn).
+   by stratified 5-fold cross-validation on ROC AUC (scikit-learn). Then interactions, RuleFit's
+   way: shallow trees fitted to what the additive fit leaves propose fit rules of two or three
+   conditions (`when` on two or three facts); refitted with them, they stay if the
+   cross-validated AUC rises by INTERACTION_GAIN. At most MAX_RULES rules are written (values of
+   a category with equal points share one `in:` rule; beyond that the weakest rules go).
 3. Coefficients become integer points: `POINTS_PER_LOGIT` points per unit of log-odds (20 points
    double the odds), rounded; a rule whose points round to 0 is left out.
 4. MQL and SQL thresholds from a target, chosen on the out-of-fold scores (not on the leads the
