@@ -122,7 +122,10 @@ def _rule_points(rule: dict, section: str, lead: HistoricLead) -> float:
             if isinstance(cond, list):
                 cond = {"in": cond}
             assert set(cond) <= {"gte", "lt", "in", "not_in", "exists"}, cond
-            fold = (lambda v: v.casefold() if isinstance(v, str) else v)
+
+            def fold(v):
+                return v.casefold() if isinstance(v, str) else v
+
             if cond.get("exists") is False:
                 ok = value is None
             else:

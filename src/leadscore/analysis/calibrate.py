@@ -457,7 +457,7 @@ def interaction_features(leads: list[HistoricLead], mapping: Mapping, features: 
     import numpy as np
     from sklearn.tree import DecisionTreeRegressor
 
-    atoms = [a for a in _atoms(features, leads, mapping)]
+    atoms = list(_atoms(features, leads, mapping))
     if len(atoms) < 2:
         return []
     n = len(leads)
@@ -471,7 +471,7 @@ def interaction_features(leads: list[HistoricLead], mapping: Mapping, features: 
         tree = DecisionTreeRegressor(max_depth=TREE_DEPTH, min_samples_leaf=support, max_features=0.7,
                                      random_state=seed + t).fit(A[rows], residual[rows]).tree_
 
-        def walk(node: int, path: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        def walk(node: int, path: list[tuple[str, str, str, dict[str, Any]]], tree: Any = tree) -> None:
             if len(path) >= 2:
                 conjunctions.append(path)
             j = tree.feature[node]
