@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from leadscore.analysis.calibrate import (MIN_LEADS, MIN_PER_CLASS, CalibrationError, Target, build_features,
-                                          calibrate, check_size)
+from leadscore.analysis import synthetic as synthetic_sets
+from leadscore.analysis.calibrate import (CATEGORY_GRID, MAX_RULES, MIN_LEADS, MIN_PER_CLASS, CalibrationError, Target,
+                                          build_features, calibrate, check_size)
 from leadscore.analysis.dataset import HistoricLead, read_leads, score_leads
 from leadscore.analysis.mapping import load_mapping, snake
 from leadscore.analysis.metrics import roc_auc
@@ -119,12 +120,19 @@ def _rule_points(rule: dict, section: str, lead: HistoricLead) -> float:
         for fact, cond in rule["when"].items():
             value = lead.facts.get(fact)
             if isinstance(cond, list):
-                ok = value in cond
-            elif cond == {"exists": False}:
+                cond = {"in": cond}
+            assert set(cond) <= {"gte", "lt", "in", "not_in", "exists"}, cond
+
+            def fold(v):
+                return v.casefold() if isinstance(v, str) else v
+
+            if cond.get("exists") is False:
                 ok = value is None
             else:
-                assert set(cond) <= {"gte", "lt"}, cond
-                ok = value is not None and value >= cond.get("gte", -math.inf) and value < cond.get("lt", math.inf)
+                ok = (value is not None and ("gte" not in cond or value >= cond["gte"])
+                      and ("lt" not in cond or value < cond["lt"])
+                      and ("in" not in cond or fold(value) in {fold(v) for v in cond["in"]})
+                      and ("not_in" not in cond or fold(value) not in {fold(v) for v in cond["not_in"]}))
             if not ok:
                 return 0.0
         return float(rule["points"])
@@ -247,18 +255,15 @@ def test_round_trip_each_lead_scores_the_points_of_the_rules_its_values_hit(synt
         assert score.total == pytest.approx(sum(_expected(model, lead).values())), lead.id
 
 
-def test_round_trip_engine_equals_the_fitted_linear_score(synthetic):
-    """offset + Σ points × feature value, with calibrate's own features, is the engine's total."""
-    leads, model = synthetic["leads"], synthetic["model"]
-    mapping = load_mapping(synthetic["mapping"])
+def test_round_trip_engine_equals_the_fitted_score_for_every_lead(synthetic):
+    """offset + Σ points × feature value over the written rules, as calibrate fitted them, is the
+    engine's total, to the cent, for every lead."""
+    leads, model, result = synthetic["leads"], synthetic["model"], synthetic["result"]
     points = {r["id"]: r["points"] for r in model["fit"] + model["engagement"]}
-    offset = points.pop("baseline", 0)
-    features = build_features(leads, mapping)
-    assert set(points) <= {f.rule_id for f in features}
+    assert points.pop("baseline", 0) == result.offset
+    assert points == {f.rule_id: p for f, p in result.terms}
     scored = score_leads(leads, Engine(load_model(synthetic["model_path"])))
-    for lead, (score, _) in zip(leads, scored):
-        fitted = offset + sum(points.get(f.rule_id, 0) * f.value(lead) for f in features)
-        assert score.total == pytest.approx(fitted, abs=0.01 * len(features)), lead.id
+    assert [score.total for score, _ in scored] == [result.score(lead) for lead in leads]
 
 
 def test_rule_ids_integer_points_and_a_comment_on_every_rule(synthetic):
@@ -447,17 +452,9 @@ def _mismatches(data: Path, mapping_path: Path) -> list[tuple[str, float, float]
     mapping = load_mapping(mapping_path)
     leads = read_leads(data, mapping)
     result = calibrate(leads, mapping, mql=Target(share=0.3), sql=Target(share=0.1))
-    model = read_yaml(result.text)
-    points = {r["id"]: r["points"] for r in model["fit"] + model["engagement"]}
-    offset = points.pop("baseline", 0)
-    features = build_features(leads, mapping)
     scored = score_leads(leads, Engine(load_model(_write(mapping_path.parent / "model.yaml", result.text))))
-    out = []
-    for lead, (score, _) in zip(leads, scored):
-        fitted = round(offset + sum(points.get(f.rule_id, 0) * f.value(lead) for f in features), 2)
-        if abs(fitted - score.total) > 0.011 * len(features):
-            out.append((lead.id, fitted, score.total))
-    return out
+    return [(lead.id, result.score(lead), score.total) for lead, (score, _) in zip(leads, scored)
+            if result.score(lead) != score.total]
 
 
 def _write(path: Path, text: str) -> Path:
@@ -480,6 +477,79 @@ def test_round_trip_with_full_precision_numeric_values(tmp_path):
     data = write_csv(tmp_path / "leads.csv", synthetic_rows(decimals=9))
     bad = _mismatches(data, _write(tmp_path / "mapping.yaml", MAPPING))
     assert bad == [], f"{len(bad)} of 600 leads score differently in the engine, e.g. (id, fitted, engine) {bad[:3]}"
+
+
+# --- interactions and rare categories, on data shaped like other public lead sets -------------
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bank")
+    data, mapping_path = synthetic_sets.write(d, "bank", synthetic_sets.bank_campaign(n=2500, seed=3))
+    mapping = load_mapping(mapping_path)
+    leads = read_leads(data, mapping)
+    result = calibrate(leads, mapping, mql=Target(share=0.3), sql=Target(share=0.1))
+    model_path = _write(d / "model.yaml", result.text)
+    return {"leads": leads, "result": result, "model_path": model_path, "model": read_yaml(result.text)}
+
+
+def test_interactions_become_rules_of_two_or_three_conditions_the_engine_scores_exactly(bank):
+    leads, result, model = bank["leads"], bank["result"], bank["model"]
+    combined = [r for r in model["fit"] if len(r["when"]) >= 2]
+    assert combined and result.interactions == len(combined)
+    assert all(len(r["when"]) <= 3 for r in model["fit"])
+    assert all(isinstance(r["points"], int) and r["points"] != 0 for r in model["fit"] + model["engagement"])
+    # each combined rule is commented with its conditions in words and its leads
+    text = result.text
+    for rule in combined:
+        line = next(i for i, ln in enumerate(text.splitlines()) if ln.startswith(f'  - {{id: "{rule["id"]}",'))
+        assert re.search(r" and .*: [\d,]+ leads \(\d+\.\d%\), \d+% converted$", text.splitlines()[line - 1])
+    scored = score_leads(leads, Engine(load_model(bank["model_path"])))
+    assert [score.total for score, _ in scored] == [result.score(lead) for lead in leads]
+    for lead, (score, _) in list(zip(leads, scored))[:300]:  # and from the YAML alone
+        assert score.total == pytest.approx(sum(_expected(model, lead).values())), lead.id
+
+
+def test_the_written_file_keeps_to_the_rule_cap(bank):
+    model = bank["model"]
+    rules = [r for r in model["fit"] + model["engagement"] if r["id"] != "baseline"]
+    assert len(rules) == bank["result"].rules <= MAX_RULES
+
+
+@pytest.fixture(scope="module")
+def mqls(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mqls")
+    data, mapping_path = synthetic_sets.write(d, "mqls", synthetic_sets.inbound_mqls(n=3000, seed=5, pages=150))
+    return {"dir": d, "data": data, "mapping_path": mapping_path}
+
+
+def test_rare_categories_get_a_size_chosen_by_cross_validation_and_an_other_rule(mqls):
+    mapping = load_mapping(mqls["mapping_path"])
+    leads = read_leads(mqls["data"], mapping)
+    result = calibrate(leads, mapping, mql=Target(share=0.3), sql=Target(share=0.1))
+    assert result.min_category in {*CATEGORY_GRID, max(20, len(leads) // 100)}
+    assert f"fewer than {result.min_category} leads has no rule of its own" in result.text
+    features = build_features(leads, mapping, min_category=result.min_category)
+    pages = {f.category for f in features if f.fact == "landing_page"}
+    counts = {}
+    for lead in leads:
+        counts[lead.facts["landing_page"]] = counts.get(lead.facts["landing_page"], 0) + 1
+    assert pages == {p for p, c in counts.items() if c >= result.min_category}
+    assert any(f.rule_id == "landing_page_other" for f in features)
+    # values that earn the same points share one rule: the file stays short
+    model = read_yaml(result.text)
+    assert any(isinstance(r["when"].get("landing_page"), list) and len(r["when"]["landing_page"]) > 1
+               for r in model["fit"])
+    scored = score_leads(leads, Engine(load_model(_write(mqls["dir"] / "model.yaml", result.text))))
+    assert [score.total for score, _ in scored] == [result.score(lead) for lead in leads]
+
+
+def test_the_mapping_sets_the_smallest_category_with_a_rule(mqls):
+    text = mqls["mapping_path"].read_text(encoding="utf-8") + "min_category_leads: 30\n"
+    mapping = load_mapping(_write(mqls["dir"] / "fixed.yaml", text))
+    leads = read_leads(mqls["data"], mapping)
+    result = calibrate(leads, mapping, mql=Target(share=0.3), sql=Target(share=0.1))
+    assert result.min_category == 30
+    assert "fewer than 30 leads has no rule of its own" in result.text
 
 
 # --- X Education, with the shipped mapping (the one slow test: ~20-30 s) ----------------------

@@ -1,8 +1,10 @@
 """`leadscore calibrate`: points learned from outcomes, written as a model file the engine uses unchanged.
 
 1. Features a person can read, each one rule of the model:
-   - a categorical fact: one fit rule per frequent value (`lead_source in [Reference]`), and
-     one for "not answered" (`exists: false`);
+   - a categorical fact: one fit rule per value held by at least `min_category` leads
+     (`lead_source in [Reference]`), one "other" rule for the rarer values (`not_in` the
+     others) and one for "not answered" (`exists: false`); `min_category` is the mapping's
+     `min_category_leads`, or the size of CATEGORY_GRID with the best cross-validated AUC;
    - a numeric fact: one fit rule per quantile bin (`gte`/`lt`), and one for "not answered";
    - a count of events: hinge features min(n, k) at knots k from the data's quantiles; each is
      an engagement rule `on: <type>, points: w, cap: |w|·k`, so together they draw any
@@ -10,7 +12,11 @@
    - an amount: hinges min(v, k)/k, as `points_per: {field: amount, unit: k}, cap: |w|`;
    - a category of events: one rule per frequent type (`cap: |w|`: the event counts once).
 2. An L2-regularized logistic regression on those features (standardized), its strength chosen
-   by stratified 5-fold cross-validation on ROC AUC (scikit-learn).
+   by stratified 5-fold cross-validation on ROC AUC (scikit-learn). Then interactions, RuleFit's
+   way: shallow trees fitted to what the additive fit leaves propose fit rules of two or three
+   conditions (`when` on two or three facts); refitted with them, they stay if the
+   cross-validated AUC rises by INTERACTION_GAIN. At most MAX_RULES rules are written (values of
+   a category with equal points share one `in:` rule; beyond that the weakest rules go).
 3. Coefficients become integer points: `POINTS_PER_LOGIT` points per unit of log-odds (20 points
    double the odds), rounded; a rule whose points round to 0 is left out.
 4. MQL and SQL thresholds from a target, chosen on the out-of-fold scores (not on the leads the
@@ -51,6 +57,9 @@ class Feature:
     describe: str  # what the rule says, in words
     value: Callable[[HistoricLead], float]
     rule: Callable[[int], dict[str, Any]]  # points -> the rule's YAML fields (without id, points)
+    fact: str | None = None  # a one-value category rule: its fact and value (rules of equal points merge)
+    category: Any = None
+    interaction: bool = False  # a rule of two or three conditions, found by the trees
 
 
 @dataclass
@@ -80,6 +89,15 @@ class Calibration:
     mql: float
     sql: float
     notes: list[str] = field(default_factory=list)
+    terms: list[tuple[Feature, int]] = field(default_factory=list, repr=False)  # the written rules, baseline aside
+    offset: int = 0  # the baseline every lead starts at
+    min_category: int = 0  # leads a category value needed for a rule of its own
+    interactions: int = 0  # rules of two or three conditions among the written ones
+
+    def score(self, lead: HistoricLead) -> float:
+        """The fitted score of a lead, rule by rule in whole cents as the engine rounds them."""
+        cents = round(self.offset * 100) + sum(round(p * f.value(lead) * 100) for f, p in self.terms)
+        return cents / 100
 
 
 def check_size(leads: list[HistoricLead]) -> None:
@@ -133,10 +151,46 @@ def _short(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
-def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int | None = None) -> list[Feature]:
-    """Every candidate rule with enough leads on both sides to learn from."""
+def _holds(when: dict[str, dict[str, Any]], facts: dict[str, Any]) -> bool:
+    """A fit rule's `when` on a lead's facts, with the engine's semantics for the operators
+    calibrate writes (text without case; a missing fact satisfies only `exists: false`)."""
+    for fact, cond in when.items():
+        value = facts.get(fact)
+        if "exists" in cond and cond["exists"] != (value is not None):
+            return False
+        if value is None:
+            if set(cond) - {"exists"}:
+                return False
+            continue
+        if "in" in cond and _fold(value) not in {_fold(v) for v in cond["in"]}:
+            return False
+        if "not_in" in cond and _fold(value) in {_fold(v) for v in cond["not_in"]}:
+            return False
+        if "gte" in cond and not value >= cond["gte"]:
+            return False
+        if "lt" in cond and not value < cond["lt"]:
+            return False
+    return True
+
+
+def _fit_feature(rule_id: str, column: str, describe: str, when: dict[str, dict[str, Any]], **kw: Any) -> Feature:
+    return Feature("fit", rule_id, column, describe, lambda lead, w=when: float(_holds(w, lead.facts)),
+                   lambda p, w=when: {"when": {f: (c["in"] if set(c) == {"in"} else dict(c)) for f, c in w.items()}},
+                   **kw)
+
+
+def default_min_support(n: int) -> int:
+    return max(20, n // 100)
+
+
+def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int | None = None,
+                   min_category: int | None = None) -> list[Feature]:
+    """Every candidate rule with enough leads on both sides to learn from. A category value
+    held by fewer than `min_category` leads (default: `min_support`) gets no rule of its own:
+    such values are pooled into one "other" rule (`not_in` the values that have one)."""
     n = len(leads)
-    support = min_support or max(20, n // 100)
+    support = min_support or default_min_support(n)
+    category_support = min_category or support
     taken: set[str] = set()
     out: list[Feature] = []
     half_life = _number(mapping.half_life_days)
@@ -149,9 +203,8 @@ def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int
         present = [lead.facts[fact] for lead in leads if fact in lead.facts]
         missing = n - len(present)
         if usable(missing):
-            out.append(Feature("fit", _unique_id(f"{fact}_missing", taken), col.column, f"{col.column}: not answered",
-                               lambda lead, f=fact: float(f not in lead.facts),
-                               lambda p, f=fact: {"when": {f: {"exists": False}}}))
+            out.append(_fit_feature(_unique_id(f"{fact}_missing", taken), col.column, f"{col.column}: not answered",
+                                    {fact: {"exists": False}}))
         if col.numeric:
             edges = _bin_edges(present)
             bounds = list(zip([None, *edges], [*edges, None]))
@@ -167,21 +220,24 @@ def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int
                 words = (f"{_short(lo)} to under {_short(hi)}" if lo is not None and hi is not None
                          else f"under {_short(hi)}" if hi is not None else f"{_short(lo)} or more")
                 name = f"{fact}_{_short(lo) if lo is not None else 'lt'}_{_short(hi) if hi is not None else 'up'}"
-                out.append(Feature("fit", _unique_id(name.replace(".", "_").replace("-", "m"), taken), col.column,
-                                   f"{col.column}: {words}",
-                                   lambda lead, f=fact, lo=lo, hi=hi: float(f in lead.facts and (lo is None or lead.facts[f] >= lo)
-                                                                           and (hi is None or lead.facts[f] < hi)),
-                                   lambda p, f=fact, c=cond: {"when": {f: dict(c)}}))
+                out.append(_fit_feature(_unique_id(name.replace(".", "_").replace("-", "m"), taken), col.column,
+                                        f"{col.column}: {words}", {fact: cond}))
         else:
             # the engine compares text without case (`in: [Pro]` matches "pro"): so do the features
             spellings = Counter(present)
+            own, pooled = [], 0
             for key, count in Counter(_fold(v) for v in present).most_common():
-                if not usable(count):
+                if not (category_support <= count <= n - support):
+                    pooled += count
                     continue
                 value = max((v for v in spellings if _fold(v) == key), key=lambda v: spellings[v])  # the usual spelling
-                out.append(Feature("fit", _unique_id(f"{fact}_{value}", taken), col.column, f"{col.column}: {value}",
-                                   lambda lead, f=fact, k=key: float(f in lead.facts and _fold(lead.facts[f]) == k),
-                                   lambda p, f=fact, v=value: {"when": {f: [v]}}))
+                own.append(value)
+                out.append(_fit_feature(_unique_id(f"{fact}_{value}", taken), col.column, f"{col.column}: {value}",
+                                        {fact: {"in": [value]}}, fact=fact, category=value))
+            if own and pooled and usable(pooled):
+                out.append(_fit_feature(_unique_id(f"{fact}_other", taken), col.column,
+                                        f"{col.column}: any other value (each held by fewer than {category_support} leads)",
+                                        {fact: {"not_in": list(own)}}))
 
     for col in mapping.events:
         if col.kind == "category":
@@ -271,6 +327,209 @@ def _descending(*values: float) -> list[float]:
     return out
 
 
+MAX_RULES = 60  # rules in the written file (the baseline aside): what a marketer can read in one sitting
+CATEGORY_GRID = (5, 10, 20, 40)  # smallest category sizes tried for a rule of its own (with the default)
+SELECT_C = (0.01, 0.1, 1.0)  # L2 strengths tried while choosing that size
+TREES = 24  # shallow trees that propose interaction rules
+TREE_DEPTH = 3  # so a rule combines at most three conditions
+INTERACTION_GAIN = 0.002  # held-out AUC the rules of several conditions must add to be kept (less is noise)
+
+
+def _cv(Z: Any, y: Any, folds: list[Any], grid: Any) -> list[tuple[float, float, float, Any]]:
+    """(mean AUC, sd, C, out-of-fold logits) for each L2 strength in `grid`."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    results = []
+    for c in grid:
+        aucs, oof = [], np.zeros(len(y))
+        for train, test in folds:
+            clf = LogisticRegression(C=c, max_iter=5000).fit(Z[train], y[train])
+            oof[test] = clf.decision_function(Z[test])
+            aucs.append(roc_auc_score(y[test], oof[test]))
+        results.append((float(np.mean(aucs)), float(np.std(aucs)), c, oof))
+    return results
+
+
+def _best(results: list[tuple[float, float, float, Any]]) -> tuple[float, float, float, Any]:
+    return max(results, key=lambda r: (round(r[0], 4), -r[2]))  # ties: the stronger regularization
+
+
+def _standardize(X: Any) -> tuple[Any, Any, Any]:
+    mean, sd = X.mean(axis=0), X.std(axis=0)
+    sd[sd == 0] = 1.0
+    return (X - mean) / sd, mean, sd
+
+
+def choose_min_category(leads: list[HistoricLead], mapping: Mapping, y: Any, folds: list[Any]) -> int:
+    """The smallest number of leads a category value needs for a rule of its own: the mapping's
+    `min_category_leads` if set, else the size (of CATEGORY_GRID and the default) with the best
+    cross-validated AUC; ties go to the larger size (fewer rules)."""
+    given = getattr(mapping, "min_category_leads", None)
+    default = default_min_support(len(leads))
+    if given:
+        return int(given)
+    tried: dict[tuple[str, ...], int] = {}
+    for size in sorted({*CATEGORY_GRID, default}, reverse=True):
+        if size > default:
+            continue
+        features = build_features(leads, mapping, min_category=size)
+        tried.setdefault(tuple(f.rule_id for f in features), size)  # the same rules: keep the larger size
+    if len(tried) < 2:
+        return default
+    scores = []
+    for size in tried.values():
+        Z, _, _ = _standardize(_matrix(leads, build_features(leads, mapping, min_category=size)))
+        scores.append((round(_best(_cv(Z, y, folds, SELECT_C))[0], 4), size))
+    return max(scores)[1]
+
+
+def _merge(conds: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]] | None:
+    """The conjunction of single-fact conditions as one `when`, or None when nothing can hold it."""
+    out: dict[str, dict[str, Any]] = {}
+    for fact, cond in conds:
+        m = out.setdefault(fact, {})
+        for op, arg in cond.items():
+            if op == "exists":
+                if m.get("exists", arg) != arg:
+                    return None
+                m["exists"] = arg
+            elif op == "in":
+                m["in"] = [v for v in arg if _fold(v) in {_fold(x) for x in m["in"]}] if "in" in m else list(arg)
+            elif op == "not_in":
+                m["not_in"] = list(dict.fromkeys([*m.get("not_in", []), *arg]))
+            elif op == "gte":
+                m["gte"] = max(m.get("gte", -math.inf), arg)
+            elif op == "lt":
+                m["lt"] = min(m.get("lt", math.inf), arg)
+    for fact, m in out.items():
+        if m.get("exists") is False and len(m) > 1:
+            return None
+        if len(m) > 1:
+            m.pop("exists", None)
+        if "in" in m and "not_in" in m:
+            out_ = {_fold(x) for x in m.pop("not_in")}
+            m["in"] = [v for v in m.pop("in") if _fold(v) not in out_]
+        if "in" in m and not m["in"]:
+            return None
+        if m.get("gte", -math.inf) >= m.get("lt", math.inf):
+            return None
+    return out
+
+
+def _atoms(features: list[Feature], leads: list[HistoricLead], mapping: Mapping) -> list[tuple]:
+    """The conditions trees may split on, each with its negation as the engine can say it:
+    (name, words, condition, negation name, negation words, negation). A category value's
+    negation is `not_in` (a lead that did not answer satisfies neither: the rule is then
+    evaluated as written, not as the tree's branch)."""
+    out = []
+    for f in features:
+        if f.section != "fit":
+            continue
+        (fact, cond), = f.rule(1)["when"].items()
+        cond = {"in": cond} if isinstance(cond, list) else cond
+        if set(cond) == {"in"}:
+            out.append((fact, f.rule_id, f.describe, cond, f"not_{f.rule_id}", f"{f.describe.replace(': ', ': not ', 1)}",
+                        {"not_in": cond["in"]}))
+        elif set(cond) == {"not_in"}:
+            out.append((fact, f.rule_id, f.describe, cond, f"{fact}_usual", f"{f.column}: one of the values with a rule",
+                        {"in": cond["not_in"]}))
+        elif cond == {"exists": False}:
+            out.append((fact, f.rule_id, f.describe, cond, f"{fact}_answered", f"{f.column}: answered", {"exists": True}))
+    for col in mapping.facts:
+        if not col.numeric:
+            continue
+        present = [lead.facts[col.fact] for lead in leads if col.fact in lead.facts]
+        for edge in _bin_edges(present):
+            e = _number(edge)
+            out.append((col.fact, f"{col.fact}_{_short(e)}_up", f"{col.column}: {_short(e)} or more", {"gte": e},
+                        f"{col.fact}_lt_{_short(e)}", f"{col.column}: under {_short(e)}", {"lt": e}))
+    return out
+
+
+def interaction_features(leads: list[HistoricLead], mapping: Mapping, features: list[Feature], residual: Any,
+                         taken: set[str], seed: int = 0) -> list[Feature]:
+    """Rules of two or three conditions on the lead's facts, proposed by shallow regression trees
+    fitted to what the additive points leave unexplained (RuleFit's candidates: every node of depth
+    2 or 3 is a conjunction), each evaluated exactly as the engine will read it. Facts only: an
+    engagement rule cannot test facts, so events stay additive."""
+    import numpy as np
+    from sklearn.tree import DecisionTreeRegressor
+
+    atoms = list(_atoms(features, leads, mapping))
+    if len(atoms) < 2:
+        return []
+    n = len(leads)
+    support = default_min_support(n)
+    A = np.array([[float(_holds({a[0]: a[3]}, lead.facts)) for a in atoms] for lead in leads])
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    conjunctions: list[list[tuple[str, str, str, dict[str, Any]]]] = []
+    for t in range(TREES):
+        rows = rng.choice(n, size=n // 2, replace=False)
+        tree = DecisionTreeRegressor(max_depth=TREE_DEPTH, min_samples_leaf=support, max_features=0.7,
+                                     random_state=seed + t).fit(A[rows], residual[rows]).tree_
+
+        def walk(node: int, path: list[tuple[str, str, str, dict[str, Any]]], tree: Any = tree) -> None:
+            if len(path) >= 2:
+                conjunctions.append(path)
+            j = tree.feature[node]
+            if tree.children_left[node] == -1 or j < 0:
+                return
+            fact, name, words, cond, nname, nwords, ncond = atoms[j]
+            walk(tree.children_right[node], [*path, (fact, name, words, cond)])
+            walk(tree.children_left[node], [*path, (fact, nname, nwords, ncond)])
+
+        walk(0, [])
+    out: list[Feature] = []
+    columns: set[bytes] = {_matrix(leads, [f]).tobytes() for f in features if f.section == "fit"}
+    for path in conjunctions:
+        when = _merge([(fact, cond) for fact, _, _, cond in path])
+        if not when or len(when) < 2:  # one fact: the additive rules already say it
+            continue
+        key = json.dumps(when, sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        feature = _fit_feature("", " + ".join(dict.fromkeys(w.split(":")[0] for _, _, w, _ in path)),
+                               " and ".join(w for _, _, w, _ in path), when, interaction=True)
+        col = _matrix(leads, [feature])
+        count = int(col.sum())
+        if not support <= count <= n - support or col.tobytes() in columns:
+            continue
+        columns.add(col.tobytes())
+        feature.rule_id = _unique_id("_and_".join(name for _, name, _, _ in path), taken)
+        out.append(feature)
+    return out
+
+
+def _terms(features: list[Feature], points: list[int], X: Any, taken: set[str]) -> list[tuple[Feature, int, Any]]:
+    """The rules to write, (feature, points, its values on the leads): rules of zero points left
+    out, and the values of one category that earn the same points merged into one `in:` rule
+    (the scores are the same; the file is shorter)."""
+    out: list[tuple[Feature, int, Any]] = []
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, (f, p) in enumerate(zip(features, points)):
+        if p == 0:
+            continue
+        if f.fact is not None:
+            groups.setdefault((f.fact, p), []).append(i)
+        else:
+            out.append((f, p, X[:, i]))
+    for (fact, p), idx in groups.items():
+        if len(idx) == 1:
+            out.append((features[idx[0]], p, X[:, idx[0]]))
+            continue
+        first = features[idx[0]]
+        values = [features[i].category for i in idx]
+        shown = ", ".join(str(v) for v in values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+        merged = _fit_feature(_unique_id(f"{first.rule_id}_and_{len(values) - 1}_more", taken), first.column,
+                              f"{first.column}: {shown}", {fact: {"in": values}})
+        out.append((merged, p, X[:, idx].sum(axis=1)))
+    return out
+
+
 def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: Target, name: str = "calibrated",
               source: str = "", progress: bool = False, seed: int = 0) -> Calibration:
     import numpy as np
@@ -282,34 +541,53 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
     if problems:
         raise CalibrationError("the mapping uses columns that would leak the outcome:\n  " + "\n  ".join(problems))
     check_size(leads)
-    features = build_features(leads, mapping)
+    y = np.array([lead.converted for lead in leads], dtype=int)
+    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    min_category = choose_min_category(leads, mapping, y, folds)
+    features = build_features(leads, mapping, min_category=min_category)
     if not features:
         raise CalibrationError("no column has enough leads on both sides of any value to learn from")
     X = _matrix(leads, features)
-    y = np.array([lead.converted for lead in leads], dtype=int)
-    mean, sd = X.mean(axis=0), X.std(axis=0)
-    sd[sd == 0] = 1.0
-    Z = (X - mean) / sd
+    Z, mean, sd = _standardize(X)
 
-    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(Z, y))
     notes = suspicious_columns(features, Z, y, folds)
     grid: Any = C_GRID
     if progress:
         from tqdm import tqdm
 
         grid = tqdm(C_GRID, desc="cross-validating", unit="strength", disable=None)
-    results = []
-    for c in grid:
-        aucs, oof = [], np.zeros(len(y))
-        for train, test in folds:
-            clf = LogisticRegression(C=c, max_iter=5000).fit(Z[train], y[train])
-            oof[test] = clf.decision_function(Z[test])
-            aucs.append(roc_auc_score(y[test], oof[test]))
-        results.append((float(np.mean(aucs)), float(np.std(aucs)), c, oof))
-    cv_auc, cv_sd, best_c, _ = max(results, key=lambda r: (round(r[0], 4), -r[2]))  # ties: the stronger regularization
+    cv_auc, cv_sd, best_c, _ = _best(_cv(Z, y, folds, grid))
 
-    def points_of(clf: Any) -> list[int]:
-        return [int(round(w / s * POINTS_PER_LOGIT)) for w, s in zip(clf.coef_[0], sd)]
+    # interactions: proposed on what the additive fit leaves, kept only if held-out AUC says so
+    additive = LogisticRegression(C=best_c, max_iter=5000).fit(Z, y)
+    taken = {f.rule_id for f in features}
+    pairs = interaction_features(leads, mapping, features, y - additive.predict_proba(Z)[:, 1], taken, seed)
+    if pairs:
+        X2 = np.hstack([X, _matrix(leads, pairs)])
+        Z2, mean2, sd2 = _standardize(X2)
+        near = [c for c in C_GRID if best_c / 4 < c < best_c * 4]  # the additive fit's strength and its neighbours
+        with_pairs = _best(_cv(Z2, y, folds, near))
+        if with_pairs[0] >= cv_auc + INTERACTION_GAIN:
+            features, X, Z, mean, sd = features + pairs, X2, Z2, mean2, sd2
+            cv_auc, cv_sd, best_c, _ = with_pairs
+
+    def points_of(clf: Any, scale: Any) -> list[int]:
+        return [int(round(w / s * POINTS_PER_LOGIT)) for w, s in zip(clf.coef_[0], scale)]
+
+    # at most MAX_RULES rules: the weakest (smallest standardized weight) go, and the rest are refitted
+    active = list(range(len(features)))
+    while True:
+        final = LogisticRegression(C=best_c, max_iter=5000).fit(Z[:, active], y)
+        points = points_of(final, sd[active])
+        written = len(_terms([features[i] for i in active], points, X[:, active], set(taken)))
+        if written <= MAX_RULES:
+            break
+        weights = np.abs(final.coef_[0])
+        weakest = sorted((i for i, p in zip(range(len(active)), points) if p != 0), key=lambda i: weights[i])
+        drop = {active[i] for i in weakest[: written - MAX_RULES]}
+        active = [i for i in active if i not in drop]
+    if len(active) < len(features):
+        features, X, Z, mean, sd = [features[i] for i in active], X[:, active], Z[:, active], mean[active], sd[active]
 
     def raw_intercept(clf: Any) -> float:
         # logit = Σ w (x − mean)/sd + b = Σ (w/sd) x + (b − Σ w·mean/sd): points carry no intercept
@@ -317,13 +595,14 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
 
     # thresholds on out-of-fold scores in points, from models that never saw those leads,
     # each fold's scores moved onto the final model's origin (the folds' intercepts differ)
-    final = LogisticRegression(C=best_c, max_iter=5000).fit(Z, y)
-    points = points_of(final)
     oof_points = np.zeros(len(y))
+    fold_aucs = []
     for train, test in folds:
         clf = LogisticRegression(C=best_c, max_iter=5000).fit(Z[train], y[train])
         shift = (raw_intercept(clf) - raw_intercept(final)) * POINTS_PER_LOGIT
-        oof_points[test] = X[test] @ np.array(points_of(clf), dtype=float) + shift
+        oof_points[test] = X[test] @ np.array(points_of(clf, sd), dtype=float) + shift
+        fold_aucs.append(roc_auc_score(y[test], clf.decision_function(Z[test])))
+    cv_auc, cv_sd = float(np.mean(fold_aucs)), float(np.std(fold_aucs))  # of the rules as kept
 
     months = None
     dates = [lead.created_at for lead in leads if lead.created_at]
@@ -342,17 +621,18 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
     offset = MQL_AT - mql_at
     mql_at, sql_at = mql_at + offset, sql_at + offset
     oof_points = oof_points + offset
-    kept = [(f, p) for f, p in zip(features, points) if p != 0]
-    fit_scores = X[:, [i for i, f in enumerate(features) if f.section == "fit"]] @ np.array(
-        [p for f, p in zip(features, points) if f.section == "fit"], dtype=float) if any(f.section == "fit" for f in features) else np.zeros(len(y))
-    eng_scores = X @ np.array(points, dtype=float) - fit_scores + offset
+    terms = _terms(features, points, X, {f.rule_id for f in features})
+    fit_scores = sum((p * col for f, p, col in terms if f.section == "fit"), np.zeros(len(y)))
+    eng_scores = sum((p * col for f, p, col in terms if f.section == "engagement"), np.zeros(len(y))) + offset
     oof_scores = [float(s) for s in oof_points]
-    text = _model_text(kept, leads, X, features, mapping, name=name, source=source, cv=(cv_auc, cv_sd, best_c),
+    text = _model_text(terms, leads, mapping, name=name, source=source, cv=(cv_auc, cv_sd, best_c),
                        mql=(mql_at, mql, oof_scores, labels), sql=(sql_at, sql, oof_scores, labels),
-                       fit=list(fit_scores), eng=list(eng_scores), offset=offset)
+                       fit=list(fit_scores), eng=list(eng_scores), offset=offset, min_category=min_category)
     if notes:
         text = "\n".join(f"# WARNING: {note}" for note in notes) + "\n" + text
-    return Calibration(text, cv_auc, cv_sd, best_c, len(features), len(kept), mql_at, sql_at, notes)
+    return Calibration(text, cv_auc, cv_sd, best_c, len(features), len(terms), mql_at, sql_at, notes,
+                       terms=[(f, p) for f, p, _ in terms], offset=offset, min_category=min_category,
+                       interactions=sum(1 for f, _, _ in terms if f.interaction))
 
 
 LEAK_AUC = 0.9
@@ -394,13 +674,12 @@ def _flow(value: Any) -> str:
     return _q(value)
 
 
-def _model_text(kept, leads, X, features, mapping, *, name, source, cv, mql, sql, fit, eng, offset) -> str:
+def _model_text(terms, leads, mapping, *, name, source, cv, mql, sql, fit, eng, offset, min_category) -> str:
     import numpy as np
 
     n = len(leads)
     y = np.array([lead.converted for lead in leads])
     base = y.mean()
-    index = {f.rule_id: i for i, f in enumerate(features)}
     mql_at, mql_target, oof, labels = mql
     sql_at, sql_target, _, _ = sql
 
@@ -423,6 +702,7 @@ def _model_text(kept, leads, X, features, mapping, *, name, source, cv, mql, sql
         f"# Cross-validated ROC AUC {cv[0]:.3f} ± {cv[1]:.3f} ({FOLDS} folds, L2 strength C={cv[2]:g}).",
         f"# Points: {POINTS_PER_LOGIT:.1f} per unit of log-odds, so +10 points double a lead's odds of converting.",
         "# Each rule's comment: how many leads it applies to and how they converted.",
+        f"# A category value held by fewer than {min_category} leads has no rule of its own (it counts as 'other').",
         "# Columns not used, and why:",
         *[f"#   {e.column}: {e.reason}" for e in mapping.exclude],
         "",
@@ -432,13 +712,13 @@ def _model_text(kept, leads, X, features, mapping, *, name, source, cv, mql, sql
         "",
     ]
     for section in ("fit", "engagement"):
-        rules = [(f, p) for f, p in kept if f.section == section]
+        rules = [(f, p, col) for f, p, col in terms if f.section == section]
         lines.append(f"{section}:" if rules or (section == "engagement" and offset) else f"{section}: []")
         if section == "engagement" and offset:
             lines.append(f"  # every lead starts at {offset} points, so that the MQL threshold is {MQL_AT} (it moves no lead up or down the ranking)")
             lines.append(f"  - {{id: baseline, on: \"*\", points: {offset}, cap: {abs(offset)}}}")
-        for f, p in sorted(rules, key=lambda fp: (fp[0].column, -fp[1])):  # by column, most points first
-            col = X[:, index[f.rule_id]]
+        # by column, most points first; the rules of several conditions last
+        for f, p, col in sorted(rules, key=lambda fpc: (fpc[0].interaction, fpc[0].column, -fpc[1])):
             hit = col > 0
             count = int(hit.sum())
             rate = float(y[hit].mean()) if count else 0.0

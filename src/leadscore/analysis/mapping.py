@@ -92,6 +92,7 @@ class Mapping(_Strict):
     facts: list[FactColumn] = Field(default_factory=list)
     events: list[EventColumn] = Field(default_factory=list)
     half_life_days: float = Field(default=30, gt=0)  # of the engagement rules calibrate writes
+    min_category_leads: int | None = Field(default=None, ge=1)  # calibrate: leads a value needs for a rule (default: chosen by cross-validation)
 
     @model_validator(mode="after")
     def _columns_once(self) -> Mapping:
