@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.chromium import browser_context, in_ci
+from tests.support.local_stack import running_stack
 
 SDKS = Path(__file__).resolve().parent / "sdks"
 WAIT_S = 20  # for events to go page -> API -> queue -> worker -> table
@@ -82,28 +83,11 @@ def site(sdks):
 
 @pytest.fixture(scope="module")
 def stack():
-    from leadscore import settings
-    from leadscore.dev.stack import DevStack, free_port
-
-    saved = dict(os.environ)
-    for name in ("SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_MQL", "SLACK_WEBHOOK_URL_SQL", "CRM_WEBHOOK_URL",
-                 "ALERT_EMAIL_FROM", "ALERT_EMAIL_TO", "SECRETS_ARN", "WRITE_KEYS", "API_TOKEN"):
-        os.environ.pop(name, None)
-    port = free_port()
-    while port == 3000:  # never `leadscore dev`'s default, which a developer may be running
-        port = free_port()
-    logs: list[str] = []
-    dev = DevStack("127.0.0.1", port, out=logs.append)
-    try:
-        dev.start()
-        dev.base = f"http://127.0.0.1:{port}"
-        dev.logs = logs
+    with running_stack(unset=("SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_MQL", "SLACK_WEBHOOK_URL_SQL", "CRM_WEBHOOK_URL",
+                              "ALERT_EMAIL_FROM", "ALERT_EMAIL_TO", "SECRETS_ARN", "WRITE_KEYS", "API_TOKEN")) as dev:
+        dev.base = f"http://127.0.0.1:{dev.port}"
+        dev.logs = dev.lines
         yield dev
-    finally:
-        dev.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        settings.reset()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,16 +13,24 @@ from leadscore.dev.http import INTEGRATION_TIMEOUT_S
 
 
 @contextmanager
-def running_stack(**kwargs: Any) -> Iterator[Any]:
-    """A started DevStack whose printed lines are in `.lines`; the environment and settings restored after."""
+def running_stack(unset: Iterable[str] = (), **kwargs: Any) -> Iterator[Any]:
+    """A started DevStack whose printed lines are in `.lines`, started without the settings named in
+    `unset`; the environment and settings restored after. Never on port 3000, `leadscore dev`'s
+    default, which a developer may be running."""
     from leadscore import settings
     from leadscore.dev import stack as dev
 
     saved = dict(os.environ)
+    for name in unset:
+        os.environ.pop(name, None)
+    port = dev.free_port()
+    while port == 3000:
+        port = dev.free_port()
     lines: list[str] = []
-    s = dev.DevStack(port=dev.free_port(), out=lines.append, **kwargs).start()
+    s = dev.DevStack(port=port, out=lines.append, **kwargs)
     s.lines = lines
     try:
+        s.start()
         yield s
     finally:
         s.stop()
