@@ -40,6 +40,10 @@ class Activity(BaseModel):
     at: AwareDatetime  # the worker writes UTC with Z; a time without an offset is not a transition of ours
 
 
+#: our lead keys: a two-character prefix (`u:`, `v:`, …) and a sender's id of at most 256 (scoring_core.events)
+MAX_LEAD_ID = 2 + 256
+
+
 class LeadStageChanged(BaseModel):
     """The `detail` of a `LeadStageChanged` event: the lead, its score and why, and the change.
 
@@ -48,7 +52,7 @@ class LeadStageChanged(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    lead_id: str = Field(min_length=1, max_length=200)
+    lead_id: str = Field(min_length=1, max_length=MAX_LEAD_ID)
     email: str | None = Field(default=None, max_length=320)
     from_stage: Stage
     to_stage: Stage
