@@ -133,11 +133,18 @@ class Driver:
         conn.close()
 
 
-def queue_depth(sqs, urls: list[str]) -> int:
+def queue_depth(sqs, urls: list[str]) -> int | None:
+    """Messages in these queues (visible and in flight); None when the emulator did not answer in time
+    (a loaded machine: the sample is skipped, the run goes on)."""
+    from botocore.exceptions import BotoCoreError
+
     total = 0
     for url in urls:
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                                                        "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        try:
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                            "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        except BotoCoreError:
+            return None
         total += int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
     return total
 
@@ -159,7 +166,10 @@ def main() -> None:
 
     port = free_port()
     proc, endpoint = start_stack(port)
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+    from botocore.config import Config
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local",
+                       config=Config(read_timeout=20, retries={"max_attempts": 1}))
     urls = [u for u in sqs.list_queues().get("QueueUrls", []) if "dead" not in u.lower() and "dlq" not in u.lower()]
     events_queue = [u for u in urls if "event" in u.lower() and "rule" not in u.lower()]
     try:
@@ -175,12 +185,12 @@ def main() -> None:
         for t in threads:
             t.start()
 
-        def sample() -> float:
+        def sample() -> int | None:
             nonlocal peak
             rss = rss_mb(proc.pid)
             peak = max(peak, rss)
             depth = queue_depth(sqs, events_queue)
-            print(f"{time.monotonic() - began:6.0f} {driver.sent:7d} {rss:7.1f} {depth:7d}", flush=True)
+            print(f"{time.monotonic() - began:6.0f} {driver.sent:7d} {rss:7.1f} {'?' if depth is None else depth:>7}", flush=True)
             return depth
 
         next_sample = began + args.every
