@@ -95,3 +95,35 @@ def test_a_queue_outage_still_answers_the_gif(aws, monkeypatch):
     aws.sqs.delete_queue(QueueUrl=aws.queue_url)
 
     assert_gif(hit({"vid": "v-1"}))
+
+
+def test_an_engaged_time_report_carries_its_seconds_and_earns_the_pricing_read_rule(aws, engine):
+    from scoring_core import Event, LeadState
+
+    hit({"vid": "v-1", "e": "page_engaged", "sec": "130", "url": "https://acme.example/pricing", "eid": "pg-1-1"})
+
+    [event] = queued(aws)
+    assert (event["type"], event["properties"]["engaged_seconds"], event["properties"]["path"]) == ("page_engaged", 130, "/pricing")
+    state = LeadState()
+    engine.apply(state, Event.model_validate(event))
+    assert [r.rule for r in engine.evaluate(state, state.last_seen).reasons] == ["pricing_read"]
+
+
+def test_under_two_minutes_on_pricing_or_two_minutes_elsewhere_earns_no_engaged_time_points(engine):
+    from datetime import UTC, datetime
+
+    from scoring_core import Event, LeadState
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    for i, (seconds, url) in enumerate([(119, "https://acme.example/pricing"), (600, "https://acme.example/blog/x")]):
+        state = LeadState()
+        engine.apply(state, Event(event_id=f"e{i}", type="page_engaged", occurred_at=now, received_at=now, source="pixel",
+                                  anonymous_id="v-1", properties={"url": url, "engaged_seconds": seconds}))
+        assert engine.evaluate(state, now.timestamp()).reasons == ()
+
+
+def test_an_engaged_time_that_is_not_whole_seconds_of_at_most_a_day_is_dropped(aws):
+    for sec in ("abc", "-5", "1.5", "86401", "999999"):
+        assert_gif(hit({"vid": "v-1", "e": "page_engaged", "sec": sec}))
+
+    assert queued(aws) == []

@@ -5,7 +5,8 @@ decide what the hit means (`event_from_hit`) and queue it (`queue_hit`). Query p
 event type (default `page_view`), `url`, `ref` referrer, `lid` known lead id
 (email pixels), `cid` campaign, `eid` an optional client-made id for the hit
 (our snippet sends one per page view, so a double-fired pixel dedupes); `sig` and
-`exp` sign a `lid` hit (leadscore.ingest.signed_pixel).
+`exp` sign a `lid` hit (leadscore.ingest.signed_pixel); `sec` the engaged seconds of a
+`page_engaged` report (whole seconds, at most a day), the event's `engaged_seconds`.
 
 The pixel is a low-trust source (docs/ingest.md, Trust levels): anyone can make a hit. A
 `lid` hit counts only when signed, and no hit may send an event the model reserves for
@@ -30,6 +31,8 @@ GIF = bytes.fromhex(
 _ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _MAX_URL = 2048
+_SECONDS = re.compile(r"^[0-9]{1,5}$")
+MAX_ENGAGED_S = 86_400  # one page view's engaged time: more is not a person reading
 
 # Reasons a hit is dropped, for the metric; never the hit's content.
 BOT, NO_CONSENT, NO_IDENTITY, BAD_INPUT = "bot", "no_consent", "no_identity", "bad_input"
@@ -116,6 +119,11 @@ def event_from_hit(
         value = _text(query, key)
         if value:
             properties[name] = value
+    seconds = query.get("sec")
+    if seconds:
+        if not _SECONDS.match(seconds) or int(seconds) > MAX_ENGAGED_S:
+            return None, BAD_INPUT
+        properties["engaged_seconds"] = int(seconds)
 
     from scoring_core.events import Event  # pydantic: loaded on the first usable hit
     from pydantic import ValidationError

@@ -8,6 +8,16 @@
  * Segment HTTP Tracking API (POST /v1/track, /v1/identify), so the same calls work
  * from analytics.js. The visitor id lives in localStorage ("leadscore_vid").
  *
+ * Engaged time: a second counts when the page is visible (Page Visibility API) and the
+ * visitor moved, clicked, typed, scrolled or touched within the last 15 s. Counting is
+ * local (a 1 s timer, no request); when the page is hidden or left (`visibilitychange`,
+ * `pagehide`) one `Page Engaged` track call reports the page view's engaged seconds so far
+ * (`properties.engaged_seconds`), sent with `navigator.sendBeacon` to the beacon route
+ * (POST /beacon/v1/batch?writeKey=, text/plain) so it survives the unload. Without a write
+ * key it is a pixel hit `e=page_engaged&sec=<seconds>`. A page read once and left sends one
+ * report; each return to the tab and leaving again sends the new total (cumulative per page
+ * view). docs/ingest.md, Engaged time.
+ *
  * The write key in a page is public: events the model keeps for trusted senders (a purchase, an
  * opt-out) and money properties are dropped from it; send those from your server with a
  * `server:` key or a signed webhook (docs/ingest.md, Trust levels).
@@ -40,10 +50,10 @@
     return img;
   }
 
-  function send(kind, message) {
+  function stamp(message, messageId) {
     var now = new Date().toISOString();
     message.anonymousId = vid;
-    message.messageId = uuid();
+    message.messageId = messageId || uuid();
     message.timestamp = now;
     message.sentAt = now;
     message.context = {
@@ -51,6 +61,11 @@
       userAgent: navigator.userAgent,
       library: { name: "leadscore.js", version: "1" }
     };
+    return message;
+  }
+
+  function send(kind, message) {
+    stamp(message);
     return fetch(host + "/v1/" + kind, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Authorization": "Basic " + btoa(writeKey + ":") },
@@ -58,6 +73,36 @@
       keepalive: true
     });
   }
+
+  // Engaged time (see the header): counted locally, reported when the page is hidden or left.
+  var IDLE_MS = 15000;
+  var pageId = uuid();
+  var engaged = 0, reported = 0, reports = 0, lastActive = Date.now();
+  function active() { lastActive = Date.now(); }
+  ["mousemove", "mousedown", "keydown", "scroll", "wheel", "touchstart"].forEach(function (name) {
+    window.addEventListener(name, active, { passive: true, capture: true });
+  });
+  setInterval(function () {
+    if (document.visibilityState === "visible" && Date.now() - lastActive < IDLE_MS) engaged += 1;
+  }, 1000);
+  function reportEngaged() {
+    if (engaged <= reported) return;
+    reported = engaged;
+    reports += 1;
+    var id = pageId + "-" + reports;  // the report's id: a resent report is the same event
+    if (writeKey && navigator.sendBeacon) {
+      var message = stamp({ type: "track", event: "Page Engaged",
+                            properties: { engaged_seconds: engaged, url: location.href, path: location.pathname } }, id);
+      var body = JSON.stringify({ batch: [message] });  // text/plain: no preflight
+      if (navigator.sendBeacon(host + "/beacon/v1/batch?writeKey=" + encodeURIComponent(writeKey), body)) return;
+    }
+    pixel("page_engaged", { sec: String(engaged), eid: id });  // no write key: the pixel (sent while the page is hidden)
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") reportEngaged();
+    else active();
+  });
+  window.addEventListener("pagehide", reportEngaged);
 
   var api = {
     vid: vid,
