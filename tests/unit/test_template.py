@@ -280,3 +280,36 @@ def test_the_console_origins_parameter_reaches_the_leads_function():
     assert template["Parameters"]["ConsoleOrigins"]["Default"] == ""
     env = template["Resources"]["LeadsFunction"]["Properties"]["Environment"]["Variables"]
     assert env["CONSOLE_ORIGINS"] == {"Ref": "ConsoleOrigins"}
+
+
+AUTOMATION = ("AutomationConnection", "AutomationDestination", "AutomationRole", "AutomationRule")
+
+
+def test_the_automation_destination_exists_only_when_an_endpoint_is_given_and_gets_the_bus_events():
+    import leadscore.dev.template as dev_template
+
+    template = _template()
+    resources, parameters = template["Resources"], template["Parameters"]
+    assert parameters["AutomationEndpoint"]["Default"] == ""  # off unless the user asks
+    assert {resources[name]["Condition"] for name in AUTOMATION} == {"Automation"}
+    assert template["Conditions"]["Automation"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AutomationEndpoint"}, ""]}]}
+    [target] = resources["AutomationRule"]["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["AutomationDestination", "Arn"]}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["AutomationRole", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["AlertsDeadLetterQueue", "Arn"]}  # nothing lost after a day
+    assert parameters["AutomationSecret"]["NoEcho"] is True
+
+    pattern = dict(resources["AutomationRule"]["Properties"]["EventPattern"])
+    pattern["detail-type"] = parameters["AutomationEvents"]["Default"].split(",")  # the parameter as CloudFormation resolves it
+    stage_changed = json.loads((ROOT / "events" / "functions" / "notify_mql.json").read_text())
+    assert dev_template.matches(pattern, stage_changed)
+    assert not dev_template.matches(pattern, {**stage_changed, "source": "someone.else"})
+
+
+def test_the_template_with_an_automation_endpoint_passes_cfn_lint_as_cloudformation_receives_it(transformed):
+    on = json.loads(json.dumps(transformed))
+    on["Parameters"]["AutomationEndpoint"]["Default"] = "https://automation.example/hooks/leadscore"
+    for auth in ("API_KEY", "BASIC"):
+        on["Parameters"]["AutomationAuth"]["Default"] = auth
+        errors = [m for m in lint(json.dumps(on), regions=[REGION]) if m.rule.id.startswith("E")]
+        assert not errors, f"{auth}: {_format(errors)}"
