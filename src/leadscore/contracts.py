@@ -80,7 +80,8 @@ class LeadStageChanged(BaseModel):
     sequence: int | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
     recent: list[Activity] = Field(default_factory=list, max_length=50)
-    feedback: FeedbackGiven | None = None
+    # only on changes feedback made: a score-made change serializes as it always has (the CRM's body too)
+    feedback: FeedbackGiven | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class LeadStageChangedEvent(BaseModel):

@@ -99,10 +99,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
         recent=[Activity.model_construct(type=a.type, at=utc(a.at)) for a in recent_activity(state, 5)],
         feedback=feedback,
     )
-    dumped = detail.model_dump(mode="json")
-    if feedback is None:
-        del dumped["feedback"]  # a score-made change: the detail as it always was
-    return dumped
+    return detail.model_dump(mode="json")  # without `feedback` when there is none (contracts)
 
 
 class Worker:

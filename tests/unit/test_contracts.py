@@ -35,7 +35,7 @@ def test_the_detail_the_worker_builds_parses_back_to_itself():
     detail = transition_detail("e:ann", state, score, transition)
 
     parsed = LeadStageChanged.model_validate(detail)
-    assert parsed.model_dump(mode="json", exclude_unset=True) == detail  # `feedback` only when feedback made it
+    assert parsed.model_dump(mode="json") == detail  # no `feedback` key: feedback did not make this change
     assert json.loads(json.dumps(detail)) == detail  # plain JSON: the outbox and EventBridge carry it as text
 
 
