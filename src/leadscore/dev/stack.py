@@ -341,6 +341,7 @@ class DevStack:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_DEV": "false",
             **{f"WEBHOOK_SECRET_{s.upper()}": f"whsec_local_{s}" for s in SOURCES},
+            "SLACK_SIGNING_SECRET": "slack_local_signing_secret",  # POST /slack/interactions (docs/notifications.md)
         }
         env.update(local)
         for name, value in env.items():

@@ -51,6 +51,16 @@ def _lead_url(deps: Dependencies, lead_id: str) -> str | None:
     return alert_link(lead_id, lead_url_base=s.lead_url_base, api_url=s.api_url, api_token=s.api_token(), now=deps.clock())
 
 
+def _answers(deps: Dependencies, t: LeadStageChanged) -> dict[str, str] | None:
+    """An MQL email's signed Accept and Reject links (`links.answer_links`); None for other stages."""
+    from ..links import answer_links
+    from ..sales import ANSWERABLE
+
+    if t.to_stage not in ANSWERABLE:
+        return None
+    return answer_links(t.lead_id, api_url=deps.settings.api_url, api_token=deps.settings.api_token(), now=deps.clock())
+
+
 def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
     t = LeadStageChanged.model_validate(transition)
     alert = Alert(t, lead_url=_lead_url(deps, t.lead_id))
@@ -75,7 +85,7 @@ def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]
     from ..adapters.alerts import AlertMailer
     from . import mail
 
-    message = mail.message(Alert(t, lead_url=_lead_url(deps, t.lead_id)), sender, recipients)
+    message = mail.message(Alert(t, lead_url=_lead_url(deps, t.lead_id)), sender, recipients, _answers(deps, t))
     message_id = AlertMailer(deps.aws_client("sesv2")).send(sender, recipients, message)
     return {"status": "sent", "message_id": message_id}
 
