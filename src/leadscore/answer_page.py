@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from .display import STAGE_LABEL, person
-from .links import ANSWER_VALID_S, answer_path
+from .links import ANSWER_VALID_S, Answer, answer_path
 
 _STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1a202c;margin:0;background:#f7fafc}
@@ -45,7 +45,7 @@ def _document(title: str, body: str) -> str:
             f"<style>{_STYLE}</style></head>\n<body><main>\n{body}\n</main></body></html>\n")
 
 
-def confirm(view: dict[str, Any], lead_id: str, outcome: str, *, exp: str, sig: str, reasons: dict[str, str]) -> str:
+def confirm(view: dict[str, Any], lead_id: str, outcome: Answer, *, exp: str, sig: str, reasons: dict[str, str]) -> str:
     """The page a link opens: the lead, and the one button that records `outcome`. The form posts to the
     link's own path (`lead_id` as signed, which may be an alias of the lead `view` shows)."""
     name, title, company = person(view.get("facts") or {})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from typing import Literal
 from urllib.parse import quote, urlencode
 
 VALID_S = 30 * 86400
@@ -84,9 +85,10 @@ def alert_link(lead_id: str, *, lead_url_base: str | None, api_url: str | None, 
 
 ANSWER_VALID_S = 14 * 86400
 ANSWER_LABEL = b"leadscore feedback link v1"
+Answer = Literal["accepted", "rejected"]
 #: the path word of each outcome an email link may give, and back
-ANSWER_VERBS = {"accepted": "accept", "rejected": "reject"}
-ANSWER_OUTCOMES = {verb: outcome for outcome, verb in ANSWER_VERBS.items()}
+ANSWER_VERBS: dict[Answer, str] = {"accepted": "accept", "rejected": "reject"}
+ANSWER_OUTCOMES: dict[str, Answer] = {verb: outcome for outcome, verb in ANSWER_VERBS.items()}
 
 
 def answer_key(api_token: str) -> bytes:
@@ -98,12 +100,12 @@ def _answer_signature(key: bytes, lead_id: str, outcome: str, expires: int) -> s
     return hmac.new(key, f"v1.{outcome}.{expires}.{lead_id}".encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def answer_path(lead_id: str, outcome: str) -> str:
+def answer_path(lead_id: str, outcome: Answer) -> str:
     """`/sales/leads/<lead id>/<accept|reject>`: where an answer link points (and its form posts)."""
     return f"/sales/leads/{_path_id(lead_id)}/{ANSWER_VERBS[outcome]}"
 
 
-def answer_link(api_url: str, lead_id: str, outcome: str, key: bytes, *, now: float,
+def answer_link(api_url: str, lead_id: str, outcome: Answer, key: bytes, *, now: float,
                 valid_s: int = ANSWER_VALID_S) -> str:
     """A link that answers the alert about `lead_id` with `outcome` (`accepted`, `rejected`)."""
     expires = int(now) + valid_s
@@ -114,7 +116,7 @@ def answer_link(api_url: str, lead_id: str, outcome: str, key: bytes, *, now: fl
 def valid_answer_link(lead_id: str, outcome: str, exp: str | None, sig: str | None, key: bytes, *,
                       now: float) -> bool:
     """Whether `exp` and `sig` sign this outcome for this lead and have not expired. Never raises."""
-    if outcome not in ANSWER_VERBS or not exp or not sig or not _EXP.fullmatch(exp) or not _SIG.fullmatch(sig):
+    if outcome not in ANSWER_OUTCOMES.values() or not exp or not sig or not _EXP.fullmatch(exp) or not _SIG.fullmatch(sig):
         return False
     expires = int(exp)
     signed = hmac.compare_digest(_answer_signature(key, lead_id, outcome, expires), sig)

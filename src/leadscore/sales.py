@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .edge import BadRequest, Rejected, Unauthorized, describe_validation_error
+from .links import Answer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dependencies import Dependencies
@@ -173,6 +174,8 @@ def parse_block_actions(body: bytes) -> BlockActions:
     try:
         return BlockActions.model_validate_json(payloads[0])
     except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise BadRequest("payload is not valid JSON") from None
         raise BadRequest(describe_validation_error(exc, "payload")) from None
 
 
@@ -220,7 +223,7 @@ def _lead_id(value: str | None) -> str:
     return value
 
 
-def _answer(deps: Dependencies, payload: BlockActions, lead_id: str, outcome: str, reason: str | None,
+def _answer(deps: Dependencies, payload: BlockActions, lead_id: str, outcome: Answer, reason: str | None,
             original: list[dict[str, Any]], text: str, where: dict[str, Any]) -> dict[str, Any]:
     from .feedback import FeedbackIn, give_feedback
     from .notify import slack
@@ -243,7 +246,7 @@ def _answer(deps: Dependencies, payload: BlockActions, lead_id: str, outcome: st
 
 # -- the email's one-click links -----------------------------------------------------------------
 
-def _link_answer(deps: Dependencies, lead_id: str, verb: str, exp: str | None, sig: str | None) -> tuple[str, int] | int:
+def _link_answer(deps: Dependencies, lead_id: str, verb: str, exp: str | None, sig: str | None) -> tuple[Answer, int] | int:
     """(outcome, expiry) of a valid link, else the status of the page to show (404, 403)."""
     from . import links
 
@@ -300,7 +303,11 @@ def answer(deps: Dependencies, lead_id: str, verb: str, body: bytes) -> tuple[in
     try:
         result = give_feedback(deps, lead_id, given, source="email")
     except Rejected as exc:
-        return (404, page.no_such_lead()) if exc.status == 404 else (exc.status, page.refused(exc.message))
+        if exc.status == 404:
+            return 404, page.no_such_lead()
+        # 409: this email's answer id was used for the other answer (the other link, by a colleague)
+        message = "This alert was already answered the other way: nothing changed." if exc.status == 409 else exc.message
+        return exc.status, page.refused(message)
     logger.info("email answer", extra={"lead": lead_id, "outcome": result.outcome, "duplicate": result.duplicate})
     return 200, page.answered(result.outcome, reason, result.stage, duplicate=result.duplicate)
 

@@ -169,6 +169,8 @@ def answered_note(outcome: str, user_id: str, reason: str | None, stage: str, *,
 def refusal_note(status: int, message: str) -> str:
     if status == 404:
         return ":warning: This lead no longer exists (erased, or removed after a long time without activity)."
+    if status == 409:  # the message's feedback id was used for the other answer (two people, one alert)
+        return ":warning: This alert was already answered the other way: nothing changed."
     return f":warning: Not recorded: {escape(message)}"
 
 
