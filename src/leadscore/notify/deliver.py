@@ -15,6 +15,8 @@ Configuration (`leadscore.settings`; secrets from the environment locally, the s
 - CRM: `CRM_WEBHOOK_URL` and `CRM_WEBHOOK_SECRET`.
 - The "View lead" link (`links.py`): `<LEAD_URL_BASE>/<lead_id>` when `LEAD_URL_BASE` is set (a CRM),
   else the lead page on `API_URL`, signed with a key derived from `API_TOKEN`.
+- An MQL email's Accept/Reject links (`links.answer_links`): on `API_URL`, signed with a key derived from
+  `API_TOKEN`; Slack's Accept/Reject buttons need nothing here (`SalesFunction` answers them).
 - `CONSOLE_ALERTS=1` (the local stack): with no Slack webhook, print the alert instead.
 A channel with nothing configured for a stage skips it (logged, counted), it does not fail.
 """
