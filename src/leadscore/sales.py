@@ -167,7 +167,10 @@ def parse_block_actions(body: bytes) -> BlockActions:
     """The `payload=` field of Slack's form-encoded body, validated. BadRequest names what is wrong."""
     if len(body) > MAX_BODY:
         raise BadRequest(f"body is over {MAX_BODY} bytes")
-    form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+    except ValueError:  # more fields than a Slack body has
+        form = {}
     payloads = form.get("payload") or []
     if len(payloads) != 1:
         raise BadRequest("body must be application/x-www-form-urlencoded with one payload field")

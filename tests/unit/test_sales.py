@@ -12,10 +12,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from leadscore import links, sales, settings
+from leadscore.adapters.leads import InMemoryLeadStore
 from leadscore.contracts import LeadStageChanged
 from leadscore.dependencies import Dependencies
-from leadscore.edge import BadRequest, Unauthorized
+from leadscore.edge import BadRequest, Rejected, Unauthorized
 from leadscore.notify import mail, slack
 from leadscore.notify.alert import Alert
 from testbed.signing import sign_answer_link, sign_slack
@@ -228,3 +232,41 @@ def test_an_mql_email_carries_both_links_in_its_text_and_html():
     assert f"Accept: {answers['accepted']}" in text and f"Reject: {answers['rejected']}" in text
     for url in answers.values():
         assert f'href="{url.replace("&", "&amp;")}"' in markup
+
+
+# -- whatever a signed body holds, the answer is a 4xx ---------------------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+                    max_leaves=20)
+FIELDS = st.sampled_from(["type", "user", "container", "response_url", "actions", "message", "team", "channel"])
+
+
+def near_payloads():
+    """Slack's payload with some members replaced by arbitrary JSON: what a fuzzer of the shape would send."""
+    return st.dictionaries(FIELDS, JSON, max_size=4).map(lambda changes: {**CLICK, **changes})
+
+
+@settings_(max_examples=150, deadline=None)
+@given(body=st.binary(max_size=200) | st.builds(form, near_payloads()) | st.builds(form, JSON.map(json.dumps))
+       | st.text(max_size=80).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_any_signed_body_is_answered_or_refused_with_a_4xx_never_an_exception(body):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        settings.reset()
+        deps = Dependencies(settings.settings(), clock=lambda: float(NOW), leads_store=InMemoryLeadStore())
+
+        try:
+            sales.slack_interaction(deps, body, lowered(sign_slack(body, SIGNING_SECRET, timestamp=NOW)))
+        except Rejected as refused:
+            assert refused.status in (400, 401, 404, 409)
+
+
+def test_a_body_of_many_fields_is_a_bad_request():
+    body = b"&".join(b"f%d=1" % i for i in range(20)) + b"&" + form(CLICK)
+    deps = Dependencies(settings.settings(), clock=lambda: float(NOW))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        with pytest.raises(BadRequest):
+            sales.slack_interaction(deps, body, lowered(sign_slack(body, SIGNING_SECRET, timestamp=NOW)))
