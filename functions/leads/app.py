@@ -1,9 +1,9 @@
 """GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API;
-GET /leads/{id}/page: the lead page an alert links to.
+GET /leads/{id}/page: the lead page an alert links to; POST /leads/{id}/feedback: sales' verdict.
 
 Who may ask and what a query means: leadscore.leads_api (a bearer token on every
 API call; a signed link for the page). Answers are scored at the time of the
-request. Feedback and erasure come with a later issue.
+request. Feedback goes the one feedback path, leadscore.feedback.
 """
 
 from urllib.parse import unquote
@@ -39,6 +39,11 @@ def open_lead_page(id: str) -> Response:  # noqa: A002 (the route's name)
 def list_leads() -> dict:
     event = app.current_event
     return leads_api.list_leads(dependencies.current(), event.query_string_parameters, event.headers)
+
+
+@app.post("/leads/<id>/feedback")
+def post_feedback(id: str) -> dict:  # noqa: A002 (the route's name)
+    return leads_api.post_feedback(dependencies.current(), unquote(id), app.current_event)
 
 
 @app.exception_handler(Rejected)

@@ -218,7 +218,8 @@ def test_the_feedback_history_keeps_the_latest_twenty(store, deps, engine):
 
 
 def test_sql_by_score_records_acceptance_but_the_score_keeps_the_stage(store, engine):
-    text = ENGINE_YAML.replace("hysteresis: 10", "hysteresis: 10\n  sql_by: score")
+    text = ENGINE_YAML.replace("sql_by: either", "sql_by: score")
+    assert text != ENGINE_YAML
     scored = Engine(parse_model(text))
     qualify(store, scored)
 
