@@ -270,3 +270,18 @@ def test_a_body_of_many_fields_is_a_bad_request():
         mp.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
         with pytest.raises(BadRequest):
             sales.slack_interaction(deps, body, lowered(sign_slack(body, SIGNING_SECRET, timestamp=NOW)))
+
+
+def test_the_answer_page_escapes_what_the_lead_typed_and_posts_only_to_its_own_link():
+    from leadscore import answer_page
+
+    view = {"lead_id": LEAD, "stage": "mql", "score": 52.0,
+            "facts": {"name": "<script>alert(1)</script>", "job_title": '"><img src=x>', "company": "A & B"}}
+
+    page = answer_page.confirm(view, LEAD, "rejected", exp="1791209600", sig="ab" * 32, reasons=sales.REASONS)
+
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "A &amp; B" in page
+    assert f'<form method="post" action="/sales/leads/{LEAD}/reject">' in page
+    assert "form-action 'self'" in answer_page.HEADERS["Content-Security-Policy"]
+    assert "script-src" not in answer_page.HEADERS["Content-Security-Policy"]  # default-src 'none': no scripts

@@ -570,6 +570,8 @@ class DevStack:
             f"  webhooks      {base}/hooks/<source>     secrets: WEBHOOK_SECRET_<SOURCE> (e.g. {os.environ['WEBHOOK_SECRET_GENERIC']})",
             f"  leads API     {base}/leads?stage=mql    Authorization: Bearer {os.environ['API_TOKEN']}",
             f"  alerts        {slack}; their \"View lead\" opens {base}/leads/<id>/page",
+            f"  Slack buttons {base}/slack/interactions   signing secret: {os.environ.get('SLACK_SIGNING_SECRET', '')} "
+            "(a Slack app's Request URL: through a tunnel)",
             "",
             "Ctrl-C stops everything.",
         ]
