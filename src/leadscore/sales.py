@@ -62,7 +62,7 @@ _LEAD_ID = re.compile(r"(?:e|u|v):.{1,256}")  # our keys (identity.py): `v:` + a
 # -- Slack's block_actions payload (https://docs.slack.dev/reference/interaction-payloads/block_actions-payload)
 
 class _Slack(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # built on the first Slack request
 
 
 class SlackUser(_Slack):
