@@ -51,6 +51,10 @@ class FeedbackGiven(BaseModel):
     feedback_id: str = Field(min_length=1, max_length=100)
 
 
+#: our lead keys: a two-character prefix (`u:`, `v:`, …) and a sender's id of at most 256 (scoring_core.events)
+MAX_LEAD_ID = 2 + 256
+
+
 class LeadStageChanged(BaseModel):
     """The `detail` of a `LeadStageChanged` event: the lead, its score and why, and the change.
 
@@ -60,7 +64,7 @@ class LeadStageChanged(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    lead_id: str = Field(min_length=1, max_length=200)
+    lead_id: str = Field(min_length=1, max_length=MAX_LEAD_ID)
     email: str | None = Field(default=None, max_length=320)
     from_stage: Stage
     to_stage: Stage

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from .contracts import MAX_LEAD_ID
 from .edge import Conflict, NotFound
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 Source = Literal["api", "slack", "email"]
 MAX_REASON = 500
 MAX_BY = 200
-MAX_KEY = 300  # a lead key is a prefix and an id of at most 256 characters (scoring_core.events)
 MAX_ATTEMPTS = 5  # lost races (concurrent stage changes or feedback on the lead) before giving up
 _FEEDBACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}\Z")
 
@@ -104,7 +104,7 @@ def give_feedback(deps: Dependencies, lead_key: str, given: FeedbackIn, *, sourc
     from .contracts import FeedbackGiven
     from .worker import transition_detail
 
-    if not lead_key or len(lead_key) > MAX_KEY:
+    if not lead_key or len(lead_key) > MAX_LEAD_ID:  # no lead has such a key
         raise NotFound("no such lead")
     store, engine = deps.leads_store, deps.engine
     feedback_id = given.feedback_id or new_feedback_id()

@@ -216,3 +216,34 @@ def test_the_log_holds_neither_who_gave_feedback_nor_why_nor_the_leads_address(a
     assert "feedback recorded" in logged  # it is logged, by kind
     for secret in ("rude-reason-7", "sam.seller", "ann@acme.example", TOKEN):
         assert secret not in logged
+
+
+def test_the_in_memory_store_records_feedback_as_dynamodb_does(api):
+    """The unit tests' store (tests/unit/test_feedback.py) against the real one, over one sequence of feedback."""
+    from leadscore import dependencies
+    from leadscore.adapters.leads import OUTBOX, InMemoryLeadStore, unpack_detail
+    from leadscore.adapters.leads.codec import plain
+    from leadscore.dependencies import Dependencies
+    from leadscore.feedback import FeedbackIn, give_feedback
+
+    qualify()
+    real = dependencies.current()
+    memory = Dependencies(real.settings, clock=lambda: 1_800_000_000.0, leads_store=InMemoryLeadStore(), engine=real.engine)
+    dynamo = Dependencies(real.settings, clock=lambda: 1_800_000_000.0)
+    memory.leads_store.items[ANN] = plain(dynamo.leads_store.get(ANN))
+    memory.leads_store.items[ANN].pop(OUTBOX, None)
+    steps = [FeedbackIn(outcome="accepted", by="Sam", feedback_id="s1"), FeedbackIn(outcome="accepted", feedback_id="s2"),
+             FeedbackIn(outcome="accepted", feedback_id="s1"), FeedbackIn(outcome="lost", reason="budget cut"),
+             FeedbackIn(outcome="won", feedback_id="s3")]
+    answers = {}
+    for name, deps in (("memory", memory), ("dynamo", dynamo)):
+        answers[name] = [{k: v for k, v in give_feedback(deps, ANN, given, source="api").as_json().items()
+                          if k != "feedback_id"} for given in steps]
+    assert answers["memory"] == answers["dynamo"]
+
+    mine, theirs = memory.leads_store.get(ANN), plain(dynamo.leads_store.get(ANN))
+    fields = ("stage", "tr", "pinned", "recycled", "fbn", "qstage", "score")
+    assert {k: mine.get(k) for k in fields} == {k: theirs.get(k) for k in fields}
+    assert [{k: v for k, v in e.items() if k != "id"} for e in mine["fb"]] == [
+        {k: v for k, v in e.items() if k != "id"} for e in theirs["fb"]]
+    assert unpack_detail(mine[OUTBOX])["transition_id"] == unpack_detail(dynamo.leads_store.get(ANN)[OUTBOX])["transition_id"]

@@ -51,6 +51,15 @@ def test_a_change_made_by_feedback_says_so_and_parses_back_to_itself():
     assert LeadStageChanged.model_validate(detail).model_dump(mode="json") == detail
 
 
+def test_a_lead_keyed_by_the_longest_user_id_a_sender_may_send_still_gets_its_alert():
+    state, score, transition = qualified_lead()
+    longest = "u:" + "x" * Event.model_fields["lead_id"].metadata[-1].max_length  # `u:` + a 256-character userId
+
+    detail = transition_detail(longest, state, score, transition)
+
+    assert LeadStageChanged.model_validate(detail).lead_id == longest  # the notifiers take it, not park it
+
+
 def test_the_detail_carries_the_designs_fields_and_what_an_alert_shows():
     state, score, transition = qualified_lead()
 
