@@ -239,11 +239,11 @@ def test_a_bad_signature_a_stale_timestamp_or_garbage_is_refused_and_changes_not
 
 # -- email ------------------------------------------------------------------------------------------
 
-def email_for(world, name: str):
+def email_for(world, name: str, headline: str = "New MQL"):
     def found():
         for m in sent_emails():
             message, text, markup = parts(m.raw_data)
-            if message["Subject"].startswith(f"[leadscore] New MQL: {name}"):
+            if message["Subject"].startswith(f"[leadscore] {headline}: {name}"):
                 return message, text, markup
         return None
 
@@ -284,6 +284,8 @@ def test_the_email_alert_carries_accept_and_reject_links_whose_page_records_noth
 
     assert status == 200 and "<h1>Accepted</h1>" in done.decode()
     assert lead(world, lead_id)["stage"] == "sql"
+    _, sql_text, sql_markup = email_for(world, "Lea Roux", "New SQL")  # the SQL alert: nothing left to answer
+    assert "/sales/leads/" not in sql_text and "/sales/leads/" not in sql_markup
 
     status, _, again = call(world, "POST", path, form, {"Content-Type": "application/x-www-form-urlencoded"})
 
