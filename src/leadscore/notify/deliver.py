@@ -167,4 +167,7 @@ def notify(deps: Dependencies, channel: str, event: dict[str, Any], context: Any
     deliver, config = _idempotent(deps, channel)
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
-    return deliver(transition=changed.detail.model_dump(mode="json"))
+    # `feedback` is absent, not null, when the score made the change (contracts.LeadStageChanged): the CRM's body
+    # stays the transition as documented
+    absent = {"feedback"} if changed.detail.feedback is None else None
+    return deliver(transition=changed.detail.model_dump(mode="json", exclude=absent))
