@@ -194,6 +194,7 @@ def export_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | N
             "last_transition": unpack_detail(lead["ob"]) if lead.get("ob") is not None else None,
         },
         "score": {k: view[k] for k in ("fit", "engagement", "score", "grade", "band", "reasons")},
+        "feedback": [plain(entry) for entry in lead.get("fb") or []],
         "alerts": alerts.find(transition_ids(holdings)) if alerts else [],
         "stored": {k: stored(item) for k, item in items.items()},
     }
