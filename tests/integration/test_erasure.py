@@ -165,3 +165,23 @@ def test_the_erasure_log_holds_no_email_key_or_visitor_id(api, capsys, caplog):
     for needle in (EMAIL, KEY, *VISITORS):
         assert needle not in logged
 
+
+
+def test_a_console_origin_may_erase_and_export_cross_origin_and_no_other_origin_may(api, monkeypatch):
+    from leadscore import settings
+
+    monkeypatch.setenv("CONSOLE_ORIGINS", "https://console.relaywise.example")
+    settings.reset()
+
+    def preflight(path, origin, method):
+        headers = {"Origin": origin, "Access-Control-Request-Method": method,
+                   "Access-Control-Request-Headers": "authorization"}
+        return invoke("LeadsFunction", path, method="OPTIONS", headers=headers)["headers"]
+
+    erase = preflight(f"/leads/{KEY}", "https://console.relaywise.example", "DELETE")
+    export = preflight(f"/leads/{KEY}/export", "https://console.relaywise.example", "GET")
+    elsewhere = preflight(f"/leads/{KEY}", "https://evil.example", "DELETE")
+
+    assert "DELETE" in erase["Access-Control-Allow-Methods"]
+    assert export["Access-Control-Allow-Origin"] == "https://console.relaywise.example"
+    assert "Access-Control-Allow-Origin" not in elsewhere
