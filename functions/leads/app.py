@@ -1,11 +1,12 @@
 """GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API;
-DELETE /leads/{id}, GET /leads/{id}/export: erasure and access;
-GET /leads/{id}/page: the lead page an alert links to.
+GET /leads/{id}/page: the lead page an alert links to; POST /leads/{id}/feedback: sales' verdict;
+DELETE /leads/{id}, GET /leads/{id}/export: erasure and access.
 
 Who may ask and what a query means: leadscore.leads_api (a bearer token on every
 API call; a signed link for the page). Answers are scored at the time of the
-request. DELETE /leads/{id} erases a lead and GET /leads/{id}/export returns all
-that is held about it (GDPR articles 17 and 15; docs/data-model.md, Erasure).
+request. Feedback goes the one feedback path, leadscore.feedback. DELETE /leads/{id}
+erases a lead and GET /leads/{id}/export returns all that is held about it (GDPR
+articles 17 and 15; docs/data-model.md, Erasure).
 """
 
 from urllib.parse import unquote
@@ -63,6 +64,11 @@ def export_lead(id: str) -> dict:  # noqa: A002 (the route's name)
 
     logger.info("lead exported", extra={"key_digest": key_digest(unquote(id))})
     return answer
+
+
+@app.post("/leads/<id>/feedback")
+def post_feedback(id: str) -> dict:  # noqa: A002 (the route's name)
+    return leads_api.post_feedback(dependencies.current(), unquote(id), app.current_event)
 
 
 @app.exception_handler(Rejected)

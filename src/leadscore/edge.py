@@ -1,7 +1,7 @@
 """The HTTP edge every route shares: what a request is refused with, and how that is answered.
 
 - `Rejected` and its kinds (`BadRequest` 400, `Unauthorized` 401, `NotFound` 404,
-  `UnknownSource` 404): raised by parsers, signature checks and the leads API;
+  `UnknownSource` 404, `Conflict` 409): raised by parsers, signature checks and the leads API;
 - `rejection(exc)`: the one mapping of a `Rejected` to its HTTP answer, `{"error": ...}`
   (a 401 says no more than "unauthorized");
 - `json_response`, `not_queued` (503: senders retry), `raw_body` (the body as sent);
@@ -59,6 +59,13 @@ class NotFound(Rejected):
 
 class UnknownSource(NotFound):
     """A webhook source or SDK call we do not know: 404."""
+
+
+class Conflict(Rejected):
+    """A request at odds with what was recorded before (an idempotency key reused for
+    something else): 409. Sending it again as it is will not succeed."""
+
+    status = 409
 
 
 #: Segment's `code` for each status (its SDKs read `code` and `message`)

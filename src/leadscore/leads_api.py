@@ -7,7 +7,10 @@ the answer is scored at `deps.clock()` (leadscore.views). Refusals raise
 - `Authorization: Bearer <API_TOKEN>` on every API call, else 401; an unset token
   refuses everything rather than letting everyone in;
 - the lead page takes a signed link instead (`leadscore.links`), so a browser opens
-  it; a bad or expired link is a 403 page, a lead that is gone a 404 page.
+  it; a bad or expired link is a 403 page, a lead that is gone a 404 page;
+- `POST /leads/{id}/feedback` takes a `leadscore.feedback.FeedbackIn` JSON body (400 naming
+  the field when it is not one, 409 for a feedback id used for another outcome) and goes
+  the one feedback path, `leadscore.feedback.give_feedback`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_FEEDBACK_BODY = 16 * 1024  # a FeedbackIn is well under 1 KB
 
 
 def authorize(headers: Mapping[str, str] | None, token: str | None) -> None:
@@ -198,3 +202,22 @@ def export_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | N
         "alerts": alerts.find(transition_ids(holdings)) if alerts else [],
         "stored": {k: stored(item) for k, item in items.items()},
     }
+
+
+def post_feedback(deps: Dependencies, lead_id: str, event: Any) -> dict[str, Any]:
+    """`POST /leads/{id}/feedback`: sales' verdict on the lead `{id}` (any of its keys), `FeedbackResult` as JSON.
+    `event` is the API Gateway request (its headers and body)."""
+    authorize(event.headers, deps.settings.api_token())
+    from pydantic import ValidationError
+
+    from .edge import describe_validation_error, raw_body
+    from .feedback import FeedbackIn, give_feedback
+
+    body = raw_body(event)
+    if len(body) > MAX_FEEDBACK_BODY:
+        raise BadRequest(f"body is larger than {MAX_FEEDBACK_BODY} bytes")
+    try:
+        given = FeedbackIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error(exc)) from None
+    return give_feedback(deps, lead_id, given, source="api").as_json()

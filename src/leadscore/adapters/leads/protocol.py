@@ -42,6 +42,7 @@ IDS = "ids"  # the aliases a lead's events named (SS), so an erasure finds every
 # An erased key's tombstone outlives every event that can still arrive for it: the events
 # queue keeps a message 4 days, its dead-letter queue 14 (a redrive brings them back).
 TOMBSTONE_S = 18 * 86400
+FEEDBACK_KEPT = 20  # sales' feedbacks kept on a lead (`fb`), the latest; older ones are dropped
 
 
 @dataclass
@@ -148,6 +149,14 @@ class LeadTable(LeadReader, Protocol):
                           now: float) -> tuple[bool, dict[str, Any]]:
         """Write a stage change if the lead's transition counter is still `expected_transitions`:
         (recorded, the lead's item: new when recorded, current when not)."""
+        ...
+
+    def record_feedback(self, key: str, state: LeadState, expected_transitions: int, history: list[dict[str, Any]],
+                        expected_feedbacks: int, detail: dict[str, Any] | None, now: float) -> tuple[bool, dict[str, Any]]:
+        """Write sales' feedback (pin, recycled mark, the bounded history `history`, the feedback
+        counter `fbn`) and, with `detail`, the stage change it made, if the lead's transition counter
+        is still `expected_transitions` and its feedback counter `expected_feedbacks`: (recorded,
+        the lead's item: new when recorded, current when not)."""
         ...
 
     def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:
