@@ -29,9 +29,12 @@ def api(notify, monkeypatch):
     return notify
 
 
-def call(method, path, token=TOKEN, **path_parameters):
+def call(method, path, token=TOKEN, body=None, **path_parameters):
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    response = invoke("LeadsFunction", path, method=method, headers=headers, path_parameters=path_parameters)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    response = invoke("LeadsFunction", path, method=method, headers=headers, path_parameters=path_parameters,
+                      body=json.dumps(body).encode() if body is not None else b"")
     return response["statusCode"], json.loads(response["body"] or "null")
 
 
@@ -73,6 +76,9 @@ def everything_stored(api) -> str:
 
 def test_an_erased_lead_leaves_no_email_key_or_visitor_id_in_any_table(api):
     erin_qualifies(api)
+    feedback = {"outcome": "accepted", "by": "Sam Seller", "reason": "called Erin", "feedback_id": "fb-1"}
+    assert call("POST", f"/leads/{KEY}/feedback", body=feedback, id=KEY)[0] == 200
+    assert [invoke_notifier("slack", event)["status"] for event in captured(api)] == ["printed"]  # the SQL alert
     before = everything_stored(api)
     assert EMAIL in before and KEY in before and all(v in before for v in VISITORS)
     assert set(template_tables(api)) == {"LeadsTable", "AlertsTable"}
@@ -80,9 +86,9 @@ def test_an_erased_lead_leaves_no_email_key_or_visitor_id_in_any_table(api):
     status, answer = call("DELETE", f"/leads/v:{VISITORS[1]}", id=f"v:{VISITORS[1]}")  # any key of the lead
 
     assert status == 200
-    assert answer == {"erased": True, "removed": {"leads": 1, "identities": 2, "tombstones": 3, "alerts": 1}}
+    assert answer == {"erased": True, "removed": {"leads": 1, "identities": 2, "tombstones": 3, "alerts": 2}}
     after = everything_stored(api)
-    for needle in (EMAIL, KEY, KEY[2:], *VISITORS, "Erin"):
+    for needle in (EMAIL, KEY, KEY[2:], *VISITORS, "Erin", "Sam Seller"):
         assert needle not in after
     assert call("GET", f"/leads/{KEY}", id=KEY)[0] == 404
 
@@ -122,8 +128,9 @@ def test_events_from_before_the_erasure_that_arrive_after_it_do_not_bring_the_le
     assert call("GET", f"/leads/v:{VISITORS[0]}", id=f"v:{VISITORS[0]}")[0] == 404
 
 
-def test_the_export_holds_the_facts_identities_activity_stage_and_alerts(api):
+def test_the_export_holds_the_facts_identities_activity_stage_feedback_and_alerts(api):
     erin_qualifies(api)
+    assert call("POST", f"/leads/{KEY}/feedback", body={"outcome": "accepted", "feedback_id": "fb-1"}, id=KEY)[0] == 200
 
     status, export = call("GET", f"/leads/v:{VISITORS[0]}/export", id=f"v:{VISITORS[0]}")
 
@@ -135,8 +142,10 @@ def test_the_export_holds_the_facts_identities_activity_stage_and_alerts(api):
     assert export["facts"]["first_name"]["value"] == "Erin"
     assert export["activity"]["events"] == 5
     assert export["activity"]["by_type"] == {"page_view": 3, "identify": 1, "demo_requested": 1}
-    assert export["stage"]["current"] == "mql" and export["stage"]["transitions"] == 1
-    assert [(a["channel"], a["status"]) for a in export["alerts"]] == [("slack", "COMPLETED")]
+    assert export["stage"]["current"] == "sql" and export["stage"]["transitions"] == 2
+    assert export["stage"]["last_transition"]["to_stage"] == "sql"
+    assert [f["outcome"] for f in export["feedback"]] == ["accepted"]
+    assert [(a["channel"], a["status"]) for a in export["alerts"]] == [("slack", "COMPLETED")]  # the MQL alert
     assert set(export["stored"]) == {KEY, *(f"v:{v}" for v in VISITORS)}
     # reading is not erasing
     assert call("GET", f"/leads/{KEY}", id=KEY)[0] == 200

@@ -1,5 +1,6 @@
 """`leadscore outcomes export` on the local stack: leads driven through the API (the SDK routes and
-the pixel), their outcomes from stages, exported, then calibrated and backtested unchanged."""
+the pixel), their outcomes from stages and from sales' feedback (POST /leads/{id}/feedback),
+exported, then calibrated and backtested unchanged."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from tests.support.local_stack import http_call, running_stack
 from tests.support.polling import wait_until
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-CONVERTERS, OTHERS, OPEN = 22, 22, 2  # calibrate wants 20 leads on each side of a value it learns from
+CONVERTERS, OTHERS, OPEN = 22, 22, 4  # calibrate wants 20 leads on each side of a value it learns from
+# of the OPEN leads (identified, no outcome from a stage), sales' feedback decides these
+FEEDBACK = {0: "won", 1: "rejected", 2: "lost"}
 
 
 @pytest.fixture
@@ -62,16 +65,32 @@ def drive_leads(s) -> dict[str, str]:
             post(s, "/v1/batch", {"batch": [{"type": "identify", "anonymousId": vid, "traits": traits}]}, public)
             expected[email] = "not_converted"
         else:
+            traits = {"email": email, "title": "Marketing Manager", "company_size": 50, "industry": "retail"}
+            post(s, "/v1/identify", {"anonymousId": vid, "traits": traits}, public)
             post(s, "/v1/page", {"anonymousId": vid, "properties": {"url": "https://relaywise.example/blog"}}, public)
             expected[email] = "unknown"
     return expected
 
 
+def give_feedback(s, expected: dict[str, str]) -> None:
+    """Sales' verdicts on the open leads, through the API: won converts, rejected and lost do not."""
+    token = {"Authorization": f"Bearer {s.settings['API_TOKEN']}", "Content-Type": "application/json"}
+    open_leads = [email for email, outcome in expected.items() if outcome == "unknown"]
+    for i, outcome in FEEDBACK.items():
+        email = open_leads[i]
+        lead = wait_until(lambda e=email: (lambda st, _, b: json.loads(b) if st == 200 else None)(
+            *http_call(s, "GET", f"/leads?email={e}", headers=token)))
+        body = json.dumps({"outcome": outcome, "by": "Sam Seller", "feedback_id": f"fb-{i}"}).encode()
+        status, _, answer = http_call(s, "POST", f"/leads/{lead['lead_id']}/feedback", body, token)
+        assert status == 200, answer
+        expected[email] = "converted" if outcome == "won" else "not_converted"
+
+
 def settled(s, expected: dict[str, str]) -> bool:
-    """Every lead with an outcome has reached its stage."""
+    """Every lead whose outcome a stage makes has reached it."""
     token = {"Authorization": f"Bearer {s.settings['API_TOKEN']}"}
     want = {"converted": "customer", "not_converted": "disqualified"}
-    for email, outcome in expected.items():
+    for email, outcome in list(expected.items())[:CONVERTERS + OTHERS]:
         if outcome in want:
             status, _, body = http_call(s, "GET", f"/leads?email={email}", headers=token)
             if status != 200 or json.loads(body)["stage"] != want[outcome]:
@@ -82,17 +101,21 @@ def settled(s, expected: dict[str, str]) -> bool:
 def test_exported_outcomes_calibrate_and_backtest_unchanged(local, tmp_path, monkeypatch, capsys):
     expected = drive_leads(local)
     wait_until(lambda: settled(local, expected), timeout=120, every=0.5)
+    give_feedback(local, expected)
     out = tmp_path / "outcomes"
 
     # the table and the endpoint from the environment the local stack set, as other commands find them
     assert main(["outcomes", "export", "--out", str(out)]) == 0
 
     rows = list(csv.DictReader((out / "outcomes.csv").open(encoding="utf-8")))
-    assert len(rows) == CONVERTERS + OTHERS  # no outcome yet: left out by default
-    assert sum(r["outcome"] == "converted" for r in rows) == CONVERTERS
-    assert all(r["stage"] == ("customer" if r["outcome"] == "converted" else "disqualified") for r in rows)
+    assert len(rows) == CONVERTERS + OTHERS + len(FEEDBACK)  # no outcome yet: left out by default
+    assert sum(r["outcome"] == "converted" for r in rows) == CONVERTERS + 1  # the customers and the won deal
+    assert sum(r["outcome"] == "not_converted" for r in rows) == OTHERS + 2  # the students, rejected and lost
+    assert all(r["outcome"] == "converted" for r in rows if r["stage"] == "customer")
+    assert all(r["outcome"] == "not_converted" for r in rows if r["stage"] == "disqualified")
+    assert any(r["stage"] not in ("customer", "disqualified") and r["outcome"] == "not_converted" for r in rows)  # lost
     text = (out / "outcomes.csv").read_text(encoding="utf-8")
-    assert "@" not in text  # no email addresses
+    assert "@" not in text and "Sam Seller" not in text  # no email addresses, no names
     assert all(r["lead_id"].startswith("e:") for r in rows)
     converter = next(r for r in rows if r["outcome"] == "converted")
     assert converter["fact_job_title"] == "VP Marketing" and int(converter["events_page_view"]) == 2
@@ -116,7 +139,7 @@ def test_exported_outcomes_calibrate_and_backtest_unchanged(local, tmp_path, mon
 
     assert main(["outcomes", "export", "--out", str(tmp_path / "all"), "--unknown", "negative"]) == 0
     everyone = list(csv.DictReader((tmp_path / "all" / "outcomes.csv").open(encoding="utf-8")))
-    assert len(everyone) == len(expected) and sum(r["outcome"] == "unknown" for r in everyone) == OPEN
+    assert len(everyone) == len(expected) and sum(r["outcome"] == "unknown" for r in everyone) == OPEN - len(FEEDBACK)
     capsys.readouterr()
 
 
