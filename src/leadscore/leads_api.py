@@ -8,15 +8,22 @@ the answer is scored at `deps.clock()` (leadscore.views). Refusals raise
   refuses everything rather than letting everyone in;
 - the lead page takes a signed link instead (`leadscore.links`), so a browser opens
   it; a bad or expired link is a 403 page, a lead that is gone a 404 page.
+
+`Lead`, `LeadSummary` and `LeadList` are the answers' contract: the handler's routes
+return them (powertools validates each answer against them) and the OpenAPI document
+describes them (leadscore.openapi, docs/api.md). A field `views.lead_view` adds must be
+added here too, or the answer fails its own contract.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from scoring_core.stages import QUALIFIED as LISTED_STAGES  # what `GET /leads?stage=` lists: the ByStage index holds them
+from scoring_core.stages import Stage
 
 from .edge import BadRequest, NotFound, Unauthorized
 
@@ -25,6 +32,59 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+#: `LISTED_STAGES` as a type (tests/unit/test_openapi.py checks the two agree)
+ListedStage = Literal["mql", "sql", "customer"]
+
+_Time = Annotated[str | None, Field(description="ISO 8601 in UTC (`2026-11-01T10:00:00Z`); null when never")]
+
+
+class Contribution(BaseModel):
+    """One rule's points in the score (negative for a penalty)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rule: str
+    points: float
+
+
+class RecentEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    at: _Time
+
+
+class LeadSummary(BaseModel):
+    """A lead as `GET /leads?stage=` lists it: its score now, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str = Field(description="the lead's key: `e:<keyed hash of the email>` or `v:<visitor id>`")
+    email: str | None
+    stage: Stage
+    stage_changed_at: _Time
+    fit: float
+    engagement: float
+    score: float = Field(description="fit + engagement, decayed to the time of the request")
+    grade: str
+    band: str
+    reasons: list[Contribution]
+    disqualified_by: list[str]
+    last_seen: _Time
+
+
+class Lead(LeadSummary):
+    """A lead in full (`GET /leads/{id}`, `GET /leads?email=`)."""
+
+    facts: dict[str, Any] = Field(description="what is known about the person and the company, by trait name")
+    identities: list[str] = Field(description="every key that names this lead (its own and merged aliases)")
+    first_seen: _Time
+    events: int
+    recent: list[RecentEvent]
+
+
+class LeadList(BaseModel):
+    """`GET /leads?stage=`: hottest first."""
+
+    model_config = ConfigDict(extra="forbid")
+    leads: list[LeadSummary]
 
 
 def authorize(headers: Mapping[str, str] | None, token: str | None) -> None:
@@ -46,35 +106,30 @@ def get_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | None
     return view
 
 
-def list_leads(deps: Dependencies, query: Mapping[str, str] | None, headers: Mapping[str, str] | None) -> dict[str, Any]:
-    """`GET /leads?email=` (that lead, in full) or `GET /leads?stage=&limit=` (hottest first, in brief)."""
+def list_leads(deps: Dependencies, headers: Mapping[str, str] | None, *, email: str | None = None,
+               stage: str | None = None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    """`GET /leads?email=` (that lead, in full) or `GET /leads?stage=&limit=` (hottest first, in brief).
+
+    `stage` and `limit` arrive validated by the route's signature (a `ListedStage`, 1 to `MAX_LIMIT`)."""
     from .views import lead_at, leads_at_stage
 
     authorize(headers, deps.settings.api_token())
-    query = query or {}
     now = deps.clock()
-    if "email" in query:
+    if email is not None:
         from scoring_core.events import normalize_email
 
         from .identity import email_key
 
         try:
-            email = normalize_email(query["email"])
+            email = normalize_email(email)
         except ValueError:
             raise BadRequest("email is not an email address") from None
         view = lead_at(deps.leads_store, deps.engine, email_key(email, deps.settings.lead_key_secret()), now)
         if view is None:
             raise NotFound("no lead with this email")
         return view
-    stage = query.get("stage")
     if stage not in LISTED_STAGES:
         raise BadRequest("give ?email= or ?stage= (one of mql, sql, customer)")
-    try:
-        limit = int(query.get("limit", str(DEFAULT_LIMIT)))
-    except ValueError:
-        raise BadRequest("limit must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
     return {"leads": leads_at_stage(deps.leads_store, deps.engine, stage, limit, now)}
 
 
