@@ -63,6 +63,7 @@ def open_lead_page(id: LeadKey,  # noqa: A002 (the route's name)
 
 
 @app.get("/leads", summary="Qualified leads, hottest first (?stage=), or the lead with an email (?email=)",
+         description="Give `email` or `stage` (with `email`, `stage` and `limit` are ignored); neither is a 400.",
          tags=["leads"], security=TOKEN,
          responses={**openapi.answer("`?email=`: that lead in full; `?stage=`: the list"), **openapi.errors(400, 401, 404)})
 def list_leads(email: Annotated[Optional[str], Query(description="the lead with this email, in full")] = None,

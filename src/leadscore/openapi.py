@@ -178,7 +178,9 @@ def _schema(app: APIGatewayHttpResolver) -> dict[str, Any]:
 
 def _add_preflight(path: str, path_item: dict[str, Any], allowed: str) -> None:
     """The OPTIONS a browser sends first: powertools' CORS answers it (leadscore.cors), no route function."""
-    parameters = {(p["name"], p["in"]): p for op in path_item.values() for p in op.get("parameters", ()) if p["in"] == "path"}
+    # a preflight is answered for any value of a path parameter: plain strings here
+    parameters = {(p["name"], p["in"]): {"name": p["name"], "in": "path", "required": True, "schema": {"type": "string"}}
+                  for op in path_item.values() for p in op.get("parameters", ()) if p["in"] == "path"}
     tags = next(iter(path_item.values())).get("tags", [])
     path_item["options"] = {"tags": tags, "summary": "CORS preflight", "operationId": "preflight_" + re.sub(r"\W+", "_", path).strip("_"),
                             **({"parameters": list(parameters.values())} if parameters else {}),

@@ -70,6 +70,15 @@ def test_every_answer_conforms_to_the_contract(contract):
     assert not failures, "\n\n".join(failures)
 
 
+def test_a_method_the_document_does_not_list_gets_the_gateways_404(stack, contract):
+    # as API Gateway: a method no route has matches no route (not http.server's 501 for methods it lacks)
+    base = f"http://127.0.0.1:{stack.port}"
+    for path in ("/t.gif", "/v1/batch", "/hooks/generic", "/leads/v:1", "/openapi.json"):
+        for method in ("TRACE", "PUT"):
+            answer = requests.request(method, base + path, timeout=10)
+            assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"}), (method, path)
+
+
 def test_a_scored_lead_conforms_to_the_contract(stack, contract):
     # generated ids name no lead: one that exists, in full, by email and in the stage list, checked the same way
     base = f"http://127.0.0.1:{stack.port}"

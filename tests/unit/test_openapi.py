@@ -86,3 +86,20 @@ def test_the_ingest_functions_never_load_the_contract():
         out = subprocess.run([sys.executable, "-c", code, str(ROOT / "functions" / function)],
                              capture_output=True, text=True, check=True).stdout
         assert out.strip() == "[]", function
+
+
+@pytest.mark.parametrize("function, path, status, content_type", [
+    ("CollectFunction", "/v1/\U0001eb98", 404, "application/json"),
+    ("HooksFunction", "/hooks/\U0001eb98", 404, "application/json"),
+    ("LeadsFunction", "/leads/\U0001eb98", 404, "application/json"),
+    ("LeadsFunction", "/leads/\U0001eb98/page", 403, "text/html"),  # the bad-link page, as for any id no link names
+])
+def test_a_path_the_router_does_not_match_still_gets_the_documented_answer(function, path, status, content_type):
+    # API Gateway hands any segment to {kind}, {source}, {id}; powertools' pattern refuses non-ASCII ones
+    answer = invoke(function, path, method="GET" if function == "LeadsFunction" else "POST",
+                    headers={"Authorization": "Bearer t"})
+
+    assert answer["statusCode"] == status
+    assert answer["headers"]["Content-Type"].startswith(content_type)
+    if content_type == "application/json":
+        assert set(json.loads(answer["body"])) >= {"error"}
