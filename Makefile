@@ -25,8 +25,12 @@ $(STAMP): $(LOCK) pyproject.toml
 run: $(STAMP)
 	$(BIN)/leadscore dev
 
+# pytest-xdist: one worker per core; --dist loadscope keeps each module (and its local stack or
+# fitted model, module-scoped fixtures) on one worker. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP) $(BUILD_STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 # ruff over the repository and mypy over the paths pyproject.toml names (both configured there)
 lint: $(STAMP)

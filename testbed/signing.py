@@ -72,3 +72,20 @@ def sign_pixel_hit(lead_key_secret: str, lid: str, event: str, campaign: str = "
     key = hmac.new(lead_key_secret.encode("utf-8"), b"leadscore pixel v1", hashlib.sha256).digest()
     message = "\n".join(["v1", expires, event, lid, campaign]).encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def sign_slack(body: bytes, signing_secret: str, *, timestamp: int | None = None) -> dict[str, str]:
+    """What Slack adds to a request to an app's Request URL (docs.slack.dev, "Verifying requests from
+    Slack"): `X-Slack-Request-Timestamp: <unix>`, `X-Slack-Signature: v0=<hex HMAC-SHA256("v0:<t>:<body>")>`;
+    interactivity bodies are form-encoded (`payload=<JSON>`)."""
+    t = _now(timestamp)
+    signature = "v0=" + _digest(signing_secret, f"v0:{t}:".encode("ascii") + body).hex()
+    return {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(t),
+            "X-Slack-Signature": signature}
+
+
+def sign_answer_link(api_token: str, lead_id: str, outcome: str, expires: int) -> str:
+    """The `sig` of an email alert's Accept/Reject link, written from docs/notifications.md alone:
+    hex HMAC-SHA256 over `v1.<outcome>.<exp>.<lead id>`, keyed by HMAC-SHA256(API_TOKEN, "leadscore feedback link v1")."""
+    key = hmac.new(api_token.encode("utf-8"), b"leadscore feedback link v1", hashlib.sha256).digest()
+    return hmac.new(key, f"v1.{outcome}.{expires}.{lead_id}".encode("utf-8"), hashlib.sha256).hexdigest()

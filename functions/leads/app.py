@@ -1,10 +1,11 @@
 """GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API;
-GET /leads/{id}/page: the lead page an alert links to; GET /openapi.json and GET /docs:
-the whole HTTP API's contract and its Swagger UI (leadscore.openapi, docs/api.md).
+GET /leads/{id}/page: the lead page an alert links to; POST /leads/{id}/feedback: sales' verdict;
+GET /openapi.json and GET /docs: the whole HTTP API's contract and its Swagger UI
+(leadscore.openapi, docs/api.md).
 
 Who may ask and what a query means: leadscore.leads_api (a bearer token on every
 API call; a signed link for the page). Answers are scored at the time of the
-request. Feedback and erasure come with a later issue.
+request. Feedback goes the one feedback path, leadscore.feedback.
 
 The resolver validates (`enable_validation`): each route's typed parameters and its
 answer model are checked by powertools and make the OpenAPI document. A request that
@@ -30,7 +31,7 @@ from leadscore.edge import (
     describe_request_validation_error,
     rejection,
 )
-from leadscore.leads_api import DEFAULT_LIMIT, MAX_LIMIT, Lead, LeadList, ListedStage
+from leadscore.leads_api import DEFAULT_LIMIT, MAX_LIMIT, FeedbackAnswer, Lead, LeadList, ListedStage
 
 logger = Logger(service="leads")
 app = APIGatewayHttpResolver(cors=ConsoleCORS(), enable_validation=True)  # cross-origin reads only from CONSOLE_ORIGINS
@@ -83,6 +84,15 @@ def openapi_document():
          responses={200: {"description": "Swagger UI", **HTML}})
 def swagger_ui():
     return openapi.swagger_ui_response(app)
+
+
+@app.post("/leads/<id>/feedback", summary="Sales' verdict on a lead: accepted, rejected, won or lost", tags=["leads"],
+          security=TOKEN, openapi_extensions=openapi.body_read_by_handler(
+              "leadscore.feedback:FeedbackIn", "the outcome, why, who gave it, and the client's idempotency key"),
+          responses={**openapi.answer("Recorded (a feedback id seen before: the first answer again, `duplicate`)"),
+                     **openapi.errors(400, 401, 404, 409)})
+def post_feedback(id: LeadKey) -> FeedbackAnswer:  # noqa: A002 (the route's name)
+    return leads_api.post_feedback(dependencies.current(), unquote(id), app.current_event)
 
 
 @app.exception_handler(Rejected)

@@ -40,15 +40,31 @@ class Activity(BaseModel):
     at: AwareDatetime  # the worker writes UTC with Z; a time without an offset is not a transition of ours
 
 
+class FeedbackGiven(BaseModel):
+    """Sales' verdict that caused a stage change (`leadscore.feedback`): the outcome, why,
+    who gave it (a name, an email address or a Slack user, as given) and through which channel."""
+
+    outcome: Literal["accepted", "rejected", "won", "lost"]
+    reason: str | None = Field(default=None, max_length=500)
+    by: str | None = Field(default=None, max_length=200)
+    source: Literal["api", "slack", "email"]
+    feedback_id: str = Field(min_length=1, max_length=100)
+
+
+#: our lead keys: a two-character prefix (`u:`, `v:`, …) and a sender's id of at most 256 (scoring_core.events)
+MAX_LEAD_ID = 2 + 256
+
+
 class LeadStageChanged(BaseModel):
     """The `detail` of a `LeadStageChanged` event: the lead, its score and why, and the change.
 
     `transition_id` is deterministic (the same change recorded twice has the same id):
-    consumers dedupe on it. `facts` and `recent` are what an alert shows of the lead."""
+    consumers dedupe on it. `facts` and `recent` are what an alert shows of the lead.
+    `feedback` is set when sales' feedback made the change (absent when the score did)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    lead_id: str = Field(min_length=1, max_length=200)
+    lead_id: str = Field(min_length=1, max_length=MAX_LEAD_ID)
     email: str | None = Field(default=None, max_length=320)
     from_stage: Stage
     to_stage: Stage
@@ -64,6 +80,7 @@ class LeadStageChanged(BaseModel):
     sequence: int | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
     recent: list[Activity] = Field(default_factory=list, max_length=50)
+    feedback: FeedbackGiven | None = None
 
 
 class LeadStageChangedEvent(BaseModel):

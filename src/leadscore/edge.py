@@ -1,8 +1,8 @@
 """The HTTP edge every route shares: what a request is refused with, and how that is answered.
 
 - `Rejected` and its kinds (`BadRequest` 400, `Unauthorized` 401, `NotFound` 404,
-  `UnknownSource` 404, `UnsupportedMediaType` 415): raised by parsers, signature checks
-  and the leads API;
+  `UnknownSource` 404, `Conflict` 409, `UnsupportedMediaType` 415): raised by parsers,
+  signature checks and the leads API;
 - `rejection(exc)`: the one mapping of a `Rejected` to its HTTP answer, `{"error": ...}`
   (a 401 says no more than "unauthorized");
 - `json_response`, `not_queued` (503: senders retry), `raw_body` (the body as sent);
@@ -68,6 +68,13 @@ class UnsupportedMediaType(Rejected):
     """A body in a content type the route does not read (a validated JSON body sent as text): 415."""
 
     status = 415
+
+
+class Conflict(Rejected):
+    """A request at odds with what was recorded before (an idempotency key reused for
+    something else): 409. Sending it again as it is will not succeed."""
+
+    status = 409
 
 
 #: Segment's `code` for each status (its SDKs read `code` and `message`)

@@ -7,9 +7,12 @@ the answer is scored at `deps.clock()` (leadscore.views). Refusals raise
 - `Authorization: Bearer <API_TOKEN>` on every API call, else 401; an unset token
   refuses everything rather than letting everyone in;
 - the lead page takes a signed link instead (`leadscore.links`), so a browser opens
-  it; a bad or expired link is a 403 page, a lead that is gone a 404 page.
+  it; a bad or expired link is a 403 page, a lead that is gone a 404 page;
+- `POST /leads/{id}/feedback` takes a `leadscore.feedback.FeedbackIn` JSON body (400 naming
+  the field when it is not one, 409 for a feedback id used for another outcome) and goes
+  the one feedback path, `leadscore.feedback.give_feedback`.
 
-`Lead`, `LeadSummary` and `LeadList` are the answers' contract: the handler's routes
+`Lead`, `LeadSummary`, `LeadList` and `FeedbackAnswer` are the answers' contract: the handler's routes
 return them (powertools validates each answer against them) and the OpenAPI document
 describes them (leadscore.openapi, docs/api.md). A field `views.lead_view` adds must be
 added here too, or the answer fails its own contract.
@@ -32,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_FEEDBACK_BODY = 16 * 1024  # a FeedbackIn is well under 1 KB
 #: `LISTED_STAGES` as a type (tests/unit/test_openapi.py checks the two agree)
 ListedStage = Literal["mql", "sql", "customer"]
 
@@ -85,6 +89,19 @@ class LeadList(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     leads: list[LeadSummary]
+
+
+class FeedbackAnswer(BaseModel):
+    """`POST /leads/{id}/feedback`: what the feedback did (`leadscore.feedback.FeedbackResult`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str
+    feedback_id: str
+    outcome: str
+    stage: Stage = Field(description="the lead's stage after the feedback")
+    previous_stage: Stage
+    changed: bool = Field(description="whether the stage moved")
+    duplicate: bool = Field(description="a feedback id recorded before: nothing was written")
 
 
 def authorize(headers: Mapping[str, str] | None, token: str | None) -> None:
@@ -148,3 +165,22 @@ def lead_page(deps: Dependencies, lead_id: str, query: Mapping[str, str] | None)
     if view is None:
         return 404, page.no_such_lead()
     return 200, page.render(view, now=now, expires_at=int(query["exp"]))
+
+
+def post_feedback(deps: Dependencies, lead_id: str, event: Any) -> dict[str, Any]:
+    """`POST /leads/{id}/feedback`: sales' verdict on the lead `{id}` (any of its keys), `FeedbackResult` as JSON.
+    `event` is the API Gateway request (its headers and body)."""
+    authorize(event.headers, deps.settings.api_token())
+    from pydantic import ValidationError
+
+    from .edge import describe_validation_error, raw_body
+    from .feedback import FeedbackIn, give_feedback
+
+    body = raw_body(event)
+    if len(body) > MAX_FEEDBACK_BODY:
+        raise BadRequest(f"body is larger than {MAX_FEEDBACK_BODY} bytes")
+    try:
+        given = FeedbackIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error(exc)) from None
+    return give_feedback(deps, lead_id, given, source="api").as_json()

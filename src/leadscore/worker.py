@@ -25,7 +25,7 @@ from scoring_core import Engine, Event, LeadState, Score, Transition, recent_act
 from scoring_core.heat import heat_increment
 
 from .adapters.leads import LeadTable, Pending, state_of
-from .contracts import Activity, LeadStageChanged, Reason
+from .contracts import Activity, FeedbackGiven, LeadStageChanged, Reason
 from .identity import keys_of
 
 MAX_REDIRECTS = 5
@@ -73,9 +73,11 @@ def utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) -> dict[str, Any]:
+def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
+                      feedback: FeedbackGiven | None = None) -> dict[str, Any]:
     """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
-    publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity)."""
+    publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity);
+    with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key."""
     facts = {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
     # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
     detail = LeadStageChanged.model_construct(
@@ -95,8 +97,12 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition) 
         sequence=tr.seq + 1,  # the lead's n-th stage change: orders its transitions
         facts=facts,
         recent=[Activity.model_construct(type=a.type, at=utc(a.at)) for a in recent_activity(state, 5)],
+        feedback=feedback,
     )
-    return detail.model_dump(mode="json")
+    dumped = detail.model_dump(mode="json")
+    if feedback is None:
+        del dumped["feedback"]  # a score-made change: the detail as it always was
+    return dumped
 
 
 class Worker:

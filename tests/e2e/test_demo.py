@@ -150,6 +150,41 @@ def test_a_visitor_who_books_a_demo_becomes_an_mql_and_sales_hear_once(browser, 
     assert any(b["type"] == "header" and "New MQL" in b["text"]["text"] for b in message["blocks"]), message["blocks"]
     assert "MQL" in message["text"] and name in message["text"]
 
+    # (d) sales accept the MQL on the leads page: it becomes an SQL, and sales hear exactly once more
+    lead_row = f'#leads tr[data-lead="{lead["lead_id"]}"]'
+    page.click(f"{lead_row} button[data-action=reject]")  # Reject asks for a reason first
+    page.wait_for_selector(f"{lead_row} input.reason")
+    page.click(f"{lead_row} button[data-action=confirm-reject]")  # without one, nothing is sent
+    assert "Say why" in page.inner_text("#feedback-status")
+    page.click(f"{lead_row} button[data-action=cancel]")
+    page.click(f"{lead_row} button[data-action=accept]")
+    page.wait_for_selector(f"{lead_row}[data-stage=sql]", timeout=15_000)
+    assert "MQL → SQL" in page.inner_text("#feedback-status")
+    assert page.locator(f"{lead_row} button").count() == 0  # an SQL has no Accept/Reject
+    status, accepted = _api(stack.base, f"/leads/{lead['lead_id']}")
+    assert status == 200 and accepted["stage"] == "sql", (status, accepted)
+    stack.recorder.wait_for(2, timeout=15, path=SLACK_PATH)
+    time.sleep(NO_SECOND_ALERT_S)
+    alerts = stack.recorder.to(SLACK_PATH)
+    assert len(alerts) == 2, f"expected exactly one more Slack alert, got {len(alerts) - 1}"
+    assert len(stack.recorder.requests) == 2, [r.path for r in stack.recorder.requests]
+    sql_alert = json.loads(alerts[1].body)
+    assert any(b["type"] == "header" and "New SQL" in b["text"]["text"] for b in sql_alert["blocks"]), sql_alert["blocks"]
+    assert name in _block_text(sql_alert["blocks"])
+
+    # (e) Erase on "You" calls DELETE /leads/{id} and shows its answer (an error until that route exists)
+    page.click("#erase")
+    assert "Click again" in page.inner_text("#erase") and page.inner_text("#you-status") == ""  # nothing sent yet
+    page.click("#erase")
+    page.wait_for_function("/^(Erased|Not erased: DELETE )/.test(document.getElementById('you-status').textContent)",
+                           timeout=15_000)
+    shown = page.inner_text("#you-status")
+    status, _ = _api(stack.base, f"/leads/{lead['lead_id']}")
+    if shown.startswith("Erased"):
+        assert status == 404, "the page said erased, but the lead is still there"
+    else:
+        assert status == 200 and f"/leads/{lead['lead_id']}" in shown, shown  # the API's refusal, said
+
     assert not errors, errors  # no JavaScript error on any page
     assert not [line for line in stack.logs if "failed" in line], stack.logs
     print(f"MQL on the leads page {mql_at - started:.1f} s after the first page load; test {time.monotonic() - started:.1f} s")

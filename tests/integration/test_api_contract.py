@@ -28,7 +28,7 @@ from tests.support.local_stack import running_stack
 from tests.support.polling import wait_until
 
 #: examples per operation: the whole run stays under ~40 s on a loaded machine
-EXAMPLES = 25
+EXAMPLES = 20
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

@@ -185,6 +185,16 @@ def test_the_console_origin_can_read_the_leads_api_and_no_other(local, console):
     assert "Access-Control-Allow-Origin" not in headers
 
 
+def test_the_console_origin_can_send_feedback_and_no_other(local, console):
+    asked = ["authorization", "content-type"]  # a JSON POST with the token
+
+    status, headers, _ = preflight(local, "/leads/e:x/feedback", console, "POST", asked)
+    assert browser_allows(headers, console, "POST", asked), (status, headers)
+    assert "POST" in headers.get("Access-Control-Allow-Methods", "")
+    _, headers, _ = preflight(local, "/leads/e:x/feedback", SITE, "POST", asked)
+    assert not browser_allows(headers, SITE, "POST", asked), headers
+
+
 # ---------------------------------------------------------------- the local stack, when a template has CorsConfiguration
 
 

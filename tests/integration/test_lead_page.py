@@ -72,7 +72,7 @@ def qualify(stack, email: str = EMAIL, name: str = "Priya Raman") -> dict[str, A
 
 def slack_link(rec) -> str:
     (request,) = rec.requests
-    (button,) = [e for b in posted(request)["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    (button,) = [e for b in posted(request)["blocks"] if b["type"] == "actions" for e in b["elements"] if "url" in e]
     return button["url"]
 
 

@@ -157,10 +157,12 @@ def test_the_slack_alert_is_valid_block_kit_and_shows_what_sales_needs(slack, re
     # recent activity with relative times, newest first
     recent = next(e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"] if "Recent" in e["text"])
     assert recent.index("demo requested _4 min ago_") < recent.index("page view _3 h ago_") < recent.index("email clicked _2 d ago_")
-    (actions,) = [b for b in blocks if isinstance(b, ActionsBlock)]
+    actions, answers = [b for b in blocks if isinstance(b, ActionsBlock)]
     (button,) = actions.elements
     assert button.text.text == "View lead"
     assert button.url == f"{LEAD_URL_BASE}/{LEAD}"
+    # an MQL: Accept and Reject, answered at POST /slack/interactions (tests/integration/test_sales.py)
+    assert [(e.text.text, e.style, e.value) for e in answers.elements] == [("Accept", "primary", LEAD), ("Reject", "danger", LEAD)]
     assert message["text"].strip() and "Priya Raman" in message["text"]  # the notification fallback
     assert f"mailto:{LEAD_EMAIL}" in shown
 

@@ -150,7 +150,7 @@ def test_a_bare_transition_still_makes_valid_blocks():
 
     blocks = slack.blocks(bare)  # validates each block
 
-    assert [b.type for b in blocks] == ["header", "context", "section"]
+    assert [b.type for b in blocks] == ["header", "context", "section", "actions"]  # an MQL: Accept / Reject
     assert "anonymous visitor" in blocks[0].text.text
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from leadscore.contracts import LeadStageChanged, LeadStageChangedEvent
+from leadscore.contracts import FeedbackGiven, LeadStageChanged, LeadStageChangedEvent
 from leadscore.worker import transition_detail
 from pydantic import ValidationError
 from scoring_core import Engine, Event, LeadState, load_model
@@ -35,8 +35,29 @@ def test_the_detail_the_worker_builds_parses_back_to_itself():
     detail = transition_detail("e:ann", state, score, transition)
 
     parsed = LeadStageChanged.model_validate(detail)
-    assert parsed.model_dump(mode="json") == detail
+    assert parsed.model_dump(mode="json", exclude_unset=True) == detail  # `feedback` only when feedback made it
     assert json.loads(json.dumps(detail)) == detail  # plain JSON: the outbox and EventBridge carry it as text
+
+
+def test_a_change_made_by_feedback_says_so_and_parses_back_to_itself():
+    state, score, transition = qualified_lead()
+    given = FeedbackGiven(outcome="accepted", reason="budget confirmed", by="Sam Seller", source="slack",
+                          feedback_id="slack-1")
+
+    detail = transition_detail("e:ann", state, score, transition, feedback=given)
+
+    assert detail["feedback"] == {"outcome": "accepted", "reason": "budget confirmed", "by": "Sam Seller",
+                                  "source": "slack", "feedback_id": "slack-1"}
+    assert LeadStageChanged.model_validate(detail).model_dump(mode="json") == detail
+
+
+def test_a_lead_keyed_by_the_longest_user_id_a_sender_may_send_still_gets_its_alert():
+    state, score, transition = qualified_lead()
+    longest = "u:" + "x" * Event.model_fields["lead_id"].metadata[-1].max_length  # `u:` + a 256-character userId
+
+    detail = transition_detail(longest, state, score, transition)
+
+    assert LeadStageChanged.model_validate(detail).lead_id == longest  # the notifiers take it, not park it
 
 
 def test_the_detail_carries_the_designs_fields_and_what_an_alert_shows():

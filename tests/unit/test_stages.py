@@ -359,6 +359,92 @@ def test_lost_lead_with_a_high_score_is_not_alerted_again_at_once():
     assert second is None and state.stage == "lead"
 
 
+# -- stages.sql_by: how SQL is reached -------------------------------------------------
+
+
+def sql_by(value: str) -> Engine:
+    return engine_for("engagement:" + NUDGE_RULE +
+                      f"stages: {{mql: {{score: 50}}, sql: {{score: 80}}, hysteresis: 10, sql_by: {value}}}\n")
+
+
+SQL_BY = {value: sql_by(value) for value in ("score", "acceptance", "either")}
+
+
+def test_sql_by_defaults_to_either():
+    assert FEEDBACK.model.stages.sql_by == "either" and FEEDBACK.stage_policy.sql_by == "either"
+
+
+@pytest.mark.parametrize("value, by_score", [("either", "sql"), ("score", "sql"), ("acceptance", "mql")])
+def test_a_high_score_makes_an_sql_unless_only_acceptance_may(value, by_score):
+    engine = SQL_BY[value]
+
+    _, transitions = walk(engine, [30, 30, 30])  # 30, 60, 90
+
+    assert transitions[-1][1] == by_score
+    assert transitions[0] == ("lead", "mql")
+
+
+@pytest.mark.parametrize("value, accepted", [("either", "sql"), ("acceptance", "sql"), ("score", "mql")])
+def test_acceptance_makes_an_sql_unless_only_the_score_may(value, accepted):
+    engine, state = SQL_BY[value], LeadState()
+    walk(engine, [60], state)  # an MQL
+    apply_feedback(state, "accepted", sql_by=engine.stage_policy.sql_by)
+
+    engine.advance(state, NOW + timedelta(hours=2))
+
+    assert state.stage == accepted
+    assert state.pinned == (None if value == "score" else "sql")
+
+
+def test_with_sql_by_acceptance_an_accepted_lead_stays_sql_and_a_lost_one_climbs_to_mql_only():
+    engine, state = SQL_BY["acceptance"], LeadState()
+    walk(engine, [95], state)
+    assert state.stage == "mql"  # 95 points: still only marketing's
+    apply_feedback(state, "accepted", sql_by="acceptance")
+    engine.advance(state, NOW + timedelta(hours=2))
+    assert state.stage == "sql"
+
+    apply_feedback(state, "lost", sql_by="acceptance")
+    engine.advance(state, NOW + timedelta(hours=3))
+    _, transitions = walk(engine, [-60, 60], state, start=NOW + timedelta(hours=4))  # 35 ends the recycling, 95 again
+
+    assert transitions == [("lead", "mql")]
+
+
+def test_with_sql_by_score_accepting_releases_an_earlier_rejection_to_the_score():
+    engine, state = SQL_BY["score"], LeadState()
+    walk(engine, [90], state)
+    apply_feedback(state, "rejected", sql_by="score")
+    engine.advance(state, NOW + timedelta(hours=2))
+    assert state.stage == "disqualified"
+
+    apply_feedback(state, "accepted", sql_by="score")
+    _, tr = engine.advance(state, NOW + timedelta(hours=3))
+
+    assert (tr.from_stage, tr.to_stage) == ("disqualified", "sql")  # the score's stage again
+
+
+def test_with_sql_by_acceptance_an_sql_reached_before_keeps_its_stage_while_the_score_does():
+    """Changing the model to `acceptance` holds leads back from rising; it demotes nobody by itself."""
+    state = LeadState()
+    walk(SQL_BY["either"], [90], state)
+    assert state.stage == "sql"
+
+    totals, transitions = walk(SQL_BY["acceptance"], [0, -15, -10], state, start=NOW + timedelta(hours=1))
+
+    assert totals == [90, 75, 65] and transitions == [("sql", "mql")]
+
+
+def test_an_unknown_sql_by_is_a_model_error_naming_the_line():
+    from scoring_core import ModelFileError
+
+    with pytest.raises(ModelFileError) as raised:
+        sql_by("marketing")
+
+    (error,) = raised.value.errors
+    assert error.line == 7 and "stages.sql_by" in error.message, str(error)
+
+
 def test_unknown_feedback_outcome_is_rejected():
     with pytest.raises(ValueError):
         apply_feedback(LeadState(), "maybe")  # type: ignore[arg-type]

@@ -258,7 +258,7 @@ def test_the_lead_page_is_a_route_of_the_leads_function():
 
 
 BROWSER_PATHS = {"/v1/{kind}": "CollectFunction", "/beacon/v1/batch": "CollectFunction",
-                 "/leads": "LeadsFunction", "/leads/{id}": "LeadsFunction"}
+                 "/leads": "LeadsFunction", "/leads/{id}": "LeadsFunction", "/leads/{id}/feedback": "LeadsFunction"}
 
 
 def test_the_http_api_leaves_cors_to_the_functions_and_sends_each_browser_paths_preflight_to_its_function(transformed):

@@ -72,7 +72,7 @@ class Engine:
         self.openers = MachineOpeners(model.email_confidence)
         s = model.stages
         self.stage_policy = StagePolicy((s.mql.score, s.mql.min_fit), (s.sql.score, s.sql.min_fit),
-                                        hysteresis=s.hysteresis, low_trust_max=s.low_trust_max)
+                                        hysteresis=s.hysteresis, low_trust_max=s.low_trust_max, sql_by=s.sql_by)
         self._free_domains = frozenset(d.casefold() for d in model.free_email_domains)
         self._events = Index(compiled.event_matchers, indexed=indexed)
         self._facts = Index(compiled.fact_matchers, indexed=indexed)

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from .stages import LadderStage
+from .stages import LadderStage, SqlBy
 
 
 def _shaped(pattern: str, what: str) -> Any:
@@ -195,6 +195,10 @@ class Stages(_Strict):
     #: marketing but never for sales. A trusted event (signed webhook, server key) or sales'
     #: acceptance takes the lead the rest of the way. `sql` trusts the browser fully.
     low_trust_max: LadderStage = "mql"
+    #: What makes a lead an SQL: `either` (the score may, sales' acceptance always does),
+    #: `acceptance` (the score stops at MQL; only `accepted` feedback makes an SQL) or `score`
+    #: (only the score; `accepted` is recorded and pins nothing). docs/model.md, How SQL is reached.
+    sql_by: SqlBy = "either"
 
 
 class FitGrades(_Strict):

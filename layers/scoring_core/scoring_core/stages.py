@@ -12,6 +12,12 @@ Sales feedback pins a stage: `accepted` → sql, `won` → customer, `rejected`
 re-qualifies only after its score has first fallen below the MQL threshold −
 hysteresis, so a lost deal does not alert sales again at once.
 
+How SQL is reached is the model's `stages.sql_by` (`SqlBy`): `either` (the
+default: the score may make an SQL, and sales' acceptance always does),
+`acceptance` (the score ladder stops at MQL; only `accepted` makes an SQL) or
+`score` (only the score does; `accepted` is recorded as an outcome and pins
+nothing).
+
 A lead whose events came only from low-trust senders (the pixel, a public
 write key: anyone can send those, for anyone) rises no higher than the
 model's `stages.low_trust_max` (docs/model.md, Who may qualify a lead).
@@ -30,6 +36,8 @@ from typing import Literal, Protocol, get_args
 LadderStage = Literal["lead", "mql", "sql"]
 Stage = Literal[LadderStage, "customer", "disqualified"]
 Outcome = Literal["accepted", "rejected", "won", "lost"]
+#: What makes a lead an SQL (the model's `stages.sql_by`).
+SqlBy = Literal["score", "acceptance", "either"]
 #: Every stage, in the order a lead moves through them (`disqualified` last).
 STAGES: tuple[Stage, ...] = get_args(Stage)
 #: The stages a lead reaches by qualifying: sales has been (or is being) told about it.
@@ -61,11 +69,15 @@ Step = tuple[float, float | None]  # a stage's (threshold score, min fit)
 
 
 class StagePolicy:
-    """The model's `stages:` thresholds, hysteresis and low-trust ceiling, applied to a score."""
+    """The model's `stages:` thresholds, hysteresis, low-trust ceiling and `sql_by`, applied to a score."""
 
-    def __init__(self, mql: Step, sql: Step, *, hysteresis: float = 0.0, low_trust_max: LadderStage = "mql"):
+    def __init__(self, mql: Step, sql: Step, *, hysteresis: float = 0.0, low_trust_max: LadderStage = "mql",
+                 sql_by: SqlBy = "either"):
         self.hysteresis = hysteresis
         self.low_trust_top = _LADDER.index(low_trust_max)
+        self.sql_by: SqlBy = sql_by
+        # `acceptance`: the score raises a lead no higher than MQL
+        self.score_top = 1 if sql_by == "acceptance" else 2
         self.steps = (mql, sql)
 
     def _reaches(self, level: int, score: Standing) -> bool:
@@ -84,7 +96,9 @@ class StagePolicy:
         Precedence: a `disqualified` pin, then disqualifying rules, then
         customer (pin or rule), then other pins, then the score ladder. Not
         `trusted` (only low-trust events moved the score): the ladder rises no
-        higher than `low_trust_max`, or the current stage if that is higher."""
+        higher than `low_trust_max`, or the current stage if that is higher.
+        With `sql_by: acceptance` it rises no higher than `mql` either (a stage
+        already reached is kept while the score keeps it, as for low trust)."""
         if pinned == "disqualified" or score.disqualified_by:
             return "disqualified", recycled
         if pinned == "customer" or score.customer:
@@ -96,7 +110,7 @@ class StagePolicy:
                 return "lead", True
             recycled = False
         level = _LADDER.index(current) if current in _LADDER else 0
-        top = 2 if trusted else max(level, self.low_trust_top)
+        top = self.score_top if trusted else max(level, min(self.low_trust_top, self.score_top))
         while level < top and self._reaches(level + 1, score):
             level += 1
         while level > 0 and not self._keeps(level, score):
@@ -104,10 +118,16 @@ class StagePolicy:
         return _LADDER[level], recycled
 
 
-def apply_feedback(state: Verdicts, outcome: Outcome) -> None:
-    """Record sales' verdict on the state; the next `Engine.advance` moves the stage."""
+def apply_feedback(state: Verdicts, outcome: Outcome, sql_by: SqlBy = "either") -> None:
+    """Record sales' verdict on the state; the next `Engine.advance` moves the stage.
+
+    `sql_by` is the model's (`Engine.stage_policy.sql_by`): with `score`, `accepted`
+    pins nothing (it releases an earlier pin and recycled mark: the score decides)."""
     if outcome == "accepted":
-        state.pinned = "sql"
+        if sql_by == "score":
+            state.pinned, state.recycled = None, False
+        else:
+            state.pinned = "sql"
     elif outcome == "won":
         state.pinned = "customer"
     elif outcome == "rejected":

@@ -341,6 +341,7 @@ class DevStack:
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_DEV": "false",
             **{f"WEBHOOK_SECRET_{s.upper()}": f"whsec_local_{s}" for s in SOURCES},
+            "SLACK_SIGNING_SECRET": "slack_local_signing_secret",  # POST /slack/interactions (docs/notifications.md)
         }
         env.update(local)
         for name, value in env.items():
@@ -569,6 +570,8 @@ class DevStack:
             f"  webhooks      {base}/hooks/<source>     secrets: WEBHOOK_SECRET_<SOURCE> (e.g. {os.environ['WEBHOOK_SECRET_GENERIC']})",
             f"  leads API     {base}/leads?stage=mql    Authorization: Bearer {os.environ['API_TOKEN']}",
             f"  alerts        {slack}; their \"View lead\" opens {base}/leads/<id>/page",
+            f"  Slack buttons {base}/slack/interactions   signing secret: {os.environ.get('SLACK_SIGNING_SECRET', '')} "
+            "(a Slack app's Request URL: through a tunnel)",
             "",
             "Ctrl-C stops everything.",
         ]

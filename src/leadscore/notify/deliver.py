@@ -15,6 +15,8 @@ Configuration (`leadscore.settings`; secrets from the environment locally, the s
 - CRM: `CRM_WEBHOOK_URL` and `CRM_WEBHOOK_SECRET`.
 - The "View lead" link (`links.py`): `<LEAD_URL_BASE>/<lead_id>` when `LEAD_URL_BASE` is set (a CRM),
   else the lead page on `API_URL`, signed with a key derived from `API_TOKEN`.
+- An MQL email's Accept/Reject links (`links.answer_links`): on `API_URL`, signed with a key derived from
+  `API_TOKEN`; Slack's Accept/Reject buttons need nothing here (`SalesFunction` answers them).
 - `CONSOLE_ALERTS=1` (the local stack): with no Slack webhook, print the alert instead.
 A channel with nothing configured for a stage skips it (logged, counted), it does not fail.
 """
@@ -51,6 +53,16 @@ def _lead_url(deps: Dependencies, lead_id: str) -> str | None:
     return alert_link(lead_id, lead_url_base=s.lead_url_base, api_url=s.api_url, api_token=s.api_token(), now=deps.clock())
 
 
+def _answers(deps: Dependencies, t: LeadStageChanged) -> dict[str, str] | None:
+    """An MQL email's signed Accept and Reject links (`links.answer_links`); None for other stages."""
+    from ..links import answer_links
+    from ..sales import ANSWERABLE
+
+    if t.to_stage not in ANSWERABLE:
+        return None
+    return answer_links(t.lead_id, api_url=deps.settings.api_url, api_token=deps.settings.api_token(), now=deps.clock())
+
+
 def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
     t = LeadStageChanged.model_validate(transition)
     alert = Alert(t, lead_url=_lead_url(deps, t.lead_id))
@@ -75,7 +87,7 @@ def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]
     from ..adapters.alerts import AlertMailer
     from . import mail
 
-    message = mail.message(Alert(t, lead_url=_lead_url(deps, t.lead_id)), sender, recipients)
+    message = mail.message(Alert(t, lead_url=_lead_url(deps, t.lead_id)), sender, recipients, _answers(deps, t))
     message_id = AlertMailer(deps.aws_client("sesv2")).send(sender, recipients, message)
     return {"status": "sent", "message_id": message_id}
 

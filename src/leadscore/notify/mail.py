@@ -1,6 +1,9 @@
 """What an email alert says: one MIME message (multipart/alternative) with a text and
 an HTML part carrying the same content. It is sent raw, so the message SES delivers
-is exactly the one built here (`adapters.alerts.AlertMailer`)."""
+is exactly the one built here (`adapters.alerts.AlertMailer`).
+
+An MQL email also carries signed one-click Accept and Reject links (`links.answer_links`,
+given as `answers`), which open a confirmation page (`sales.answer_page`)."""
 
 from __future__ import annotations
 
@@ -16,8 +19,19 @@ def subject(alert: Alert) -> str:
     return f"[leadscore] {alert.headline}{role}, grade {alert.grade}"[:200]
 
 
-def html(alert: Alert) -> str:
-    """The HTML part: the same content as `Alert.text()`, the email a mailto link."""
+ANSWER_COLOUR = {"accepted": "#2f855a", "rejected": "#c53030"}
+
+
+def text(alert: Alert, answers: dict[str, str] | None = None) -> str:
+    """The text part: `Alert.text()`, then the Accept and Reject links."""
+    lines = [alert.text()]
+    if answers:
+        lines += ["", f"Accept: {answers['accepted']}", f"Reject: {answers['rejected']}"]
+    return "\n".join(lines)
+
+
+def html(alert: Alert, answers: dict[str, str] | None = None) -> str:
+    """The HTML part: the same content as `Alert.text()`, the email a mailto link, Accept and Reject links."""
     colour = STAGE_COLOUR[alert.stage]
     rows = []
     if alert.role:
@@ -45,20 +59,26 @@ def html(alert: Alert) -> str:
         parts.append('<h3 style="margin:14px 0 4px">Recent activity</h3><ul style="margin:0">')
         parts += [f"<li>{escape(a)} <span style=\"color:#718096\">({escape(when)})</span></li>" for a, when in activity]
         parts.append("</ul>")
+    if answers:
+        links = [(f'<a href="{escape(answers[outcome])}" style="display:inline-block;margin-right:8px;padding:8px 16px;'
+                  f'background:{ANSWER_COLOUR[outcome]};color:#fff;font-weight:bold;text-decoration:none">{label}</a>')
+                 for outcome, label in (("accepted", "Accept"), ("rejected", "Reject"))]
+        parts.append(f'<p style="margin-top:16px">{"".join(links)}</p>')
     if alert.url:
         parts.append(f'<p style="margin-top:16px"><a href="{escape(alert.url)}">View lead</a></p>')
     parts.append("</div>")
     return "\n".join(parts)
 
 
-def message(alert: Alert, sender: str, recipients: list[str]) -> bytes:
-    """The MIME message: text part first, HTML part preferred by mail clients that render it."""
+def message(alert: Alert, sender: str, recipients: list[str], answers: dict[str, str] | None = None) -> bytes:
+    """The MIME message: text part first, HTML part preferred by mail clients that render it.
+    `answers`: the alert's Accept and Reject links (`{"accepted": url, "rejected": url}`), or None."""
     from email.message import EmailMessage
 
     msg = EmailMessage()
     msg["Subject"] = subject(alert)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg.set_content(alert.text())
-    msg.add_alternative(html(alert), subtype="html")
+    msg.set_content(text(alert, answers))
+    msg.add_alternative(html(alert, answers), subtype="html")
     return msg.as_bytes()

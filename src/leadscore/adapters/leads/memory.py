@@ -167,6 +167,25 @@ class InMemoryLeadStore:
         self.writes += 1
         return True, copy.deepcopy(item)
 
+    def record_feedback(self, key: str, state: LeadState, expected_transitions: int, history: list[dict[str, Any]],
+                        expected_feedbacks: int, detail: dict[str, Any] | None, now: float) -> tuple[bool, dict[str, Any]]:
+        item = self.items.get(key, {})
+        if (item.get("tr") != expected_transitions or item.get("fbn", 0) != expected_feedbacks
+                or "merged_into" in item or not item):
+            return False, copy.deepcopy(item)
+        if detail is not None:
+            self.record_transition(key, state, expected_transitions, detail, now)  # on `item`, in place
+            self.writes -= 1  # one write in all, as LeadStore's one UpdateItem
+        item["recycled"] = state.recycled
+        if state.pinned is None:
+            item.pop("pinned", None)
+        else:
+            item["pinned"] = state.pinned
+        item["fb"] = copy.deepcopy(history)
+        item["fbn"] = expected_feedbacks + 1
+        self.writes += 1
+        return True, copy.deepcopy(item)
+
     def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:
         item = self.items.get(key, {})
         if item.get("tr") == expected_transitions:

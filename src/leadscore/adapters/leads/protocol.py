@@ -26,6 +26,7 @@ MAX_EVENTS_PER_WEEK = 2000  # events one lead may have applied in a week; beyond
 RECENT_KEEP, RECENT_TRIM_AT = 10, 30
 ERAS_KEPT = 3  # a touched accumulator's era k drops era k-3 of the same rule
 MAX_HOPS = 4  # a merged alias points at its lead; chains are short
+FEEDBACK_KEPT = 20  # sales' feedbacks kept on a lead (`fb`), the latest; older ones are dropped
 
 
 @dataclass
@@ -78,6 +79,14 @@ class LeadTable(LeadReader, Protocol):
                           now: float) -> tuple[bool, dict[str, Any]]:
         """Write a stage change if the lead's transition counter is still `expected_transitions`:
         (recorded, the lead's item: new when recorded, current when not)."""
+        ...
+
+    def record_feedback(self, key: str, state: LeadState, expected_transitions: int, history: list[dict[str, Any]],
+                        expected_feedbacks: int, detail: dict[str, Any] | None, now: float) -> tuple[bool, dict[str, Any]]:
+        """Write sales' feedback (pin, recycled mark, the bounded history `history`, the feedback
+        counter `fbn`) and, with `detail`, the stage change it made, if the lead's transition counter
+        is still `expected_transitions` and its feedback counter `expected_feedbacks`: (recorded,
+        the lead's item: new when recorded, current when not)."""
         ...
 
     def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:

@@ -60,6 +60,25 @@ THROTTLED_PARTS = frozenset({"None", "ThrottlingError", "ProvisionedThroughputEx
                              "TransactionConflict"})
 
 
+def _stage_change(u: Update, state: LeadState, detail: dict[str, Any], now: float) -> None:
+    """The SETs (and REMOVE) of a recorded stage change: the stage, its counter, the score at the
+    change, and the `LeadStageChanged` detail in `ob` for the stream publisher."""
+    u.set += [
+        f"{u.name('stage')} = {u.value(state.stage)}",
+        f"{u.name('stage_at')} = {u.value(now)}",
+        f"{u.name('tr')} = {u.value(state.transitions)}",
+        f"{u.name('recycled')} = {u.value(state.recycled)}",
+        f"{u.name('score')} = {u.value({k: detail[k] for k in ('score', 'fit', 'engagement', 'grade')})}",
+        f"{u.name('heat')} = if_not_exists({u.name('heat')}, {u.value(0)})",
+        f"{u.name(OUTBOX)} = {u.value(pack_detail(detail))}",
+    ]
+    qstage = u.name("qstage")  # the sparse ByStage index holds qualified leads only
+    if state.stage in QUALIFIED:
+        u.set.append(f"{qstage} = {u.value(state.stage)}")
+    else:
+        u.remove.append(qstage)
+
+
 def throttled(exc: Exception) -> bool:
     """Whether a botocore ClientError is a throttle or a transaction conflict, which succeed when sent again."""
     response = getattr(exc, "response", None)
@@ -322,21 +341,32 @@ class LeadStore:
         the stream publisher, if no one recorded another change first. Returns
         (recorded, the lead's item: new when recorded, current when not)."""
         u = Update()
-        u.set += [
-            f"{u.name('stage')} = {u.value(state.stage)}",
-            f"{u.name('stage_at')} = {u.value(now)}",
-            f"{u.name('tr')} = {u.value(state.transitions)}",
-            f"{u.name('recycled')} = {u.value(state.recycled)}",
-            f"{u.name('score')} = {u.value({k: detail[k] for k in ('score', 'fit', 'engagement', 'grade')})}",
-            f"{u.name('heat')} = if_not_exists({u.name('heat')}, {u.value(0)})",
-            f"{u.name(OUTBOX)} = {u.value(pack_detail(detail))}",
-        ]
-        qstage = u.name("qstage")  # the sparse ByStage index holds qualified leads only
-        if state.stage in QUALIFIED:
-            u.set.append(f"{qstage} = {u.value(state.stage)}")
-        else:
-            u.remove.append(qstage)
+        _stage_change(u, state, detail, now)
         u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
+        return self._conditional(key, u)
+
+    def record_feedback(self, key: str, state: LeadState, expected_transitions: int, history: list[dict[str, Any]],
+                        expected_feedbacks: int, detail: dict[str, Any] | None, now: float) -> tuple[bool, dict[str, Any]]:
+        """Write sales' feedback: the pin and recycled mark `apply_feedback` set, the feedback history
+        `history` (already bounded) and its counter, and, when `detail` is given, the stage change
+        `Engine.advance` made (as `record_transition` writes it). One conditional UpdateItem: only if
+        neither another stage change nor another feedback was recorded since the item was read."""
+        u = Update()
+        if detail is not None:
+            _stage_change(u, state, detail, now)
+        else:
+            u.set.append(f"{u.name('recycled')} = {u.value(state.recycled)}")
+        if state.pinned is None:
+            u.remove.append(u.name("pinned"))
+        else:
+            u.set.append(f"{u.name('pinned')} = {u.value(state.pinned)}")
+        u.set.append(f"{u.name('fb')} = {u.value(history)}")
+        fbn = u.name("fbn")
+        u.set.append(f"{fbn} = {u.value(expected_feedbacks + 1)}")
+        u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        u.conditions.append(f"attribute_not_exists({fbn})" if expected_feedbacks == 0
+                            else f"{fbn} = {u.value(expected_feedbacks)}")
         u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
         return self._conditional(key, u)
 
