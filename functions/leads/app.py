@@ -1,11 +1,14 @@
 """GET /leads/{id}, GET /leads?email=, GET /leads?stage=mql&limit=N: the leads read API;
 GET /leads/{id}/page: the lead page an alert links to; POST /leads/{id}/feedback: sales' verdict;
+DELETE /leads/{id}, GET /leads/{id}/export: erasure and access;
 GET /openapi.json and GET /docs: the whole HTTP API's contract and its Swagger UI
 (leadscore.openapi, docs/api.md).
 
 Who may ask and what a query means: leadscore.leads_api (a bearer token on every
 API call; a signed link for the page). Answers are scored at the time of the
-request. Feedback goes the one feedback path, leadscore.feedback.
+request. Feedback goes the one feedback path, leadscore.feedback. DELETE /leads/{id}
+erases a lead and GET /leads/{id}/export returns all that is held about it (GDPR
+articles 17 and 15; docs/data-model.md, Erasure).
 
 The resolver validates (`enable_validation`): each route's typed parameters and its
 answer model are checked by powertools and make the OpenAPI document. A request that
@@ -31,7 +34,16 @@ from leadscore.edge import (
     describe_request_validation_error,
     rejection,
 )
-from leadscore.leads_api import DEFAULT_LIMIT, MAX_LIMIT, FeedbackAnswer, Lead, LeadList, ListedStage
+from leadscore.leads_api import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Erased,
+    FeedbackAnswer,
+    Lead,
+    LeadExport,
+    LeadList,
+    ListedStage,
+)
 
 logger = Logger(service="leads")
 app = APIGatewayHttpResolver(cors=ConsoleCORS(), enable_validation=True)  # cross-origin reads only from CONSOLE_ORIGINS
@@ -84,6 +96,33 @@ def openapi_document():
          responses={200: {"description": "Swagger UI", **HTML}})
 def swagger_ui():
     return openapi.swagger_ui_response(app)
+
+
+@app.delete("/leads/<id>", summary="Erase a lead and everything held about the person (GDPR article 17)",
+            tags=["leads"], security=TOKEN,
+            responses={**openapi.answer("Erased: what was removed, counted"), **openapi.errors(401, 404)})
+def erase_lead(id: LeadKey) -> Erased:  # noqa: A002 (the route's name)
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from leadscore.identity import key_digest
+
+    answer = leads_api.erase_lead(dependencies.current(), unquote(id), app.current_event.headers)
+    # no key in clear: a digest of the key asked for, and counts
+    logger.info("lead erased", extra={"key_digest": key_digest(unquote(id)), **answer["removed"]})
+    with single_metric(name="LeadsErased", unit=MetricUnit.Count, value=1, namespace="leadscore") as metric:
+        metric.add_dimension(name="service", value="leads")
+    return answer
+
+
+@app.get("/leads/<id>/export", summary="Everything held about the person, as JSON (GDPR article 15)",
+         tags=["leads"], security=TOKEN,
+         responses={**openapi.answer("The lead's data: identities, facts, activity, stage, feedback, alerts, "
+                                     "and the stored items as they are"), **openapi.errors(401, 404)})
+def export_lead(id: LeadKey) -> LeadExport:  # noqa: A002 (the route's name)
+    answer = leads_api.export_lead(dependencies.current(), unquote(id), app.current_event.headers)
+    from leadscore.identity import key_digest
+
+    logger.info("lead exported", extra={"key_digest": key_digest(unquote(id))})
+    return answer
 
 
 @app.post("/leads/<id>/feedback", summary="Sales' verdict on a lead: accepted, rejected, won or lost", tags=["leads"],

@@ -306,6 +306,43 @@ def cmd_pixel_url(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_outcomes_export(args: argparse.Namespace) -> int:
+    """The leads table's outcomes as a CSV and a mapping for calibrate and backtest (leadscore.outcomes)."""
+    import os
+
+    from . import outcomes
+    from .aws_clients import make_client
+    from .settings import ConfigError, settings
+
+    def fail(message: str) -> int:
+        print(f"leadscore outcomes export: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:
+        s = settings()
+        table, endpoint = args.table or s.leads_table, args.endpoint_url or s.aws_endpoint_url
+    except ConfigError as exc:
+        return fail(str(exc))
+    if not table:
+        return fail("which table? --table NAME (the stack output LeadsTableName), or LEADS_TABLE")
+    if args.segments < 1:
+        return fail("--segments must be at least 1")
+    if args.region:
+        os.environ["AWS_DEFAULT_REGION"] = args.region
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = make_client("dynamodb", endpoint)
+        result = outcomes.export(outcomes.scan_leads(client, table, args.segments), Path(args.out),
+                                 unknown=args.unknown, personal=args.with_personal, log=print)
+    except (BotoCoreError, ClientError) as exc:
+        return fail(f"cannot read {table}: {exc}")
+    except OSError as exc:
+        return fail(f"cannot write {args.out}: {exc}")
+    print(f"wrote {result.csv_path} and {result.mapping_path}")
+    return EXIT_OK
+
+
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -370,6 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "when calibrate held some out)")
     _file_options(p)
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("outcomes", help="outcomes from the live leads table, for calibrate and backtest")
+    osub = p.add_subparsers(dest="outcomes_command", required=True)
+    c = osub.add_parser("export", help="write DIR/outcomes.csv and DIR/mapping.yaml from the leads table (a parallel Scan)")
+    c.add_argument("--out", required=True, metavar="DIR", help="the folder to write outcomes.csv and mapping.yaml into")
+    c.add_argument("--table", metavar="NAME", help="the leads table (default: LEADS_TABLE; the stack output LeadsTableName)")
+    c.add_argument("--endpoint-url", metavar="URL", help="DynamoDB endpoint (default: AWS_ENDPOINT_URL; the local stack's)")
+    c.add_argument("--region", metavar="NAME", help="AWS region (default: the AWS configuration's)")
+    c.add_argument("--segments", type=int, default=4, metavar="N", help="parallel Scan segments (default 4)")
+    c.add_argument("--unknown", choices=("skip", "negative"), default="skip",
+                   help="leads with no outcome yet: left out (default) or counted as not converted")
+    c.add_argument("--with-personal", action="store_true",
+                   help="also write the email and name-like facts (excluded from the mapping's features)")
+    c.set_defaults(func=cmd_outcomes_export)
 
     p = sub.add_parser("calibrate", help="fit a points model to historical outcomes and write it as a model file")
     p.add_argument("--data", required=True, metavar="LEADS.csv")

@@ -49,3 +49,18 @@ def event_hash(event_id: str) -> str:
     seen one with odds of about n / 2^48 (1 in 10^12 for n = 300); every character saved is a
     byte per event in the lead's item, which DynamoDB bills by the kilobyte."""
     return base64.urlsafe_b64encode(hashlib.sha256(event_id.encode()).digest()[:6]).decode("ascii")
+
+
+ERASED_PREFIX = "t:"
+
+
+def erased_marker(key: str, secret: str) -> str:
+    """The key of an erased lead key's tombstone: `t:` + a keyed hash, so the tombstone names
+    neither the email, nor its key, nor the visitor id (docs/data-model.md, Erasure)."""
+    digest = hmac.new(secret.encode(), f"erased|{key}".encode(), hashlib.sha256).digest()[:20]
+    return ERASED_PREFIX + base64.b32encode(digest).decode("ascii").lower()
+
+
+def key_digest(key: str) -> str:
+    """A short unkeyed digest of a lead key for logs (never the key in clear)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]

@@ -12,7 +12,7 @@ the answer is scored at `deps.clock()` (leadscore.views). Refusals raise
   the field when it is not one, 409 for a feedback id used for another outcome) and goes
   the one feedback path, `leadscore.feedback.give_feedback`.
 
-`Lead`, `LeadSummary`, `LeadList` and `FeedbackAnswer` are the answers' contract: the handler's routes
+`Lead`, `LeadSummary`, `LeadList`, `FeedbackAnswer`, `Erased` and `LeadExport` are the answers' contract: the handler's routes
 return them (powertools validates each answer against them) and the OpenAPI document
 describes them (leadscore.openapi, docs/api.md). A field `views.lead_view` adds must be
 added here too, or the answer fails its own contract.
@@ -91,6 +91,38 @@ class LeadList(BaseModel):
     leads: list[LeadSummary]
 
 
+class Erased(BaseModel):
+    """`DELETE /leads/{id}`: counts only, no key or address."""
+
+    model_config = ConfigDict(extra="forbid")
+    erased: bool
+    removed: dict[str, int] = Field(description="how many items of each kind were removed (lead, pointers, alerts, ...)")
+
+
+class ExportedIdentities(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keys: list[str]
+    emails: list[str]
+    visitor_ids: list[str]
+    user_ids: list[str]
+
+
+class LeadExport(BaseModel):
+    """`GET /leads/{id}/export`: everything held about the person (docs/data-model.md, Erasure)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str
+    exported_at: _Time
+    identities: ExportedIdentities
+    facts: dict[str, Any] = Field(description="each fact's value and when it was set")
+    activity: dict[str, Any] = Field(description="event counts, by type, first and last seen, recent events")
+    stage: dict[str, Any] = Field(description="the stage, when it changed, the last recorded transition")
+    score: dict[str, Any]
+    feedback: list[dict[str, Any]]
+    alerts: list[dict[str, Any]] = Field(description="the records of alerts sent about the lead")
+    stored: dict[str, Any] = Field(description="every stored item, by key, as it is stored")
+
+
 class FeedbackAnswer(BaseModel):
     """`POST /leads/{id}/feedback`: what the feedback did (`leadscore.feedback.FeedbackResult`)."""
 
@@ -165,6 +197,111 @@ def lead_page(deps: Dependencies, lead_id: str, query: Mapping[str, str] | None)
     if view is None:
         return 404, page.no_such_lead()
     return 200, page.render(view, now=now, expires_at=int(query["exp"]))
+
+
+# -- erasure and access (GDPR articles 17 and 15) ----------------------------------------------
+
+ERASE_ATTEMPTS = 3  # a pointer that moves during an erasure (a merge) makes it read the lead again
+
+
+def _sent_alerts(deps: Dependencies) -> Any:
+    """The alerts table's records, when this function knows the table (the template sets ALERTS_TABLE)."""
+    table = deps.settings.alerts_table
+    if not table:
+        return None
+    from .adapters.alerts import SentAlerts
+
+    return SentAlerts(deps.aws_client("dynamodb"), table)
+
+
+def transition_ids(holdings: Any) -> list[str]:
+    """Every transition id the lead's keys can have had: each seq up to the key's counter (one more,
+    for a change being recorded now), every pair of stages. Alerts are keyed by these."""
+    from scoring_core.score import transition_id
+    from scoring_core.stages import STAGES
+
+    items = {holdings.key: holdings.lead, **holdings.identities}
+    return [transition_id(key, seq, a, b) for key, item in items.items() for seq in range(int(item.get("tr") or 0) + 1)
+            for a in STAGES for b in STAGES if a != b]
+
+
+def erase_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | None) -> dict[str, Any]:
+    """`DELETE /leads/{id}`: the lead, every key it is known by and its alerts' records, gone; a
+    tombstone per key keeps events from before now out (docs/data-model.md, Erasure). Counts only."""
+    from .identity import erased_marker
+
+    authorize(headers, deps.settings.api_token())
+    store, secret = deps.leads_store, deps.settings.lead_key_secret()
+    alerts = _sent_alerts(deps)
+    for _ in range(ERASE_ATTEMPTS):
+        holdings = store.holdings(lead_id)
+        if holdings is None:
+            raise NotFound("no such lead")
+        # the alerts first: should the leads' transaction fail, a retry finds the lead and its keys again
+        records = alerts.find(transition_ids(holdings)) if alerts else []
+        if records:
+            alerts.delete([r["id"] for r in records])
+        counts = store.erase(holdings, {k: erased_marker(k, secret) for k in holdings.keys()}, deps.clock())
+        if counts is not None:
+            return {"erased": True, "removed": {**counts, "alerts": len(records)}}
+    raise RuntimeError("the lead's identities kept changing during the erasure")
+
+
+def export_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | None) -> dict[str, Any]:
+    """`GET /leads/{id}/export`: everything held about the person, as JSON (docs/data-model.md, Erasure)."""
+    from .adapters.leads import unpack_detail
+    from .adapters.leads.codec import plain
+    from .views import iso, lead_view
+
+    authorize(headers, deps.settings.api_token())
+    holdings = deps.leads_store.holdings(lead_id)
+    if holdings is None:
+        raise NotFound("no such lead")
+    now = deps.clock()
+    alerts = _sent_alerts(deps)
+    lead = holdings.lead
+    items = {holdings.key: lead, **holdings.identities}
+    keys = holdings.keys()
+
+    def stored(item: dict[str, Any]) -> dict[str, Any]:
+        out = {k: plain(v) for k, v in sorted(item.items()) if k != "ob"}
+        if item.get("ob") is not None:
+            out["ob"] = unpack_detail(item["ob"])  # the last recorded transition, as published
+        return out
+
+    view = lead_view(deps.engine, lead, now)
+    emails = sorted({str(i["email"]) for i in items.values() if i.get("email")})
+    return {
+        "lead_id": holdings.key,
+        "exported_at": iso(now),
+        "identities": {
+            "keys": keys,
+            "emails": emails,
+            "visitor_ids": [k[2:] for k in keys if k.startswith("v:")],
+            "user_ids": [k[2:] for k in keys if k.startswith("u:")],
+        },
+        "facts": {k[2:]: {"value": plain(v.get("v")), "set_at": iso(float(v["t"]))}
+                  for k, v in sorted(lead.items()) if k.startswith("f.")},
+        "activity": {
+            "events": int(lead.get("n") or 0),
+            "by_type": {k[2:]: int(v) for k, v in sorted(lead.items()) if k.startswith("c.")},
+            "first_seen": view.get("first_seen"),
+            "last_seen": view.get("last_seen"),
+            "recent": view.get("recent", []),
+        },
+        "stage": {
+            "current": lead.get("stage"),
+            "changed_at": view.get("stage_changed_at"),
+            "transitions": int(lead.get("tr") or 0),
+            "pinned": lead.get("pinned"),
+            "recycled": lead.get("recycled"),
+            "last_transition": unpack_detail(lead["ob"]) if lead.get("ob") is not None else None,
+        },
+        "score": {k: view[k] for k in ("fit", "engagement", "score", "grade", "band", "reasons")},
+        "feedback": [plain(entry) for entry in lead.get("fb") or []],
+        "alerts": alerts.find(transition_ids(holdings)) if alerts else [],
+        "stored": {k: stored(item) for k, item in items.items()},
+    }
 
 
 def post_feedback(deps: Dependencies, lead_id: str, event: Any) -> dict[str, Any]:

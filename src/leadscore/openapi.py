@@ -90,6 +90,7 @@ PREFLIGHTS = {
     "/leads/{id}": "only the origins in CONSOLE_ORIGINS (none by default) get CORS headers",
     "/leads": "only the origins in CONSOLE_ORIGINS (none by default) get CORS headers",
     "/leads/{id}/feedback": "only the origins in CONSOLE_ORIGINS (none by default) get CORS headers",
+    "/leads/{id}/export": "only the origins in CONSOLE_ORIGINS (none by default) get CORS headers",
 }
 
 #: The security schemes, by the names the operations use.

@@ -45,7 +45,8 @@ class Scored:
         r = self.result
         return {"EventsApplied": r.applied, "DuplicatesSkipped": r.duplicates, "Transitions": len(r.transitions),
                 "Merges": r.merges, "RecordsRetried": len(r.failed), "EventsNotApplied": r.events_failed,
-                "LeadUpdatesFailed": r.leads_failed, "EventsDroppedFlood": r.flooded, "SentToDLQ": self.to_dlq}
+                "LeadUpdatesFailed": r.leads_failed, "EventsDroppedFlood": r.flooded, "SentToDLQ": self.to_dlq,
+                "EventsDroppedErased": r.erased}
 
 
 def score_records(records: list[dict[str, Any]], worker: Worker, now: float, max_receives: int) -> Scored:

@@ -163,7 +163,8 @@ class Settings(BaseModel):
                                 read_by=("ScoreFunction", "LeadsFunction", "SalesFunction"))
     bus_name: Text = setting("BUS_NAME", "the bus stage changes are published to", source="template",
                              read_by=("PublishFunction",))
-    alerts_table: Text = setting("ALERTS_TABLE", "the notifiers' dedupe records", source="template", read_by=NOTIFIERS)
+    alerts_table: Text = setting("ALERTS_TABLE", "the notifiers' dedupe records", source="template",
+                                 read_by=(*NOTIFIERS, "LeadsFunction"))
     alerts_dlq_url: Text = setting("ALERTS_DLQ_URL", "where alerts that cannot be delivered are parked",
                                    source="template", read_by=NOTIFIERS)
     secrets_arn: CommaList = setting(

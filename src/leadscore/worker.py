@@ -26,7 +26,7 @@ from scoring_core.heat import heat_increment
 
 from .adapters.leads import LeadTable, Pending, state_of
 from .contracts import Activity, FeedbackGiven, LeadStageChanged, Reason
-from .identity import keys_of
+from .identity import erased_marker, keys_of
 
 MAX_REDIRECTS = 5
 MAX_RECORD_ATTEMPTS = 4
@@ -46,6 +46,7 @@ class BatchResult:
     events_failed: int = 0  # events the engine could not apply (reported alone)
     leads_failed: int = 0  # leads whose update failed (their messages reported, the others applied)
     flooded: int = 0  # events dropped because their lead had MAX_EVENTS_PER_WEEK applied this week
+    erased: int = 0  # events from before their lead's erasure, dropped (docs/data-model.md, Erasure)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class _Group:
     pending: list[Pending] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     trusted: bool = False  # any of its events from a trusted sender: the stage may rise past low_trust_max
+    redirected: bool = False  # grouped under a lead this container learnt an alias points at
 
 
 def _warn(message: str, **fields: Any) -> None:
@@ -155,6 +157,7 @@ class Worker:
             group.messages.append(message_id)
             group.pending.append(pending)
             group.trusted |= event.trusted
+            group.redirected |= key != keys[0]
             result.events.append((key, event.type, points))
             group.aliases += [k for k in keys[1:] if k not in group.aliases]
 
@@ -169,15 +172,26 @@ class Worker:
         return result
 
     def _apply_group(self, group: _Group, now: float, result: BatchResult) -> list[dict[str, Any]]:
-        key = group.key
-        for _ in range(MAX_REDIRECTS):
-            applied = self.store.apply(key, group.pending, now)
-            if applied.redirect is None:
+        key, pending = group.key, group.pending
+        while True:
+            redirected, pointers = group.redirected, []
+            for _ in range(MAX_REDIRECTS):
+                applied = self.store.apply(key, pending, now, [a for a in group.aliases if a != key])
+                if applied.redirect is None:
+                    break
+                self.redirects[key] = applied.redirect
+                pointers.append(key)
+                key, redirected = applied.redirect, True
+            else:
+                raise RuntimeError("alias chain too long")
+            if not applied.applied or int(applied.item.get("n", 0)) != len(applied.applied):
+                break  # the lead existed: the hot path, no read
+            later = self._created(key, pending, applied.applied, redirected, pointers, now, result)
+            if later is None:
                 break
-            self.redirects[key] = applied.redirect
-            key = applied.redirect
-        else:
-            raise RuntimeError("alias chain too long")
+            if not later:
+                return []
+            pending = later
         result.applied += len(applied.applied)
         result.duplicates += len(applied.duplicates)
         if applied.flooded:
@@ -213,6 +227,33 @@ class Worker:
                 return [detail]
             # another invocation recorded a change first: evaluate again from the lead as it is now
         raise RuntimeError("the lead's stage kept changing under concurrent updates")  # redeliver
+
+    def _created(self, key: str, pending: list[Pending], applied: list[str], redirected: bool, pointers: list[str],
+                 now: float, result: BatchResult) -> list[Pending] | None:
+        """This write created the lead `key`: keep it (None), unless it is an erased lead coming back.
+
+        A lead reached through an alias that no longer exists (its lead was erased, or expired) is
+        refused: the item and the dangling pointer are removed, the container forgets the redirect
+        and the events are redelivered, to land on their own keys. A key erased less than TOMBSTONE_S ago keeps only
+        the events that happened after the erasure: the pending ones to apply again (maybe none)."""
+        if redirected:
+            self.store.discard(key, len(applied))
+            if pointers:
+                self.store.unlink(pointers[-1], key)
+            self.redirects = {a: t for a, t in self.redirects.items() if t != key}
+            raise RuntimeError("a redirect led to a lead that is gone")  # redeliver
+        erased = self.store.erased_at(erased_marker(key, self.key_secret), now)
+        if erased is None:
+            return None
+        done = set(applied)
+        before = [p for p in pending if p.event_id in done and p.effects.at <= erased]
+        if not before:
+            return None
+        if not self.store.discard(key, len(applied)):
+            raise RuntimeError("an erased lead changed while its old events were removed")  # redeliver
+        result.erased += len(before)
+        self._log("events from before an erasure dropped", lead_kind=key[:2], events=len(before))
+        return [p for p in pending if p.effects.at > erased]
 
     def _link(self, alias: str, key: str, target_state: LeadState, now: float) -> tuple[str, bool]:
         """Point `alias` at `key`, merging its history once: (where it points, whether history moved)."""

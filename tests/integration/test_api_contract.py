@@ -28,7 +28,7 @@ from tests.support.local_stack import running_stack
 from tests.support.polling import wait_until
 
 #: examples per operation: the whole run stays under ~40 s on a loaded machine
-EXAMPLES = 20
+EXAMPLES = 15
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -80,7 +80,7 @@ def test_a_method_the_document_does_not_list_gets_the_gateways_404(stack, contra
 
 
 def test_a_scored_lead_conforms_to_the_contract(stack, contract):
-    # generated ids name no lead: one that exists, in full, by email and in the stage list, checked the same way
+    # generated ids name no lead: one that exists, in full, by email, in the stage list, exported and erased
     base = f"http://127.0.0.1:{stack.port}"
     identify = {"type": "identify", "userId": "u-contract", "messageId": "m-contract-1",
                 "traits": {"email": "ada@contract.example", "title": "VP Marketing", "company": "Contract Inc"}}
@@ -100,3 +100,11 @@ def test_a_scored_lead_conforms_to_the_contract(stack, contract):
     assert contract["/leads"]["GET"].validate_response(lead) is not False
     assert contract["/leads"]["GET"].validate_response(listed) is not False
     assert lead.json()["email"] == "ada@contract.example" and lead.json()["facts"]
+
+    export = requests.get(f"{base}/leads/{lead.json()['lead_id']}/export", headers=token, timeout=10)
+    erased = requests.delete(f"{base}/leads/{lead.json()['lead_id']}", headers=token, timeout=10)
+
+    assert export.status_code == erased.status_code == 200
+    assert contract["/leads/{id}/export"]["GET"].validate_response(export) is not False
+    assert contract["/leads/{id}"]["DELETE"].validate_response(erased) is not False
+    assert export.json()["identities"]["emails"] == ["ada@contract.example"] and erased.json()["erased"] is True

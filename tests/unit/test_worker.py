@@ -112,10 +112,10 @@ def test_a_lead_update_that_fails_redelivers_that_leads_messages_only(worker, st
     bob = ev(7, "page_view", email="bob@acme.example", properties={"url": "https://relaywise.example/"})
     original = store.apply
 
-    def failing(key, pending, now):
+    def failing(key, pending, now, *aliases):
         if key == ANN:
             raise RuntimeError("throttled")
-        return original(key, pending, now)
+        return original(key, pending, now, *aliases)
 
     monkeypatch.setattr(store, "apply", failing)
     result = worker.process([("m-ann", QUALIFYING[1]), ("m-bob", bob)], NOW.timestamp())

@@ -10,7 +10,7 @@ a test of the hot path's budget would count UpdateItems.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scoring_core.stages import QUALIFIED
@@ -21,15 +21,21 @@ from .protocol import (
     DEDUPE_PERIOD_S,
     ERAS_KEPT,
     MAX_EVENTS_PER_WEEK,
+    IDS,
     MAX_HOPS,
     OCCURRENCES_KEEP,
     OCCURRENCES_TRIM_AT,
     RECENT_KEEP,
     RECENT_TRIM_AT,
+    TOMBSTONE_S,
     Applied,
+    Holdings,
     Pending,
+    counter,
     distinct,
+    identity_keys,
     newest_facts,
+    points_into,
     without_older_facts,
 )
 
@@ -68,7 +74,7 @@ class InMemoryLeadStore:
 
     # -- applying events ----------------------------------------------------
 
-    def apply(self, key: str, pending: Sequence[Pending], now: float) -> Applied:
+    def apply(self, key: str, pending: Sequence[Pending], now: float, aliases: Sequence[str] = ()) -> Applied:
         result = Applied(key)
         todo = distinct(pending, result)
         if not todo:
@@ -90,6 +96,8 @@ class InMemoryLeadStore:
             result.item = copy.deepcopy(old)
             return result
         item = self._applied(copy.deepcopy(old) or {"pk": key}, todo, now)
+        if aliases:
+            item[IDS] = set(item.get(IDS, ())) | set(aliases)
         self._trim(item)
         self.items[key] = item
         self.writes += 1
@@ -126,6 +134,8 @@ class InMemoryLeadStore:
                 item.setdefault("email", fx.email)
         for name, t in flags.items():
             item.setdefault(name, t)
+        for p in todo:
+            item[counter(p.effects.type)] = item.get(counter(p.effects.type), 0) + 1
         for fact, (t, event_id, value) in newest_facts(todo).items():
             item[f"f.{fact}"] = {"v": value, "t": t, "e": event_id}
         item.setdefault("first_at", int(min(p.effects.at for p in todo)))
@@ -213,7 +223,7 @@ class InMemoryLeadStore:
             return False
         moved = []
         for name, value in alias_item.items():
-            if name.startswith("a.") and int(value):
+            if name.startswith(("a.", "c.")) and int(value):
                 lead[name] = lead.get(name, 0) + int(value)
             elif name.startswith(("o.", "s.")) and value:
                 lead[name] = set(lead.get(name, ())) | set(value)
@@ -239,5 +249,68 @@ class InMemoryLeadStore:
         for name in moved + [k for k in ("recent", "heat") if k in alias_item]:
             stored_alias.pop(name, None)
         stored_alias["merged_into"] = target
+        self.writes += 1
+        return True
+
+    # -- erasure and access ------------------------------------------------------
+
+    def holdings(self, key: str) -> Holdings | None:
+        chain: dict[str, dict[str, Any]] = {}
+        for _ in range(MAX_HOPS):
+            item = self.items.get(key)
+            if not item:
+                return None
+            if not item.get("merged_into"):
+                break
+            chain[key] = copy.deepcopy(item)
+            key = str(item["merged_into"])
+        else:
+            return None
+        holdings = Holdings(copy.deepcopy(item))
+        known = {key} | set(chain)
+        todo = identity_keys(item) | {k for c in chain.values() for k in identity_keys(c)}
+        for _ in range(MAX_HOPS):
+            todo -= known
+            if not todo:
+                break
+            found = {k: copy.deepcopy(self.items[k]) for k in todo if k in self.items}
+            known |= todo
+            todo = set()
+            for k, other in found.items():
+                if points_into(other, known | set(found)):
+                    chain[k] = other
+                    todo |= identity_keys(other)
+        holdings.identities = {k: v for k, v in chain.items() if points_into(v, {holdings.key, *chain})}
+        return holdings
+
+    def erase(self, holdings: Holdings, markers: Mapping[str, str], now: float) -> dict[str, int] | None:
+        if any(self.items.get(k, {}).get("merged_into") != v.get("merged_into") for k, v in holdings.identities.items()):
+            return None
+        for k in holdings.identities:
+            del self.items[k]
+        until = int(now) + TOMBSTONE_S
+        for k in holdings.keys():
+            self.items[markers[k]] = {"pk": markers[k], "erased_at": now, "until": until, "expires_at": until}
+        self.items.pop(holdings.key, None)
+        self.writes += 1
+        return {"leads": 1, "identities": len(holdings.identities), "tombstones": len(holdings.keys())}
+
+    def erased_at(self, marker: str, now: float) -> float | None:
+        item = self.items.get(marker)
+        if not item or item["until"] < now:
+            return None
+        return float(item["erased_at"])
+
+    def discard(self, key: str, n: int) -> bool:
+        if self.items.get(key, {}).get("n") != n:
+            return False
+        del self.items[key]
+        self.writes += 1
+        return True
+
+    def unlink(self, alias: str, target: str) -> bool:
+        if self.items.get(alias, {}).get("merged_into") != target:
+            return False
+        del self.items[alias]
         self.writes += 1
         return True

@@ -26,6 +26,22 @@ MAX_EVENTS_PER_WEEK = 2000  # events one lead may have applied in a week; beyond
 RECENT_KEEP, RECENT_TRIM_AT = 10, 30
 ERAS_KEPT = 3  # a touched accumulator's era k drops era k-3 of the same rule
 MAX_HOPS = 4  # a merged alias points at its lead; chains are short
+# per event type, how many were applied (`c.<type>`), for `leadscore outcomes export`; a custom
+# type counts as `c.other`, so a sender cannot grow an item with names
+COUNTED_TYPES = frozenset({
+    "page_view", "form_submitted", "demo_requested", "email_opened", "email_clicked", "email_bounced",
+    "unsubscribed", "opt_out", "webinar_attended", "meeting_booked", "meeting_canceled", "purchase",
+    "cart_abandoned", "identify", "alias"})
+
+
+def counter(event_type: str) -> str:
+    return f"c.{event_type if event_type in COUNTED_TYPES else 'other'}"
+
+
+IDS = "ids"  # the aliases a lead's events named (SS), so an erasure finds every pointer without a Scan
+# An erased key's tombstone outlives every event that can still arrive for it: the events
+# queue keeps a message 4 days, its dead-letter queue 14 (a redrive brings them back).
+TOMBSTONE_S = 18 * 86400
 FEEDBACK_KEPT = 20  # sales' feedbacks kept on a lead (`fb`), the latest; older ones are dropped
 
 
@@ -51,6 +67,32 @@ class Applied:
     redirect: str | None = None  # the key is an alias: apply at this lead instead
 
 
+@dataclass
+class Holdings:
+    """Everything the leads table holds about one person: the lead item and the item of every
+    other key it is known by (pointers at it, followed transitively)."""
+
+    lead: dict[str, Any]
+    identities: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return str(self.lead["pk"])
+
+    def keys(self) -> list[str]:
+        """The lead's own key first, then every identity's."""
+        return [self.key, *sorted(self.identities)]
+
+
+def identity_keys(item: Mapping[str, Any]) -> set[str]:
+    """The other keys an item knows itself by: aliases merged into it and aliases its events named."""
+    return {str(k) for k in (*(item.get("merged_from") or ()), *(item.get(IDS) or ()))} - {str(item.get("pk"))}
+
+
+def points_into(item: Mapping[str, Any], keys: set[str]) -> bool:
+    return bool(item) and str(item.get("merged_into") or "") in keys
+
+
 class LeadReader(Protocol):
     """The leads table as the read API sees it."""
 
@@ -63,12 +105,40 @@ class LeadReader(Protocol):
         ...
 
 
+class LeadEraser(Protocol):
+    """The leads table as erasure and access (GDPR articles 15 and 17) see it."""
+
+    def holdings(self, key: str) -> Holdings | None:
+        """The lead of `key` (any of its keys, following merges) and every key it is known by;
+        None when there is no such lead."""
+        ...
+
+    def erase(self, holdings: Holdings, markers: Mapping[str, str], now: float) -> dict[str, int] | None:
+        """Delete the lead item and every pointer at it (None, nothing deleted, when a pointer moved
+        meanwhile: read the holdings again), and leave a tombstone `markers[key]` per key (no key in clear) that keeps
+        events from before `now` out for TOMBSTONE_S; all in transactions. Counts of what went."""
+        ...
+
+
 class LeadTable(LeadReader, Protocol):
     """The leads table as the worker sees it: every write is conditional, so concurrent
     workers on one lead neither lose an update nor apply an event twice."""
 
-    def apply(self, key: str, pending: Sequence[Pending], now: float) -> Applied:
-        """Apply each event once to the lead `key` (duplicates, floods and a merged alias reported)."""
+    def apply(self, key: str, pending: Sequence[Pending], now: float, aliases: Sequence[str] = ()) -> Applied:
+        """Apply each event once to the lead `key` (duplicates, floods and a merged alias reported);
+        `aliases` (the other keys the events name) are added to the lead's `ids`."""
+        ...
+
+    def erased_at(self, marker: str, now: float) -> float | None:
+        """When the key of this tombstone was erased, if that was less than TOMBSTONE_S ago."""
+        ...
+
+    def discard(self, key: str, n: int) -> bool:
+        """Delete the lead item `key` if it still holds exactly `n` events (one just created)."""
+        ...
+
+    def unlink(self, alias: str, target: str) -> bool:
+        """Delete the pointer `alias` if it still points at `target` (a lead that is gone)."""
         ...
 
     def get(self, key: str) -> dict[str, Any]:

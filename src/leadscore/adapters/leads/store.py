@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scoring_core.stages import QUALIFIED  # the stages the ByStage index holds
@@ -29,15 +29,21 @@ from .protocol import (
     DEDUPE_PERIOD_S,
     ERAS_KEPT,
     MAX_EVENTS_PER_WEEK,
+    IDS,
     MAX_HOPS,
     OCCURRENCES_KEEP,
     OCCURRENCES_TRIM_AT,
     RECENT_KEEP,
     RECENT_TRIM_AT,
+    TOMBSTONE_S,
     Applied,
+    Holdings,
     Pending,
+    counter,
     distinct,
+    identity_keys,
     newest_facts,
+    points_into,
     with_facts,
     without_older_facts,
 )
@@ -160,7 +166,7 @@ class LeadStore:
 
     # -- applying events ----------------------------------------------------
 
-    def apply(self, key: str, pending: Sequence[Pending], now: float) -> Applied:
+    def apply(self, key: str, pending: Sequence[Pending], now: float, aliases: Sequence[str] = ()) -> Applied:
         """Apply each event once to the lead `key`: one UpdateItem on the happy path."""
         result = Applied(key)
         todo = self._apply_extra_facts(key, distinct(pending, result))
@@ -169,7 +175,7 @@ class LeadStore:
                 return result
             try:
                 response = self._update(key, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                                        **self._apply_request(todo, now))
+                                        **self._apply_request(todo, now, aliases))
             except self._client.exceptions.ConditionalCheckFailedException as exc:
                 old = deserialize(exc.response.get("Item"))
                 if old.get("merged_into"):
@@ -218,7 +224,7 @@ class LeadStore:
         kept = set(extra)
         return [with_facts(p, lambda name: name not in kept) for p in todo]
 
-    def _apply_request(self, todo: Sequence[Pending], now: float) -> dict[str, Any]:
+    def _apply_request(self, todo: Sequence[Pending], now: float, aliases: Sequence[str] = ()) -> dict[str, Any]:
         u = Update()
         increments: dict[str, int] = {}
         occurrences: dict[str, set[int]] = {}
@@ -273,6 +279,11 @@ class LeadStore:
                 u.remove.append(u.name(stale_era))
         for name, values in occurrences.items():
             u.add.append(f"{u.name(name)} {u.value(values)}")
+        counts: dict[str, int] = {}
+        for p in todo:
+            counts[counter(p.effects.type)] = counts.get(counter(p.effects.type), 0) + 1
+        for name, count in counts.items():
+            u.add.append(f"{u.name(name)} {u.value(count)}")
         for name, t in flags.items():
             n = u.name(name)
             u.set.append(f"{n} = if_not_exists({n}, {u.value(t)})")
@@ -285,6 +296,8 @@ class LeadStore:
         u.set.append(f"{n} = if_not_exists({n}, {u.value(first)})")
         u.set.append(f"{u.name('last_at')} = {u.value(last)}")
         u.add.append(f"{u.name('n')} {u.value(len(todo))}")
+        if aliases:  # the identities erasure must find (docs/data-model.md, Erasure); ADD to a set is idempotent
+            u.add.append(f"{u.name(IDS)} {u.value(set(aliases))}")
         heat = round(heat, 2)  # an ordering key: two decimals are plenty, and shorter numbers bill fewer bytes
         if heat:
             u.add.append(f"{u.name('heat')} {u.value(heat)}")
@@ -413,7 +426,7 @@ class LeadStore:
         u = Update()
         moved = []
         for name, value in alias_item.items():
-            if name.startswith("a.") and int(value):
+            if name.startswith(("a.", "c.")) and int(value):
                 u.add.append(f"{u.name(name)} {u.value(int(value))}")
             elif name.startswith(("o.", "s.")) and value:
                 u.add.append(f"{u.name(name)} {u.value(set(value))}")
@@ -451,4 +464,98 @@ class LeadStore:
             self._send("transact_write_items", TransactItems=[{"Update": target_update}, {"Update": alias_update}])
             return True
         except self._client.exceptions.TransactionCanceledException:
+            return False
+
+    # -- erasure and access ------------------------------------------------------
+
+    def _batch_get(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The items at `keys` (consistent), absent ones left out."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            pending = {self.table: {"Keys": [{"pk": {"S": k}} for k in keys[start:start + 100]], "ConsistentRead": True}}
+            for _ in range(5):
+                if not pending:
+                    break
+                answer = self._send("batch_get_item", RequestItems=pending)
+                found.update((i["pk"]["S"], deserialize(i)) for i in answer["Responses"].get(self.table, []))
+                pending = answer.get("UnprocessedKeys") or {}
+            if pending:
+                raise RuntimeError("BatchGetItem kept leaving keys unprocessed")
+        return found
+
+    def holdings(self, key: str) -> Holdings | None:
+        """Follow `key` to its lead, then gather every key that points at it (a few consistent reads)."""
+        chain: dict[str, dict[str, Any]] = {}
+        for _ in range(MAX_HOPS):
+            item = self.get(key)
+            if not item:
+                return None
+            if not item.get("merged_into"):
+                break
+            chain[key] = item
+            key = str(item["merged_into"])
+        else:
+            return None
+        holdings = Holdings(item, {})
+        known = {key} | set(chain)
+        todo = identity_keys(item) | {k for c in chain.values() for k in identity_keys(c)}
+        for _ in range(MAX_HOPS):  # a pointer's own pointers: an alias merged into an alias
+            todo -= known
+            if not todo:
+                break
+            found = self._batch_get(sorted(todo))
+            known |= todo
+            todo = set()
+            for k, other in found.items():
+                if points_into(other, known | set(found)):
+                    chain[k] = other
+                    todo |= identity_keys(other)
+        holdings.identities = {k: v for k, v in chain.items() if points_into(v, {holdings.key, *chain})}
+        return holdings
+
+    def erase(self, holdings: Holdings, markers: Mapping[str, str], now: float) -> dict[str, int] | None:
+        """One transaction (per 100 items) deletes the pointers on condition they still point where they
+        did and puts the tombstones; the lead item goes in the last one, so a failure leaves it to be
+        found again by a retry."""
+        lead = holdings.key
+        until = int(now) + TOMBSTONE_S
+        ops: list[dict[str, Any]] = []
+        for k, item in holdings.identities.items():
+            ops.append({"Delete": {"TableName": self.table, "Key": {"pk": {"S": k}},
+                                   "ConditionExpression": "merged_into = :to",
+                                   "ExpressionAttributeValues": {":to": {"S": str(item["merged_into"])}}}})
+        for k in holdings.keys():
+            ops.append({"Put": {"TableName": self.table, "Item": {
+                "pk": {"S": markers[k]}, "erased_at": {"N": str(now)}, "until": {"N": str(until)},
+                "expires_at": {"N": str(until)}}}})
+        ops.append({"Delete": {"TableName": self.table, "Key": {"pk": {"S": lead}}}})
+        for start in range(0, len(ops), 100):
+            try:
+                self._send("transact_write_items", TransactItems=ops[start:start + 100])
+            except self._client.exceptions.TransactionCanceledException:
+                return None  # a pointer moved meanwhile: read the holdings again
+        return {"leads": 1, "identities": len(holdings.identities), "tombstones": len(holdings.keys())}
+
+    def erased_at(self, marker: str, now: float) -> float | None:
+        item = deserialize(self._send("get_item", TableName=self.table, Key={"pk": {"S": marker}},
+                                      ConsistentRead=True).get("Item"))
+        # TTL lags by days: the tombstone's own `until` says whether it still counts
+        if not item or float(item.get("until", 0)) < now:
+            return None
+        return float(item["erased_at"])
+
+    def discard(self, key: str, n: int) -> bool:
+        try:
+            self._send("delete_item", TableName=self.table, Key={"pk": {"S": key}}, ConditionExpression="#n = :n",
+                       ExpressionAttributeNames={"#n": "n"}, ExpressionAttributeValues={":n": {"N": str(n)}})
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def unlink(self, alias: str, target: str) -> bool:
+        try:
+            self._send("delete_item", TableName=self.table, Key={"pk": {"S": alias}}, ConditionExpression="merged_into = :to",
+                       ExpressionAttributeValues={":to": {"S": target}})
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
             return False
