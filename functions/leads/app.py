@@ -12,7 +12,7 @@ articles 17 and 15; docs/data-model.md, Erasure).
 
 The resolver validates (`enable_validation`): each route's typed parameters and its
 answer model are checked by powertools and make the OpenAPI document. A request that
-fails them is our 400 `{"error"}` (a 415 for a body that is not JSON), not powertools'
+fails them is our 400 `{"error"}` (a 415 for a validated body that is not JSON), not powertools'
 422, and is refused 401 first when it lacks the token.
 """
 
