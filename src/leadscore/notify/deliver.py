@@ -167,4 +167,6 @@ def notify(deps: Dependencies, channel: str, event: dict[str, Any], context: Any
     deliver, config = _idempotent(deps, channel)
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
-    return deliver(transition=changed.detail.model_dump(mode="json"))
+    # `feedback` is absent when the score made the change (contracts.LeadStageChanged), not null
+    unset = {"feedback"} if changed.detail.feedback is None else None
+    return deliver(transition=changed.detail.model_dump(mode="json", exclude=unset))
