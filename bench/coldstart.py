@@ -39,8 +39,9 @@ from leadscore.dev.lambda_layout import BUILD_DIR, BuiltFunction, LambdaRoot, bu
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FUNCTIONS = {"pixel": "PixelFunction", "collect": "CollectFunction", "hooks": "HooksFunction"}
-BUDGET = {"pixel": 1.40, "collect": 1.60, "hooks": 1.60}
+FUNCTIONS = {"pixel": "PixelFunction", "collect": "CollectFunction", "hooks": "HooksFunction", "leads": "LeadsFunction"}
+# the leads API is not an ingest path: measured (issue 18: its OpenAPI contract), not budgeted
+BUDGET = {"pixel": 1.40, "collect": 1.60, "hooks": 1.60, "leads": None}
 BASELINE = 'import boto3\nboto3.client("sqs")\n'
 
 # one representative request per function
@@ -51,6 +52,7 @@ REQUESTS = {
                 "POST /v1/track", {"kind": "track"}),
     "hooks": ("POST", "/hooks/generic", "", {"content-type": "application/json", "x-leadscore-signature": "t=1,v1=00"},
               b'{"event_id":"e1","type":"form_submitted","email":"a@b.example"}', "POST /hooks/{source}", {"source": "generic"}),
+    "leads": ("GET", "/leads/v1", "", {"authorization": "Bearer token"}, b"", "GET /leads/{id}", {"id": "v1"}),
 }
 
 
@@ -79,7 +81,7 @@ def main() -> None:
     try:
         env = {"AWS_ENDPOINT_URL": stack.endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
                "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "POWERTOOLS_METRICS_DISABLED": "true",
-               "WRITE_KEYS": "key", "WEBHOOK_SECRET_GENERIC": "s3cret"}
+               "WRITE_KEYS": "key", "WEBHOOK_SECRET_GENERIC": "s3cret", "API_TOKEN": "token", "LEAD_KEY_SECRET": "k"}
         envs = {f.logical_id: {**stack.function_environment(f.logical_id), **env} for f in functions}
         for e in envs.values():
             e.pop("SECRETS_ARN", None)  # the bench's secrets are its environment's
@@ -117,9 +119,9 @@ def main() -> None:
                                   "init_ms_no_bytecode": round(cold, 1), "ratio_no_bytecode": round(cold / baseline, 2),
                                   "cpu_ratio_no_bytecode": round(cold_cpu / baseline_cpu, 2),
                                   "first_request_ms": round(first, 1), "budget": BUDGET[n],
-                                  "within_budget": init / baseline <= BUDGET[n]}
+                                  "within_budget": BUDGET[n] is None or init / baseline <= BUDGET[n]}
         if not args.json:
-            print(f"{n:8s} init {init:6.1f} ms  ratio {init / baseline:4.2f} (CPU {cpu / baseline_cpu:4.2f}; budget {BUDGET[n]:.2f})   "
+            print(f"{n:8s} init {init:6.1f} ms  ratio {init / baseline:4.2f} (CPU {cpu / baseline_cpu:4.2f}; budget {BUDGET[n] or '-'})   "
                   f"without bytecode {cold:6.1f} ms  ratio {cold / baseline:4.2f} (CPU {cold_cpu / baseline_cpu:4.2f})   "
                   f"first request +{first:5.1f} ms", file=sys.stderr)
     if not args.json:

@@ -8,11 +8,12 @@ CORS (any origin, the browser SDKs' headers): leadscore.cors.
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import dependencies
 from leadscore.adapters.queue import QueueError
 from leadscore.cors import ingest_cors
-from leadscore.edge import Rejected, not_queued, rejection
+from leadscore.edge import Rejected, UnknownSource, not_queued, rejection
 from leadscore.ingest.collect import Collected, queue_calls
 
 logger = Logger(service="collect")
@@ -50,6 +51,12 @@ def rejected(exc: Rejected) -> Response:
     metrics.add_metric(name=f"SdkRejected_{exc.status}", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"status": exc.status, "reason": exc.message if exc.status != 401 else "unauthorized"})
     return rejection(exc, segment=True)  # `code` and `message` as Segment's API answers (its SDKs read them)
+
+
+@app.not_found
+def no_route(exc: NotFoundError) -> Response:
+    # a {kind} with characters outside powertools' path pattern (non-ASCII) matches no route: our 404 still
+    return rejected(UnknownSource("unknown call"))
 
 
 @app.exception_handler(QueueError)

@@ -2,10 +2,11 @@
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from leadscore import dependencies
 from leadscore.adapters.queue import QueueError
-from leadscore.edge import Rejected, json_response, not_queued, rejection
+from leadscore.edge import Rejected, UnknownSource, json_response, not_queued, rejection
 from leadscore.ingest.hooks import NoSecret, queue_delivery
 
 logger = Logger(service="hooks")
@@ -32,6 +33,12 @@ def rejected(exc: Rejected) -> Response:
     metrics.add_metric(name=f"HookRejected_{exc.status}", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"status": exc.status, "reason": exc.message})
     return rejection(exc)
+
+
+@app.not_found
+def no_route(exc: NotFoundError) -> Response:
+    # a {source} with characters outside powertools' path pattern (non-ASCII) matches no route: our 404 still
+    return rejected(UnknownSource("unknown webhook source"))
 
 
 @app.exception_handler(QueueError)

@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from leadscore import dependencies, sales
 from leadscore.edge import Rejected, raw_body, rejection
 
@@ -53,6 +54,15 @@ def rejected(exc: Rejected) -> Response:
     if exc.status >= 400:
         logger.info("slack interaction refused", extra={"status": exc.status, "reason": exc.message})
     return rejection(exc)
+
+
+@app.not_found
+def no_route(exc: NotFoundError) -> Response:
+    # an {id} or {answer} with characters outside powertools' path pattern (non-ASCII) matches no
+    # route: the page a link to no such lead gets, as the routes answer (docs/api.md)
+    from leadscore.answer_page import no_such_lead, response
+
+    return response(404, no_such_lead())
 
 
 @logger.inject_lambda_context

@@ -1,11 +1,14 @@
 """The HTTP edge every route shares: what a request is refused with, and how that is answered.
 
 - `Rejected` and its kinds (`BadRequest` 400, `Unauthorized` 401, `NotFound` 404,
-  `UnknownSource` 404, `Conflict` 409): raised by parsers, signature checks and the leads API;
+  `UnknownSource` 404, `Conflict` 409, `UnsupportedMediaType` 415): raised by parsers,
+  signature checks and the leads API;
 - `rejection(exc)`: the one mapping of a `Rejected` to its HTTP answer, `{"error": ...}`
   (a 401 says no more than "unauthorized");
 - `json_response`, `not_queued` (503: senders retry), `raw_body` (the body as sent);
-- `describe_validation_error`: a pydantic error as text that names fields, never values.
+- `describe_validation_error`: a pydantic error as text that names fields, never values;
+  `describe_request_validation_error`: the same for powertools' request validation
+  (the routes with `enable_validation`), answered 400 like every other bad input.
 
 Standard library only at import: the parsers, the worker and the CLI import the
 errors and the validation text without powertools' event handler, which only the
@@ -59,6 +62,12 @@ class NotFound(Rejected):
 
 class UnknownSource(NotFound):
     """A webhook source or SDK call we do not know: 404."""
+
+
+class UnsupportedMediaType(Rejected):
+    """A body in a content type the route does not read (a validated JSON body sent as text): 415."""
+
+    status = 415
 
 
 class Conflict(Rejected):
@@ -126,3 +135,18 @@ def describe_validation_error(exc: Any, where: str = "") -> str:
         message = "body must be a JSON object"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"{path}: {message}{more}" if path else f"{message}{more}"
+
+
+def describe_request_validation_error(exc: Any) -> str:
+    """powertools' `RequestValidationError` (a route with `enable_validation`) as text:
+    `query.limit: Input should be ...`, naming the parameter or field, never its value."""
+    problems = list(exc.errors())
+    if not problems:
+        return "invalid"
+    first = problems[0]
+    if first.get("type") == "json_invalid":
+        return "body is not valid JSON"
+    where, *rest = [str(part) for part in first.get("loc", ())] or ["request"]
+    path = where + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in rest)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{path}: {first.get('msg', 'invalid')}{more}"

@@ -11,15 +11,22 @@ the answer is scored at `deps.clock()` (leadscore.views). Refusals raise
 - `POST /leads/{id}/feedback` takes a `leadscore.feedback.FeedbackIn` JSON body (400 naming
   the field when it is not one, 409 for a feedback id used for another outcome) and goes
   the one feedback path, `leadscore.feedback.give_feedback`.
+
+`Lead`, `LeadSummary`, `LeadList`, `FeedbackAnswer`, `Erased` and `LeadExport` are the answers' contract: the handler's routes
+return them (powertools validates each answer against them) and the OpenAPI document
+describes them (leadscore.openapi, docs/api.md). A field `views.lead_view` adds must be
+added here too, or the answer fails its own contract.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from scoring_core.stages import QUALIFIED as LISTED_STAGES  # what `GET /leads?stage=` lists: the ByStage index holds them
+from scoring_core.stages import Stage
 
 from .edge import BadRequest, NotFound, Unauthorized
 
@@ -29,6 +36,104 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_FEEDBACK_BODY = 16 * 1024  # a FeedbackIn is well under 1 KB
+#: `LISTED_STAGES` as a type (tests/unit/test_openapi.py checks the two agree)
+ListedStage = Literal["mql", "sql", "customer"]
+
+_Time = Annotated[str | None, Field(description="ISO 8601 in UTC (`2026-11-01T10:00:00Z`); null when never")]
+
+
+class Contribution(BaseModel):
+    """One rule's points in the score (negative for a penalty)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rule: str
+    points: float
+
+
+class RecentEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    at: _Time
+
+
+class LeadSummary(BaseModel):
+    """A lead as `GET /leads?stage=` lists it: its score now, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str = Field(description="the lead's key: `e:<keyed hash of the email>` or `v:<visitor id>`")
+    email: str | None
+    stage: Stage
+    stage_changed_at: _Time
+    fit: float
+    engagement: float
+    score: float = Field(description="fit + engagement, decayed to the time of the request")
+    grade: str
+    band: str
+    reasons: list[Contribution]
+    disqualified_by: list[str]
+    last_seen: _Time
+
+
+class Lead(LeadSummary):
+    """A lead in full (`GET /leads/{id}`, `GET /leads?email=`)."""
+
+    facts: dict[str, Any] = Field(description="what is known about the person and the company, by trait name")
+    identities: list[str] = Field(description="every key that names this lead (its own and merged aliases)")
+    first_seen: _Time
+    events: int
+    recent: list[RecentEvent]
+
+
+class LeadList(BaseModel):
+    """`GET /leads?stage=`: hottest first."""
+
+    model_config = ConfigDict(extra="forbid")
+    leads: list[LeadSummary]
+
+
+class Erased(BaseModel):
+    """`DELETE /leads/{id}`: counts only, no key or address."""
+
+    model_config = ConfigDict(extra="forbid")
+    erased: bool
+    removed: dict[str, int] = Field(description="how many items of each kind were removed (lead, pointers, alerts, ...)")
+
+
+class ExportedIdentities(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keys: list[str]
+    emails: list[str]
+    visitor_ids: list[str]
+    user_ids: list[str]
+
+
+class LeadExport(BaseModel):
+    """`GET /leads/{id}/export`: everything held about the person (docs/data-model.md, Erasure)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str
+    exported_at: _Time
+    identities: ExportedIdentities
+    facts: dict[str, Any] = Field(description="each fact's value and when it was set")
+    activity: dict[str, Any] = Field(description="event counts, by type, first and last seen, recent events")
+    stage: dict[str, Any] = Field(description="the stage, when it changed, the last recorded transition")
+    score: dict[str, Any]
+    feedback: list[dict[str, Any]]
+    alerts: list[dict[str, Any]] = Field(description="the records of alerts sent about the lead")
+    stored: dict[str, Any] = Field(description="every stored item, by key, as it is stored")
+
+
+class FeedbackAnswer(BaseModel):
+    """`POST /leads/{id}/feedback`: what the feedback did (`leadscore.feedback.FeedbackResult`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead_id: str
+    feedback_id: str
+    outcome: str
+    stage: Stage = Field(description="the lead's stage after the feedback")
+    previous_stage: Stage
+    changed: bool = Field(description="whether the stage moved")
+    duplicate: bool = Field(description="a feedback id recorded before: nothing was written")
 
 
 def authorize(headers: Mapping[str, str] | None, token: str | None) -> None:
@@ -50,35 +155,30 @@ def get_lead(deps: Dependencies, lead_id: str, headers: Mapping[str, str] | None
     return view
 
 
-def list_leads(deps: Dependencies, query: Mapping[str, str] | None, headers: Mapping[str, str] | None) -> dict[str, Any]:
-    """`GET /leads?email=` (that lead, in full) or `GET /leads?stage=&limit=` (hottest first, in brief)."""
+def list_leads(deps: Dependencies, headers: Mapping[str, str] | None, *, email: str | None = None,
+               stage: str | None = None, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    """`GET /leads?email=` (that lead, in full) or `GET /leads?stage=&limit=` (hottest first, in brief).
+
+    `stage` and `limit` arrive validated by the route's signature (a `ListedStage`, 1 to `MAX_LIMIT`)."""
     from .views import lead_at, leads_at_stage
 
     authorize(headers, deps.settings.api_token())
-    query = query or {}
     now = deps.clock()
-    if "email" in query:
+    if email is not None:
         from scoring_core.events import normalize_email
 
         from .identity import email_key
 
         try:
-            email = normalize_email(query["email"])
+            email = normalize_email(email)
         except ValueError:
             raise BadRequest("email is not an email address") from None
         view = lead_at(deps.leads_store, deps.engine, email_key(email, deps.settings.lead_key_secret()), now)
         if view is None:
             raise NotFound("no lead with this email")
         return view
-    stage = query.get("stage")
     if stage not in LISTED_STAGES:
         raise BadRequest("give ?email= or ?stage= (one of mql, sql, customer)")
-    try:
-        limit = int(query.get("limit", str(DEFAULT_LIMIT)))
-    except ValueError:
-        raise BadRequest("limit must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
     return {"leads": leads_at_stage(deps.leads_store, deps.engine, stage, limit, now)}
 
 

@@ -232,7 +232,7 @@ def test_concurrent_requests_to_different_functions_each_get_their_own_answer(lo
         answers = list(pool.map(call, range(120)))
 
     reads = [(status, json.loads(body)) for status, _, body in answers[1::2]]
-    assert reads == [(400, {"error": "limit must be between 1 and 100"})] * 60
+    assert reads == [(400, {"error": "query.limit: Input should be greater than or equal to 1"})] * 60
     posts = [(status, headers.get("Access-Control-Allow-Origin")) for status, headers, _ in answers[::2]]
     assert posts == [(200, "*")] * 60
 

@@ -414,3 +414,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
+
+    def __getattr__(self, name: str) -> Any:
+        # any other method (TRACE, CONNECT, ...) is routed like these: no route has it, so API Gateway's
+        # 404, not http.server's 501 for a method it has no do_ for
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
