@@ -146,8 +146,10 @@ def files(tmp_path):
     return _write(tmp_path)
 
 
-@pytest.fixture
-def result(files):
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    """The backtest of the crafted leads, once for the tests that only read its figures."""
+    files = _write(tmp_path_factory.mktemp("backtest"))
     leads = read_leads(files["data"], load_mapping(files["mapping"]))
     return backtest(leads, Engine(load_model(files["model"])))
 

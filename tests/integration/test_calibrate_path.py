@@ -9,12 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import random
 from pathlib import Path
 
 import pytest
 from leadscore.analysis.backtest import backtest
-from leadscore.analysis.dataset import DataError, fit_record_path, held_out_path, load_leads, read_leads
+from leadscore.analysis.calibrate import Target, calibrate
+from leadscore.analysis.dataset import (DataError, fit_record_path, held_out_path, load_leads, read_leads,
+                                       score_leads)
 from leadscore.analysis.mapping import MappingError, load_mapping
 from leadscore.analysis.report import write_report
 from leadscore.cli import main
@@ -28,6 +31,7 @@ facts:
   - {column: Size, fact: size, numeric: true}
 events:
   - {column: Visits, kind: count, event: site_visit}
+cv_folds: 3
 """
 
 MODEL = """\
@@ -303,29 +307,49 @@ def _calibrate(capsys, history, *more: str) -> str:
     return err
 
 
-def test_calibrate_test_share_holds_out_a_stratified_part_and_writes_its_ids(history, capsys):
-    err = _calibrate(capsys, history, "--test-share", "0.3", "--seed", "7")
+@pytest.fixture(scope="module")
+def held_out_fit(tmp_path_factory):
+    """One `calibrate --test-share 0.3 --seed 7` of the history, shared by the tests that only read it."""
+    import contextlib
+
+    folder = tmp_path_factory.mktemp("held-out")
+    paths = {"data": folder / "history.csv", "mapping": folder / "mapping.yaml", "model": folder / "fitted.yaml"}
+    paths["data"].write_text(_csv(synthetic()), encoding="utf-8")
+    paths["mapping"].write_text(MAPPING, encoding="utf-8")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["calibrate", "--data", str(paths["data"]), "--mapping", str(paths["mapping"]),
+                     "--out", str(paths["model"]), "--test-share", "0.3", "--seed", "7"])
+    assert code == 0, err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    return {**paths, "err": err.getvalue()}
+
+
+def test_calibrate_test_share_holds_out_a_stratified_part_and_writes_its_ids(held_out_fit, history, capsys):
+    err = held_out_fit["err"]
     rows = synthetic()
-    held_file = held_out_path(history["model"])
+    held_file = held_out_path(held_out_fit["model"])
     assert held_file.name == "fitted.held-out.csv" and f"ids in {held_file}" in err
     held = list(held_file.read_text(encoding="utf-8").splitlines()[1:])
     assert held_file.read_text(encoding="utf-8").splitlines()[0] == "Lead"
     won = {r[0] for r in rows if r[4] == "yes"}
     assert len(held) == round(len(won) * 0.3) + round((len(rows) - len(won)) * 0.3)
     assert sum(1 for i in held if i in won) == round(len(won) * 0.3)  # stratified
-    record = json.loads(fit_record_path(history["model"]).read_text(encoding="utf-8"))
+    record = json.loads(fit_record_path(held_out_fit["model"]).read_text(encoding="utf-8"))
     assert set(record["held_out_ids"]) == set(held)
     assert not set(record["fitted_ids"]) & set(held) and len(record["fitted_ids"]) + len(held) == len(rows)
-    assert "held out" in history["model"].read_text(encoding="utf-8").splitlines()[0]
-    # the same seed draws the same part; another seed another
-    _calibrate(capsys, history, "--test-share", "0.3", "--seed", "7")
-    assert held_file.read_text(encoding="utf-8").splitlines()[1:] == held
+    assert "held out" in held_out_fit["model"].read_text(encoding="utf-8").splitlines()[0]
+    # the same seed draws the same part (the draw is the seeded split, whatever the fit); another seed another
+    from leadscore.analysis.dataset import split_leads
+
+    leads = read_leads(held_out_fit["data"], load_mapping(held_out_fit["mapping"]))
+    assert [lead.id for lead in split_leads(leads, 0.3, 7)[1]] == held
     _calibrate(capsys, history, "--test-share", "0.3", "--seed", "8")
-    assert held_file.read_text(encoding="utf-8").splitlines()[1:] != held
+    assert held_out_path(history["model"]).read_text(encoding="utf-8").splitlines()[1:] != held
 
 
-def test_backtest_of_a_held_out_model_reports_on_the_held_out_part_only(history, tmp_path, capsys):
-    _calibrate(capsys, history, "--test-share", "0.3", "--seed", "7")
+def test_backtest_of_a_held_out_model_reports_on_the_held_out_part_only(held_out_fit, tmp_path, capsys):
+    history = held_out_fit
     held = held_out_path(history["model"]).read_text(encoding="utf-8").splitlines()[1:]
     code, out, err = _run(capsys, "backtest", "--data", str(history["data"]), "--mapping", str(history["mapping"]),
                           "--model", str(history["model"]), "--json", "--report", str(tmp_path / "r"))
@@ -361,14 +385,26 @@ def test_backtest_without_a_fit_record_says_it_cannot_tell(files, capsys):
 
 # --- the report -------------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The backtest of the 8 leads with the small model, and its report.html (written once: the
+    tests below only read them)."""
+    folder = tmp_path_factory.mktemp("report")
+    (folder / "leads.csv").write_text(_csv(), encoding="utf-8")
+    (folder / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    (folder / "model.yaml").write_text(MODEL, encoding="utf-8")
+    result = backtest(read_leads(folder / "leads.csv", load_mapping(folder / "mapping.yaml")),
+                      Engine(load_model(folder / "model.yaml")))
+    return result, write_report(result, folder / "r").read_text(encoding="utf-8")
+
+
 @pytest.fixture
-def result(files):
-    leads = read_leads(files["data"], load_mapping(files["mapping"]))
-    return backtest(leads, Engine(load_model(files["model"])))
+def result(report):
+    return report[0]
 
 
-def test_report_points_print_as_integers(result, tmp_path):
-    html = write_report(result, tmp_path / "r").read_text(encoding="utf-8")
+def test_report_points_print_as_integers(report):
+    html = report[1]
     assert "score ≥ 30)" in html and "score ≥ 60)" in html
     assert ".0<" not in html.replace("1.0<", "")  # no "60.0" anywhere in a cell (a lift of ×1.0 is not points)
     assert "<td>90</td>" in html  # the top decile's score
@@ -385,17 +421,17 @@ def test_report_rules_table_has_each_rules_share_and_lift(result):
     assert rules["pro"]["conversion"] == pytest.approx(0.75) and rules["pro"]["lift"] == pytest.approx(1.5)
 
 
-def test_report_has_an_auc_interval_and_a_calibration(result, tmp_path):
+def test_report_has_an_auc_interval_and_a_calibration(report):
+    result, html = report
     low, high = result["auc_interval"]
     assert low <= result["auc"] <= high
     assert sum(c["leads"] for c in result["calibration"]["by_decile"]) == 8
-    html = write_report(result, tmp_path / "r").read_text(encoding="utf-8")
     assert f"95% bootstrap interval {low:.3f}–{high:.3f}" in html
     assert 'alt="Predicted vs actual conversion"' in html
 
 
-def test_report_counts_say_what_they_count(result, tmp_path):
-    html = write_report(result, tmp_path / "r").read_text(encoding="utf-8")
+def test_report_counts_say_what_they_count(report):
+    html = report[1]
     assert "At MQL or beyond (score ≥ 30)" in html and "the leads whose stage is mql, sql or customer" in html
     assert "stage reached (each lead once)" in html
 
@@ -434,3 +470,132 @@ def test_a_rule_that_gives_every_lead_the_same_points_has_no_share_of_the_score(
     assert rules["baseline"]["leads"] == 8 and rules["baseline"]["constant"]
     assert rules["baseline"]["share_of_score"] is None
     assert rules["pro"]["share_of_score"] == pytest.approx(160 / 330)
+
+
+# --- duplicate ids, event dates, data without events ---------------------------------------------
+
+def test_a_duplicate_id_names_the_file_the_id_and_both_lines(files, capsys):
+    rows = [*ROWS[:5], ["A3", "Pro", "40", "2", "yes"], *ROWS[5:]]  # A3 is on line 4 and again on line 7
+    files["data"].write_text(_csv(rows), encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        read_leads(files["data"], load_mapping(files["mapping"]))
+    assert str(exc.value) == (f"{files['data']}:7: lead id 'A3' (column 'Lead') is also on line 4: each lead once; "
+                              "remove or merge the duplicate rows")
+    code, _, err = _run(capsys, *_backtest_args(files))
+    assert code == 1 and err.strip() == str(exc.value)
+
+
+DATED_MAPPING = """\
+id: Lead
+outcome: {column: Won, positive: ["yes"]}
+created_at: Created
+cv_folds: 3
+facts:
+  - {column: Plan, fact: plan}
+events:
+  - {column: Visits, kind: count, event: site_visit, at: Last Visit}
+  - {column: Demo, kind: count, event: demo_request, at: Demo Date}
+"""
+
+DATED_MODEL = """\
+version: "t1"
+name: dated
+fit:
+  - {id: pro, when: {plan: [pro]}, points: 40}
+engagement:
+  - {id: visits, on: site_visit, points: 10, cap: 40, half_life_days: 30}
+  - {id: demo, on: demo_request, points: 20, cap: 20, half_life_days: 30}
+stages: {mql: {score: 30}, sql: {score: 60}, hysteresis: 0}
+grades: {fit: {A: 40, B: 20, C: 10}, engagement: {"1": 30, "2": 20, "3": 10}}
+bands: {hot: 60, warm: 30}
+"""
+
+
+def test_an_event_column_with_a_date_column_has_its_events_at_those_dates(tmp_path):
+    header = ["Lead", "Plan", "Visits", "Last Visit", "Demo", "Demo Date", "Created", "Won"]
+    rows = [
+        # visits a half-life (30 days) before the demo, the lead's latest event: they count half
+        ["D1", "Pro", "2", "2026-03-01", "1", "2026-03-31", "2026-02-20", "yes"],
+        # no dates of their own: both at the creation date, the latest event, so nothing decays
+        ["D2", "Free", "2", "", "1", "", "2026-02-20", "no"],
+        # the visits are the latest event; the demo two half-lives earlier counts a quarter
+        ["D3", "Free", "3", "2026-05-01", "1", "2026-03-02", "2026-03-01", "no"],
+    ]
+    (tmp_path / "leads.csv").write_text(_csv(rows, header), encoding="utf-8")
+    (tmp_path / "mapping.yaml").write_text(DATED_MAPPING, encoding="utf-8")
+    (tmp_path / "model.yaml").write_text(DATED_MODEL, encoding="utf-8")
+    leads = read_leads(tmp_path / "leads.csv", load_mapping(tmp_path / "mapping.yaml"))
+    assert [lead.scored_at.date().isoformat() for lead in leads] == ["2026-03-31", "2026-02-20", "2026-05-01"]
+    scores = [s for s, _ in score_leads(leads, Engine(load_model(tmp_path / "model.yaml")))]
+    assert [s.engagement for s in scores] == [pytest.approx(2 * 10 / 2 + 20), 2 * 10 + 20, pytest.approx(30 + 20 / 4)]
+    assert scores[0].total == pytest.approx(40 + 10 + 20)
+
+
+def test_an_event_date_that_cannot_be_read_names_the_line_and_column(tmp_path):
+    header = ["Lead", "Plan", "Visits", "Last Visit", "Demo", "Demo Date", "Created", "Won"]
+    rows = [["D1", "Pro", "2", "2026-03-01", "1", "31/03/2026", "2026-02-20", "yes"]]
+    (tmp_path / "leads.csv").write_text(_csv(rows, header), encoding="utf-8")
+    (tmp_path / "mapping.yaml").write_text(DATED_MAPPING, encoding="utf-8")
+    with pytest.raises(DataError, match=r"leads\.csv:2: column 'Demo Date' \(the `at` of an event column in the "
+                                        r"mapping\) needs a date such as 2026-03-01.*got '31/03/2026'"):
+        read_leads(tmp_path / "leads.csv", load_mapping(tmp_path / "mapping.yaml"))
+
+
+def dated_history(n: int = 500, seed: int = 4) -> tuple[list[str], list[list[str]]]:
+    """Leads whose visits happened some days before they were scored: recent visits convert."""
+    from datetime import date, timedelta
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        plan = rng.choice(["Pro", "Free", "Team"])
+        visits, ago, demo = rng.randint(0, 6), rng.choice([0, 10, 30, 90]), rng.random() < 0.3
+        created = date(2026, 1, 1) + timedelta(days=rng.randint(0, 60))
+        last = created + timedelta(days=rng.randint(0, 20))
+        demo_at = last + timedelta(days=ago)  # the latest event: the visits are `ago` days older
+        logit = {"Pro": 0.8, "Team": 0.2, "Free": -0.8}[plan] + 0.4 * visits * 0.5 ** (ago / 30) - 1.0 + demo
+        won = rng.random() < 1 / (1 + math.exp(-logit))
+        rows.append([f"S{i:04d}", plan, str(visits), last.isoformat() if visits else "", "1" if demo else "0",
+                     demo_at.isoformat() if demo else "", created.isoformat(), "yes" if won else "no"])
+    return ["Lead", "Plan", "Visits", "Last Visit", "Demo", "Demo Date", "Created", "Won"], rows
+
+
+def test_calibrate_with_event_dates_scores_as_the_engine_does(tmp_path):
+    header, rows = dated_history()
+    (tmp_path / "leads.csv").write_text(_csv(rows, header), encoding="utf-8")
+    (tmp_path / "mapping.yaml").write_text(DATED_MAPPING, encoding="utf-8")
+    mapping = load_mapping(tmp_path / "mapping.yaml")
+    leads = read_leads(tmp_path / "leads.csv", mapping)
+    assert any(lead.scored_at > lead.event_time("site_visit") for lead in leads if "site_visit" in lead.counts)
+    result = calibrate(leads, mapping, mql=Target(share=0.3), sql=Target(share=0.1))
+    (tmp_path / "model.yaml").write_text(result.text, encoding="utf-8")
+    scored = score_leads(leads, Engine(load_model(tmp_path / "model.yaml")))
+    # the engine decays the visits from their date to the lead's latest event, and so did the fit
+    assert [s.total for s, _ in scored] == [result.score(lead) for lead in leads]
+    visit_points = [r.cents for s, _ in scored for r in s.reasons if r.rule.startswith("site_visit")]
+    assert any(c % 100 for c in visit_points)  # decayed points are not whole
+
+
+NO_EVENTS_MAPPING = """\
+id: Lead
+outcome: {column: Won, positive: ["yes"]}
+cv_folds: 3
+facts:
+  - {column: Plan, fact: plan}
+  - {column: Size, fact: size, numeric: true}
+"""
+
+
+def test_calibrate_without_events_grades_every_lead_4_not_1(tmp_path):
+    # issue 17: the engagement thresholds sat at the quantiles of one number, so every lead was
+    # engagement grade 1, which reads as the most engaged
+    (tmp_path / "leads.csv").write_text(_csv(synthetic()), encoding="utf-8")
+    (tmp_path / "mapping.yaml").write_text(NO_EVENTS_MAPPING, encoding="utf-8")
+    mapping = load_mapping(tmp_path / "mapping.yaml")
+    leads = read_leads(tmp_path / "leads.csv", mapping)
+    result = calibrate(leads, mapping, mql=Target(share=0.3), sql=Target(share=0.1))
+    assert "every lead is engagement grade 4, so a grade is its fit letter" in result.text
+    (tmp_path / "model.yaml").write_text(result.text, encoding="utf-8")
+    grades = [s.grade for s, _ in score_leads(leads, Engine(load_model(tmp_path / "model.yaml")))]
+    assert {g[1] for g in grades} == {"4"}
+    assert len({g[0] for g in grades}) >= 3  # the fit letters still tell leads apart

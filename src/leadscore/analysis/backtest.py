@@ -27,6 +27,15 @@ def backtest(leads: list[HistoricLead], engine: Any, *, progress: bool = False,
     is fitted on these leads by 5-fold cross-fitting, and the report says so."""
     if not leads:
         raise ValueError("no leads to backtest")
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    with threadpool_limits(limits=1):  # small fits: threads contending for cores cost more than they give
+        return _backtest(leads, engine, progress=progress, fitting=fitting, predict=predict,
+                         predicted_from=predicted_from)
+
+
+def _backtest(leads: list[HistoricLead], engine: Any, *, progress: bool, fitting: dict[str, Any] | None,
+              predict: Callable[[Sequence[float]], list[float]] | None, predicted_from: str) -> dict[str, Any]:
     scored = score_leads(leads, engine, progress=progress)
     scores = [s.total for s, _ in scored]
     labels = [lead.converted for lead in leads]

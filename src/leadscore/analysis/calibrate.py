@@ -5,24 +5,30 @@
      (`lead_source in [Reference]`), one "other" rule for the rarer values (`not_in` the
      others) and one for "not answered" (`exists: false`); `min_category` is the mapping's
      `min_category_leads`, or the size of CATEGORY_GRID with the best cross-validated AUC;
-   - a numeric fact: one fit rule per quantile bin (`gte`/`lt`), and one for "not answered";
+   - a numeric fact: steps `fact >= edge` at NUMERIC_STEPS quantiles, and one for "not answered";
+     the steps' points add up to a step function, written as one interval rule (`gte`/`lt`) per
+     level, so steps of 0 points cost nothing;
    - a count of events: hinge features min(n, k) at knots k from the data's quantiles; each is
      an engagement rule `on: <type>, points: w, cap: |w|·k`, so together they draw any
      piecewise-linear curve of the count (the engine's caps are symmetric, so this is exact);
    - an amount: hinges min(v, k)/k, as `points_per: {field: amount, unit: k}, cap: |w|`;
    - a category of events: one rule per frequent type (`cap: |w|`: the event counts once).
+   Events dated by the mapping's `at:` columns count decayed to the lead's latest event.
 2. An L2-regularized logistic regression on those features (standardized), its strength chosen
-   by stratified 5-fold cross-validation on ROC AUC (scikit-learn). Then interactions, RuleFit's
-   way: shallow trees fitted to what the additive fit leaves propose fit rules of two or three
-   conditions (`when` on two or three facts); refitted with them, they stay if the
-   cross-validated AUC rises by INTERACTION_GAIN. At most MAX_RULES rules are written (values of
-   a category with equal points share one `in:` rule; beyond that the weakest rules go).
+   by stratified 5-fold cross-validation (the mapping's `cv_folds`) on ROC AUC (scikit-learn): the additive model. Then
+   interactions, RuleFit's way: shallow trees fitted to what the additive fit leaves propose fit
+   rules of two or three conditions (`when` on two or three facts). A relaxed lasso over every
+   candidate (L1 chooses at most MAX_RULES rules, L2 refits them), cross-validated with the
+   choosing inside each fold, replaces the additive model only if it beats it by INTERACTION_GAIN
+   on average and in all folds but FOLDS_LOST. At most MAX_RULES rules are written (values of a category
+   with equal points share one `in:` rule; beyond that the weakest rules go).
 3. Coefficients become integer points: `POINTS_PER_LOGIT` points per unit of log-odds (20 points
    double the odds), rounded; a rule whose points round to 0 is left out.
 4. MQL and SQL thresholds from a target, chosen on the out-of-fold scores (not on the leads the
    points were fitted to): the lowest score whose leads reach the precision asked for, or the
    score above which the share (or monthly volume) of leads asked for lies.
-5. Grades and bands from the quantiles of fit, engagement and total among the leads.
+5. Grades and bands from the quantiles of fit, engagement and total among the leads (without
+   engagement rules, every lead engagement grade 4: the grade is the fit letter).
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ class Feature:
     fact: str | None = None  # a one-value category rule: its fact and value (rules of equal points merge)
     category: Any = None
     interaction: bool = False  # a rule of two or three conditions, found by the trees
+    step: tuple[str, float] | None = None  # a numeric fact's step `fact >= edge` (steps are written as intervals)
+    cents: Callable[[HistoricLead, int], int] | None = None  # an engagement rule of `points`: its cents, as the engine adds them
 
 
 @dataclass
@@ -96,8 +104,24 @@ class Calibration:
 
     def score(self, lead: HistoricLead) -> float:
         """The fitted score of a lead, rule by rule in whole cents as the engine rounds them."""
-        cents = round(self.offset * 100) + sum(round(p * f.value(lead) * 100) for f, p in self.terms)
+        cents = round(self.offset * 100) + sum(f.cents(lead, p) if f.cents else round(p * f.value(lead) * 100)
+                                               for f, p in self.terms)
         return cents / 100
+
+
+def _engine_cents(lead: HistoricLead, type_: str, each: float, n: int, cap: float, half_life_days: float) -> int:
+    """The cents an engagement rule gives a lead: `n` events of `type_`, `each` points apiece, decayed
+    from their time to the lead's `scored_at` and capped, in the engine's own arithmetic (integer
+    units at the era's base, then one factor), so that a score at an exact half (10 points three
+    half-lives old is 1.25) rounds as the engine rounds it."""
+    from scoring_core.decay import Decay
+
+    if not n:
+        return 0
+    decay = Decay(half_life_days * 86400.0)
+    era, units = decay.increment(lead.event_time(type_).timestamp(), each)
+    value = decay.value(era, units * n, lead.scored_at.timestamp())
+    return round(max(-cap, min(cap, value)) * 100)
 
 
 def check_size(leads: list[HistoricLead]) -> None:
@@ -134,9 +158,12 @@ def _knots(values: list[float], integer: bool) -> list[float]:
     return sorted({k for k in knots if k > 0})
 
 
-def _bin_edges(values: list[float]) -> list[float]:
+def _bin_edges(values: list[float], parts: int = 5) -> list[float]:
+    """Cuts at the quantiles k/parts of the values (each cut some lead's own value)."""
     s = sorted(values)
-    cuts = sorted({s[min(len(s) - 1, int(q * len(s)))] for q in (0.2, 0.4, 0.6, 0.8)})
+    if not s:
+        return []
+    cuts = sorted({s[min(len(s) - 1, int(k / parts * len(s)))] for k in range(1, parts)})
     return [c for c in cuts if c > s[0]]  # a cut at the minimum would leave an empty first bin
 
 
@@ -194,6 +221,7 @@ def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int
     taken: set[str] = set()
     out: list[Feature] = []
     half_life = _number(mapping.half_life_days)
+    days = float(mapping.half_life_days)  # events with `at:` dates have decayed by the time the lead is scored
 
     def usable(count: int) -> bool:
         return support <= count <= n - support
@@ -206,22 +234,16 @@ def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int
             out.append(_fit_feature(_unique_id(f"{fact}_missing", taken), col.column, f"{col.column}: not answered",
                                     {fact: {"exists": False}}))
         if col.numeric:
-            edges = _bin_edges(present)
-            bounds = list(zip([None, *edges], [*edges, None]))
-            for lo, hi in bounds:
-                count = sum(1 for v in present if (lo is None or v >= lo) and (hi is None or v < hi))
+            # steps `fact >= edge` at NUMERIC_STEPS quantiles: their points add up to a step function of
+            # the number, written as one interval rule per level (steps of 0 points join their neighbours)
+            for edge in _bin_edges(present, NUMERIC_STEPS):
+                count = sum(1 for v in present if v >= edge)
                 if not usable(count):
                     continue
-                cond: dict[str, Any] = {}
-                if lo is not None:
-                    cond["gte"] = _number(lo)
-                if hi is not None:
-                    cond["lt"] = _number(hi)
-                words = (f"{_short(lo)} to under {_short(hi)}" if lo is not None and hi is not None
-                         else f"under {_short(hi)}" if hi is not None else f"{_short(lo)} or more")
-                name = f"{fact}_{_short(lo) if lo is not None else 'lt'}_{_short(hi) if hi is not None else 'up'}"
-                out.append(_fit_feature(_unique_id(name.replace(".", "_").replace("-", "m"), taken), col.column,
-                                        f"{col.column}: {words}", {fact: cond}))
+                e = _number(edge)
+                name = f"{fact}_{_short(e)}_up".replace(".", "_").replace("-", "m")
+                out.append(_fit_feature(_unique_id(name, taken), col.column, f"{col.column}: {_short(e)} or more",
+                                        {fact: {"gte": e}}, step=(fact, float(edge))))
         else:
             # the engine compares text without case (`in: [Pro]` matches "pro"): so do the features
             spellings = Counter(present)
@@ -246,8 +268,10 @@ def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int
                 if not usable(count):
                     continue
                 out.append(Feature("engagement", _unique_id(type_, taken), col.column, f"{col.column}: {type_}",
-                                   lambda lead, t=type_: float(min(lead.counts.get(t, 0), 1)),
-                                   lambda p, t=type_: {"on": t, "cap": abs(p), "half_life_days": half_life}))
+                                   lambda lead, t=type_: min(lead.counts.get(t, 0) * lead.decay(t, days), 1.0),
+                                   lambda p, t=type_: {"on": t, "cap": abs(p), "half_life_days": half_life},
+                                   cents=lambda lead, p, t=type_: _engine_cents(lead, t, p, lead.counts.get(t, 0),
+                                                                                abs(p), days)))
             continue
         type_ = col.event  # type: ignore[assignment]
         if col.kind == "count":
@@ -257,8 +281,10 @@ def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int
                     break
                 out.append(Feature("engagement", _unique_id(f"{type_}_first_{_short(k)}", taken), col.column,
                                    f"{col.column}: each of the first {_short(k)}",
-                                   lambda lead, t=type_, k=k: float(min(lead.counts.get(t, 0), k)),
-                                   lambda p, k=k, t=type_: {"on": t, "cap": abs(p) * _number(k), "half_life_days": half_life}))
+                                   lambda lead, t=type_, k=k: float(min(lead.counts.get(t, 0) * lead.decay(t, days), k)),
+                                   lambda p, k=k, t=type_: {"on": t, "cap": abs(p) * _number(k), "half_life_days": half_life},
+                                   cents=lambda lead, p, t=type_, k=k: _engine_cents(lead, t, p, lead.counts.get(t, 0),
+                                                                                     abs(p) * _number(k), days)))
         else:
             values = [lead.amounts.get(type_, 0.0) for lead in leads]
             for k in _knots(values, integer=False):
@@ -266,9 +292,12 @@ def build_features(leads: list[HistoricLead], mapping: Mapping, min_support: int
                     break
                 out.append(Feature("engagement", _unique_id(f"{type_}_per_{_short(k)}", taken), col.column,
                                    f"{col.column}: per {_short(k)}, up to {_short(k)}",
-                                   lambda lead, t=type_, k=k: min(lead.amounts.get(t, 0.0), k) / k,
+                                   lambda lead, t=type_, k=k: min(lead.amounts.get(t, 0.0) * lead.decay(t, days), k) / k,
                                    lambda p, k=k, t=type_: {"on": t, "points_per": {"field": "amount", "unit": _number(k)},
-                                                            "cap": abs(p), "half_life_days": half_life}))
+                                                            "cap": abs(p), "half_life_days": half_life},
+                                   cents=lambda lead, p, t=type_, k=k: _engine_cents(
+                                       lead, t, p * lead.amounts.get(t, 0.0) / _number(k), 1 if t in lead.amounts else 0,
+                                       abs(p), days)))
     return out
 
 
@@ -333,6 +362,9 @@ SELECT_C = (0.01, 0.1, 1.0)  # L2 strengths tried while choosing that size
 TREES = 24  # shallow trees that propose interaction rules
 TREE_DEPTH = 3  # so a rule combines at most three conditions
 INTERACTION_GAIN = 0.002  # held-out AUC the rules of several conditions must add to be kept (less is noise)
+FOLDS_LOST = 1  # ... and do better in every fold but at most this many
+NUMERIC_STEPS = 20  # a numeric fact gets steps at the 5%, 10%, ... 95% quantiles
+L1_GRID = (0.016, 0.008, 0.004, 0.002, 0.001, 0.0005)  # L1 penalties per lead tried for choosing rules (C = 1/(penalty·n))
 
 
 def _cv(Z: Any, y: Any, folds: list[Any], grid: Any) -> list[tuple[float, float, float, Any]]:
@@ -350,6 +382,63 @@ def _cv(Z: Any, y: Any, folds: list[Any], grid: Any) -> list[tuple[float, float,
             aucs.append(roc_auc_score(y[test], oof[test]))
         results.append((float(np.mean(aucs)), float(np.std(aucs)), c, oof))
     return results
+
+
+def _fold_aucs(Z: Any, y: Any, folds: list[Any], c: float, columns: Any = None) -> list[float]:
+    """Held-out AUC of each fold for the L2 model of strength `c` (on `columns` of Z, default all)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    Zc = Z if columns is None else Z[:, columns]
+    return [float(roc_auc_score(y[test], LogisticRegression(C=c, max_iter=5000).fit(Zc[train], y[train])
+                                .decision_function(Zc[test]))) for train, test in folds]
+
+
+def _l1_support(Z: Any, y: Any, c: float) -> Any:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=c, intercept_scaling=10, max_iter=2000).fit(Z, y)
+    return np.flatnonzero(clf.coef_[0])
+
+
+def _sparse_fit(Z: Any, y: Any, folds: list[Any], c_refit: float, limit: int) -> tuple[float, float, Any, list[float]] | None:
+    """The relaxed lasso over every candidate rule: for each L1 strength of L1_GRID (per lead), the rules
+    an L1 fit keeps, refitted with L2 strength `c_refit`. Cross-validated with the choosing inside each
+    fold, so a fold's AUC is of rules chosen without its leads. Only strengths that keep at most `limit`
+    rules on all the leads count. (mean AUC, sd, the rules kept on all the leads, the folds' AUCs), or
+    None when no strength keeps between 1 and `limit` rules."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    n = len(y)
+    best: tuple[float, float, Any, list[float]] | None = None
+    for penalty in L1_GRID:
+        c = 1 / (penalty * n)
+        support = _l1_support(Z, y, c)
+        if not 0 < len(support) <= limit:
+            continue
+        aucs = []
+        for train, test in folds:
+            kept = _l1_support(Z[train], y[train], c)
+            if not len(kept):
+                aucs.append(0.5)
+                continue
+            clf = LogisticRegression(C=c_refit, max_iter=5000).fit(Z[train][:, kept], y[train])
+            aucs.append(float(roc_auc_score(y[test], clf.decision_function(Z[test][:, kept]))))
+        found = (float(np.mean(aucs)), float(np.std(aucs)), support, aucs)
+        if best is None or round(found[0], 4) > round(best[0], 4):
+            best = found
+    return best
+
+
+def _better(new: list[float], old: list[float]) -> bool:
+    """Whether the folds' AUCs of a model of more rules beat the additive model's by enough to keep
+    it: INTERACTION_GAIN on average, and better in every fold but FOLDS_LOST (4 of 5: a gain that
+    comes from one or two lucky folds is noise)."""
+    gains = [a - b for a, b in zip(new, old)]
+    return sum(gains) / len(gains) >= INTERACTION_GAIN and sum(g > 0 for g in gains) >= len(gains) - FOLDS_LOST
 
 
 def _best(results: list[tuple[float, float, float, Any]]) -> tuple[float, float, float, Any]:
@@ -449,7 +538,7 @@ def _atoms(features: list[Feature], leads: list[HistoricLead], mapping: Mapping)
 
 
 def interaction_features(leads: list[HistoricLead], mapping: Mapping, features: list[Feature], residual: Any,
-                         taken: set[str], seed: int = 0) -> list[Feature]:
+                         taken: set[str], seed: int = 0, X: Any = None) -> list[Feature]:
     """Rules of two or three conditions on the lead's facts, proposed by shallow regression trees
     fitted to what the additive points leave unexplained (RuleFit's candidates: every node of depth
     2 or 3 is a conjunction), each evaluated exactly as the engine will read it. Facts only: an
@@ -483,7 +572,8 @@ def interaction_features(leads: list[HistoricLead], mapping: Mapping, features: 
 
         walk(0, [])
     out: list[Feature] = []
-    columns: set[bytes] = {_matrix(leads, [f]).tobytes() for f in features if f.section == "fit"}
+    columns: set[bytes] = {_matrix(leads, [f]).tobytes() for f in features if f.section == "fit"} if X is None else {
+        X[:, [i]].tobytes() for i, f in enumerate(features) if f.section == "fit"}
     for path in conjunctions:
         when = _merge([(fact, cond) for fact, _, _, cond in path])
         if not when or len(when) < 2:  # one fact: the additive rules already say it
@@ -510,13 +600,37 @@ def _terms(features: list[Feature], points: list[int], X: Any, taken: set[str]) 
     (the scores are the same; the file is shorter)."""
     out: list[tuple[Feature, int, Any]] = []
     groups: dict[tuple[str, int], list[int]] = {}
+    steps: dict[str, list[tuple[float, int, int]]] = {}
     for i, (f, p) in enumerate(zip(features, points)):
         if p == 0:
             continue
-        if f.fact is not None:
+        if f.step is not None:
+            steps.setdefault(f.step[0], []).append((f.step[1], p, i))
+        elif f.fact is not None:
             groups.setdefault((f.fact, p), []).append(i)
         else:
             out.append((f, p, X[:, i]))
+    # a numeric fact's steps as intervals: each level of the step function one rule `gte`/`lt` with
+    # the points of the steps below it added up (the same score, rule by rule in whole points)
+    for fact, found in steps.items():
+        found.sort()
+        column = features[found[0][2]].column
+        total = 0
+        for j, (lo, p, i) in enumerate(found):
+            total += p
+            nxt = found[j + 1] if j + 1 < len(found) else None
+            if total == 0:
+                continue
+            cond: dict[str, Any] = {"gte": _number(lo)}
+            if nxt is None:
+                words, name, col = f"{_short(lo)} or more", f"{fact}_{_short(lo)}_up", X[:, i]
+            else:
+                cond["lt"] = _number(nxt[0])
+                words = f"{_short(lo)} to under {_short(nxt[0])}"
+                name, col = f"{fact}_{_short(lo)}_{_short(nxt[0])}", X[:, i] - X[:, nxt[2]]
+            rule = _fit_feature(_unique_id(name.replace(".", "_").replace("-", "m"), taken), column,
+                                f"{column}: {words}", {fact: cond})
+            out.append((rule, total, col))
     for (fact, p), idx in groups.items():
         if len(idx) == 1:
             out.append((features[idx[0]], p, X[:, idx[0]]))
@@ -532,6 +646,17 @@ def _terms(features: list[Feature], points: list[int], X: Any, taken: set[str]) 
 
 def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: Target, name: str = "calibrated",
               source: str = "", progress: bool = False, seed: int = 0) -> Calibration:
+    """Points fitted to `leads` (see the module's docstring), as a model file and its figures."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    # one thread for numpy and scikit-learn: the fits are many and small, and BLAS threads fighting
+    # for the cores cost more than they give (measured: 8x slower per fit on a busy 2-core machine)
+    with threadpool_limits(limits=1):
+        return _calibrate(leads, mapping, mql=mql, sql=sql, name=name, source=source, progress=progress, seed=seed)
+
+
+def _calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: Target, name: str,
+               source: str, progress: bool, seed: int) -> Calibration:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -542,7 +667,7 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
         raise CalibrationError("the mapping uses columns that would leak the outcome:\n  " + "\n  ".join(problems))
     check_size(leads)
     y = np.array([lead.converted for lead in leads], dtype=int)
-    folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    folds = list(StratifiedKFold(mapping.cv_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
     min_category = choose_min_category(leads, mapping, y, folds)
     features = build_features(leads, mapping, min_category=min_category)
     if not features:
@@ -558,18 +683,21 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
         grid = tqdm(C_GRID, desc="cross-validating", unit="strength", disable=None)
     cv_auc, cv_sd, best_c, _ = _best(_cv(Z, y, folds, grid))
 
-    # interactions: proposed on what the additive fit leaves, kept only if held-out AUC says so
+    # interactions: proposed on what the additive fit leaves; then a sparse fit (L1) over every candidate,
+    # additive and combined, chooses the rules, and the L2 model refitted on them is kept only if it beats
+    # the additive model on held-out folds (the choosing done inside each fold, so the folds stay held out)
     additive = LogisticRegression(C=best_c, max_iter=5000).fit(Z, y)
     taken = {f.rule_id for f in features}
-    pairs = interaction_features(leads, mapping, features, y - additive.predict_proba(Z)[:, 1], taken, seed)
-    if pairs:
-        X2 = np.hstack([X, _matrix(leads, pairs)])
-        Z2, mean2, sd2 = _standardize(X2)
-        near = [c for c in C_GRID if best_c / 4 < c < best_c * 4]  # the additive fit's strength and its neighbours
-        with_pairs = _best(_cv(Z2, y, folds, near))
-        if with_pairs[0] >= cv_auc + INTERACTION_GAIN:
-            features, X, Z, mean, sd = features + pairs, X2, Z2, mean2, sd2
-            cv_auc, cv_sd, best_c, _ = with_pairs
+    pairs = interaction_features(leads, mapping, features, y - additive.predict_proba(Z)[:, 1], taken, seed, X)
+    pool = features + pairs
+    Xp = np.hstack([X, _matrix(leads, pairs)]) if pairs else X
+    Zp, meanp, sdp = _standardize(Xp)
+    additive_folds = _fold_aucs(Z, y, folds, best_c)
+    sparse = _sparse_fit(Zp, y, folds, best_c, MAX_RULES)
+    if sparse is not None and _better(sparse[3], additive_folds):
+        keep = list(sparse[2])
+        features, X, Z, mean, sd = [pool[i] for i in keep], Xp[:, keep], Zp[:, keep], meanp[keep], sdp[keep]
+        cv_auc, cv_sd = float(np.mean(sparse[3])), float(np.std(sparse[3]))
 
     def points_of(clf: Any, scale: Any) -> list[int]:
         return [int(round(w / s * POINTS_PER_LOGIT)) for w, s in zip(clf.coef_[0], scale)]
@@ -579,7 +707,7 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
     while True:
         final = LogisticRegression(C=best_c, max_iter=5000).fit(Z[:, active], y)
         points = points_of(final, sd[active])
-        written = len(_terms([features[i] for i in active], points, X[:, active], set(taken)))
+        written = len(_terms([features[i] for i in active], points, X[:, active], set()))
         if written <= MAX_RULES:
             break
         weights = np.abs(final.coef_[0])
@@ -621,7 +749,7 @@ def calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql: 
     offset = MQL_AT - mql_at
     mql_at, sql_at = mql_at + offset, sql_at + offset
     oof_points = oof_points + offset
-    terms = _terms(features, points, X, {f.rule_id for f in features})
+    terms = _terms(features, points, X, {f.rule_id for f in features if f.step is None})
     fit_scores = sum((p * col for f, p, col in terms if f.section == "fit"), np.zeros(len(y)))
     eng_scores = sum((p * col for f, p, col in terms if f.section == "engagement"), np.zeros(len(y))) + offset
     oof_scores = [float(s) for s in oof_points]
@@ -648,6 +776,9 @@ def suspicious_columns(features: list[Feature], Z: Any, y: Any, folds: list[Any]
     notes = []
     for column in dict.fromkeys(f.column for f in features):
         idx = [i for i, f in enumerate(features) if f.column == column]
+        # a column well below the bar on the leads it is fitted to is below it held out: no folds needed
+        if roc_auc_score(y, LogisticRegression(max_iter=2000).fit(Z[:, idx], y).decision_function(Z[:, idx])) < LEAK_AUC - 0.02:
+            continue
         oof = np.zeros(len(y))
         for train, test in folds:
             oof[test] = LogisticRegression(max_iter=2000).fit(Z[train][:, idx], y[train]).decision_function(Z[test][:, idx])
@@ -689,6 +820,12 @@ def _model_text(terms, leads, mapping, *, name, source, cv, mql, sql, fit, eng, 
 
     fa, fb, fc = _descending(_quantile(fit, 0.85), _quantile(fit, 0.6), _quantile(fit, 0.3))
     e1, e2, e3 = _descending(_quantile(eng, 0.85), _quantile(eng, 0.6), _quantile(eng, 0.3))
+    engaged = len(set(eng)) > 1
+    if not engaged:
+        # no engagement rule (the leads had no events): every lead would meet all three quantiles and
+        # read as grade 1, the most engaged. Above anything a lead can reach instead: every lead is 4
+        top = float(max(offset, 0))
+        e1, e2, e3 = top + 3, top + 2, top + 1
     hot, warm = float(round(sql_at)), float(round(mql_at))
     if warm >= hot:
         warm = hot - 1
@@ -699,7 +836,7 @@ def _model_text(terms, leads, mapping, *, name, source, cv, mql, sql, fit, eng, 
     lines = [
         f"# Calibrated by `leadscore calibrate` on {now} from {source or 'historical leads'}:",
         f"# {n:,} leads, {int(y.sum()):,} converted ({base:.1%}).",
-        f"# Cross-validated ROC AUC {cv[0]:.3f} ± {cv[1]:.3f} ({FOLDS} folds, L2 strength C={cv[2]:g}).",
+        f"# Cross-validated ROC AUC {cv[0]:.3f} ± {cv[1]:.3f} ({mapping.cv_folds} folds, L2 strength C={cv[2]:g}).",
         f"# Points: {POINTS_PER_LOGIT:.1f} per unit of log-odds, so +10 points double a lead's odds of converting.",
         "# Each rule's comment: how many leads it applies to and how they converted.",
         f"# A category value held by fewer than {min_category} leads has no rule of its own (it counts as 'other').",
@@ -737,6 +874,8 @@ def _model_text(terms, leads, mapping, *, name, source, cv, mql, sql, fit, eng, 
         f"  hysteresis: {_number(hysteresis)}",
         "",
         "# grades and bands at the quantiles of these leads (fit: top 15% A, next 25% B, next 30% C)",
+        *([] if engaged else ["# no engagement rules (these leads have no events): every lead is engagement grade 4, "
+                              "so a grade is its fit letter (A4, B4, C4, D4)"]),
         "grades:",
         f"  fit: {{A: {_number(fa)}, B: {_number(fb)}, C: {_number(fc)}}}",
         f"  engagement: {{\"1\": {_number(e1)}, \"2\": {_number(e2)}, \"3\": {_number(e3)}}}",

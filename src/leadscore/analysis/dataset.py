@@ -35,6 +35,25 @@ class HistoricLead:
     created_at: datetime | None = None
     converted_at: datetime | None = None
     row: dict[str, str] = field(default_factory=dict, repr=False)  # the raw values of the mapped columns
+    times: dict[str, datetime] = field(default_factory=dict)  # event type -> when its events happened (`at:`)
+
+    @property
+    def since(self) -> datetime:
+        """When the lead came in: its identify event, and its events that have no date of their own."""
+        return self.created_at or min(self.times.values(), default=EPOCH)
+
+    def event_time(self, type_: str) -> datetime:
+        return self.times.get(type_) or self.since
+
+    @property
+    def scored_at(self) -> datetime:
+        """When a backtest scores the lead: at its latest event, so earlier events have decayed by then."""
+        return max([self.since, *self.times.values()])
+
+    def decay(self, type_: str, half_life_days: float) -> float:
+        """What one point of an event of `type_` is worth at `scored_at` (1 when it happened then)."""
+        age = (self.scored_at - self.event_time(type_)).total_seconds()
+        return 2.0 ** (-age / (half_life_days * 86400)) if age else 1.0
 
 
 def _number(text: str) -> float | None:
@@ -177,7 +196,7 @@ def load_leads(path: str | Path, mapping: Mapping, *, delimiter: str | None = No
         raise DataError(f"{path}:1: not readable as CSV: {exc}") from None
     reader.fieldnames = header
     needed = [*([mapping.id] if mapping.id else []), mapping.outcome.column, *mapping.feature_columns(),
-              *(c for c in (mapping.created_at, mapping.converted_at) if c)]
+              *(c for c in (mapping.created_at, mapping.converted_at) if c), *(c.at for c in mapping.events if c.at)]
     absent = [c for c in needed if c not in header]
     if absent:
         columns = ", ".join(repr(h if len(h or "") <= 40 else h[:37] + "...") for h in header[:8]) + (f" and {len(header) - 8} more" if len(header) > 8 else "")
@@ -189,10 +208,17 @@ def load_leads(path: str | Path, mapping: Mapping, *, delimiter: str | None = No
     positive = set(mapping.outcome.positive)
     leads: list[HistoricLead] = []
     values: Counter[str] = Counter()
+    first_line: dict[str, int] = {}  # lead id -> the line it was first on
     try:
         for number, row in enumerate(reader, start=1):
             where = f"{path}:{reader.line_num}"
-            leads.append(_lead(row, mapping, positive, where, number))
+            lead = _lead(row, mapping, positive, where, number)
+            if lead.id in first_line:
+                # one lead twice would be fitted (and counted) twice, and a held-out id would name two rows
+                raise DataError(f"{where}: lead id {lead.id!r} (column {mapping.id!r}) is also on line "
+                                f"{first_line[lead.id]}: each lead once; remove or merge the duplicate rows")
+            first_line[lead.id] = reader.line_num
+            leads.append(lead)
             values[(row[mapping.outcome.column] or "").strip()] += 1
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: not readable as CSV: {exc}") from None
@@ -244,6 +270,7 @@ def _lead(row: dict[str, str], mapping: Mapping, positive: set[str], where: str,
             type_ = col.event_type(raw)
             lead.counts[type_] = lead.counts.get(type_, 0) + 1
             lead.categories[col.column] = type_
+            _event_time(lead, row, col.at, type_, where)
             continue
         value = _number(raw)
         if value is None or value < 0:
@@ -251,8 +278,10 @@ def _lead(row: dict[str, str], mapping: Mapping, positive: set[str], where: str,
         if col.kind == "count":
             if value:
                 lead.counts[col.event] = lead.counts.get(col.event, 0) + int(round(value))  # type: ignore[index]
+                _event_time(lead, row, col.at, col.event, where)  # type: ignore[arg-type]
         elif value:
             lead.amounts[col.event] = value  # type: ignore[index]
+            _event_time(lead, row, col.at, col.event, where)  # type: ignore[arg-type]
     for key in ("created_at", "converted_at"):
         column = getattr(mapping, key)
         if column:
@@ -264,27 +293,44 @@ def _lead(row: dict[str, str], mapping: Mapping, positive: set[str], where: str,
     return lead
 
 
+def _event_time(lead: HistoricLead, row: dict[str, str], column: str | None, type_: str, where: str) -> None:
+    """The date of an event column's events, from its `at:` column (an empty cell: no date of its own)."""
+    if not column:
+        return
+    try:
+        at = _date(row[column] or "")
+    except ValueError:
+        raise DataError(f"{where}: column {column!r} (the `at` of an event column in the mapping) needs {DATE_HELP}, "
+                        f"got {row[column].strip()!r}") from None
+    if at is not None:
+        lead.times[type_] = at
+
+
 def events_of(lead: HistoricLead, index: int) -> list[Any]:
-    """The canonical events a lead's row stands for: an identify with its facts, then its
-    events, all at its creation time (the data says how many, not when)."""
+    """The canonical events a lead's row stands for: an identify with its facts at its creation
+    time, then its events, each at its column's `at:` date or else at the creation time (the
+    data says how many, and at most when; events of one column share one time)."""
     from scoring_core.events import Event
 
-    at = lead.created_at or EPOCH
+    at = lead.since
     key = f"h{index}"
     events = [Event(event_id=f"{key}-id", type="identify", occurred_at=at, received_at=at, source="backtest",
                     lead_id=key, traits=dict(lead.facts))]
     for type_, n in lead.counts.items():
-        events += [Event(event_id=f"{key}-{type_}-{i}", type=type_, occurred_at=at, received_at=at, source="backtest",
+        t = lead.event_time(type_)
+        events += [Event(event_id=f"{key}-{type_}-{i}", type=type_, occurred_at=t, received_at=t, source="backtest",
                          lead_id=key) for i in range(n)]
     for type_, amount in lead.amounts.items():
-        events.append(Event(event_id=f"{key}-{type_}", type=type_, occurred_at=at, received_at=at, source="backtest",
+        t = lead.event_time(type_)
+        events.append(Event(event_id=f"{key}-{type_}", type=type_, occurred_at=t, received_at=t, source="backtest",
                             lead_id=key, properties={"amount": amount}))
     return events
 
 
 def score_leads(leads: list[HistoricLead], engine: Any, *, progress: bool = False) -> list[Any]:
-    """Each lead's score from the engine, at the moment its events happened (no decay), and
-    its stage after advancing from `lead`: [(Score, stage)]."""
+    """Each lead's score from the engine at its latest event (`HistoricLead.scored_at`: without
+    `at:` dates every event happens then, so nothing decays), and its stage after advancing
+    from `lead`: [(Score, stage)]."""
     from scoring_core import LeadState
 
     iterator: Any = leads
@@ -297,7 +343,7 @@ def score_leads(leads: list[HistoricLead], engine: Any, *, progress: bool = Fals
         state = LeadState()
         for event in events_of(lead, i):
             engine.apply(state, event)
-        score, _ = engine.advance(state, lead.created_at or EPOCH)
+        score, _ = engine.advance(state, lead.scored_at)
         out.append((score, state.stage))
     return out
 

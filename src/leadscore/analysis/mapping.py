@@ -15,6 +15,7 @@ events:                              # what the lead did: engagement rules
   - {column: TotalVisits, event: site_visit, kind: count}      # n events
   - {column: Total Time Spent on Website, event: time_on_site, kind: amount}  # one event, amount = value
   - {column: Last Activity, kind: category,                     # one event, its type from the value
+     at: Last Activity Date,                                    # optional: when (default: created_at)
      ignore: {SMS Sent: "sent by sales after contact"}}
 ```
 
@@ -69,6 +70,7 @@ class EventColumn(_Strict):
     prefix: str = ""  # category: event type = prefix + snake(value)
     ignore: dict[str, str] = Field(default_factory=dict)  # category values not used, value -> reason
     missing: list[str] = Field(default_factory=list)
+    at: str | None = None  # a date column: when this column's events happened (default: created_at)
 
     @model_validator(mode="after")
     def _event_named(self) -> EventColumn:
@@ -93,6 +95,7 @@ class Mapping(_Strict):
     events: list[EventColumn] = Field(default_factory=list)
     half_life_days: float = Field(default=30, gt=0)  # of the engagement rules calibrate writes
     min_category_leads: int | None = Field(default=None, ge=1)  # calibrate: leads a value needs for a rule (default: chosen by cross-validation)
+    cv_folds: int = Field(default=5, ge=3, le=10)  # calibrate: folds of every cross-validation (3 is quicker, 5 steadier)
 
     @model_validator(mode="after")
     def _columns_once(self) -> Mapping:
