@@ -212,8 +212,16 @@ def test_a_parameter_reaches_the_environment_of_every_function_that_reads_it(fie
         assert parameter in refs(env[field.alias]), f"{function}'s {field.alias} is not from {parameter}"
 
 
-def test_every_template_parameter_is_a_documented_setting():
-    assert set(TEMPLATE["Parameters"]) == {extra(f)["parameter"] for f in PARAMETER_FIELDS}
+# Parameters no function reads: they configure resources alone (and are documented where named)
+RESOURCE_PARAMETERS = {name: "docs/notifications.md" for name in (
+    "AutomationEndpoint", "AutomationEvents", "AutomationAuth", "AutomationKeyName", "AutomationSecret")}
+
+
+def test_every_template_parameter_is_a_documented_setting_or_a_documented_resource_parameter():
+    assert set(TEMPLATE["Parameters"]) == {extra(f)["parameter"] for f in PARAMETER_FIELDS} | set(RESOURCE_PARAMETERS)
+    root = Path(__file__).resolve().parents[2]
+    for name, doc in RESOURCE_PARAMETERS.items():
+        assert f"`{name}`" in (root / doc).read_text(), f"{name} is not documented in {doc}"
 
 
 TEMPLATE_FIELDS = [f for f in FIELDS if extra(f).get("source") == "template"]
