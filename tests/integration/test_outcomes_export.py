@@ -100,7 +100,7 @@ def settled(s, expected: dict[str, str]) -> bool:
 
 def test_exported_outcomes_calibrate_and_backtest_unchanged(local, tmp_path, monkeypatch, capsys):
     expected = drive_leads(local)
-    wait_until(lambda: settled(local, expected), timeout=120, every=0.5)
+    wait_until(lambda: settled(local, expected), timeout=300, every=0.5)  # under a loaded parallel run
     give_feedback(local, expected)
     out = tmp_path / "outcomes"
 
