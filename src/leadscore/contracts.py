@@ -64,6 +64,17 @@ class LeadStageChanged(BaseModel):
     sequence: int | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
     recent: list[Activity] = Field(default_factory=list, max_length=50)
+    #: what moved the stage when it was not an event: `decay` (the downgrade sweep: the decayed score
+    #: crossed the stage's exit threshold); absent or null: an event (or sales' feedback)
+    cause: str | None = Field(default=None, max_length=40)
+
+
+    @property
+    def downgrade(self) -> bool:
+        """A move down the score ladder (sql → mql, sql or mql → lead)."""
+        ladder = ("lead", "mql", "sql")
+        return (self.from_stage in ladder and self.to_stage in ladder
+                and ladder.index(self.to_stage) < ladder.index(self.from_stage))
 
 
 class LeadStageChangedEvent(BaseModel):

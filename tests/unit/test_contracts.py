@@ -45,7 +45,7 @@ def test_the_detail_carries_the_designs_fields_and_what_an_alert_shows():
     detail = transition_detail("e:ann", state, score, transition)
 
     assert list(detail) == ["lead_id", "email", "from_stage", "to_stage", "fit", "engagement", "score", "grade", "band",
-                            "reasons", "disqualified_by", "changed_at", "transition_id", "sequence", "facts", "recent"]
+                            "reasons", "disqualified_by", "changed_at", "transition_id", "sequence", "facts", "recent", "cause"]
     assert detail["changed_at"] == "2026-11-01T12:00:00.250000Z"
     assert detail["facts"]["job_title"] == "CTO" and detail["recent"][0]["at"].endswith("Z")
 
