@@ -16,8 +16,9 @@ leads already due, and for each one:
   a safe lower bound), moves the due time to the new crossing (`reschedule`,
   conditioned on the lead's event count, so a concurrent event wins).
 
-No Scan: reads are the bucket Queries (one per DUE_BUCKET_S of the lookback, a
-few rows each) plus one consistent item read per due lead (BatchGetItem).
+No Scan: reads are the bucket Queries (one per DUE_BUCKET_S of the lookback: 25 for
+6 hours; 2,881 for 30 days on the day's first sweep) plus one consistent item read
+per due lead (BatchGetItem).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .worker import TIMED_STAGES, transition_detail
 
 SWEEP_INTERVAL_S = 300  # the template's schedule, rate(5 minutes); the local stack fires it as often
 LOOKBACK_S = 6 * 3600  # buckets this far back are queried again (a sweep that failed for up to 6 h is caught up)
+DEEP_LOOKBACK_S = 30 * 86400  # the first sweep of each UTC day looks this far back (an outage of up to 30 days)
 MAX_ATTEMPTS = 4  # conflicting updates of one lead before leaving it for the next sweep
 CAUSE = "decay"  # the `cause` of a transition the sweep records (`LeadStageChanged.cause`)
 
@@ -58,15 +60,20 @@ class Sweep:
     """One container's sweeper of due leads. `run(now)` is one scheduled invocation."""
 
     def __init__(self, engine: Engine, store: LeadTable, lookback_s: int = LOOKBACK_S,
-                 log: Callable[..., None] | None = None):
+                 deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None):
         self.engine = engine
         self.store = store
         self.lookback_s = lookback_s
+        self.deep_lookback_s = deep_lookback_s
         self._log = log or _warn
 
     def buckets(self, now: float) -> range:
-        """The ByDue buckets a sweep at `now` queries, oldest first."""
-        return range(due_bucket(now - self.lookback_s), due_bucket(now) + 1, DUE_BUCKET_S)
+        """The ByDue buckets a sweep at `now` queries, oldest first: those of the last `lookback_s`,
+        and of the last `deep_lookback_s` on the first sweep of a UTC day (no state is kept between
+        sweeps: a lead is in its bucket until a sweep has moved it, so a later query finds it)."""
+        first_of_day = now // 86400 != (now - SWEEP_INTERVAL_S) // 86400
+        back = self.deep_lookback_s if first_of_day else self.lookback_s
+        return range(due_bucket(now - back), due_bucket(now) + 1, DUE_BUCKET_S)
 
     def run(self, now: float) -> SweepResult:
         t = math.floor(now)  # whole seconds, as due times are

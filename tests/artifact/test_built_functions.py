@@ -135,6 +135,8 @@ def test_the_built_function_runs_its_sample_in_lambdas_layout(root, functions, a
         assert _drain(sqs, aws.queues["EventsQueue"]), "the sample's events were queued"
     elif logical_id == "LeadsFunction":
         assert response["statusCode"] == 200, response
+    elif logical_id == "SweepFunction":
+        assert response == {"due": 0, "downgraded": 0, "rescheduled": 0, "failed": 0}, response
     elif logical_id in ("ScoreFunction", "PublishFunction"):
         assert response == {"batchItemFailures": []}
         if logical_id == "ScoreFunction":
