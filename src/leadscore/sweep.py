@@ -16,8 +16,8 @@ leads already due, and for each one:
   a safe lower bound), moves the due time to the new crossing (`reschedule`,
   conditioned on the lead's event count, so a concurrent event wins).
 
-No Scan: reads are the bucket Queries (one per DUE_BUCKET_S of the lookback: 25 for
-6 hours; 2,881 for 30 days on the day's first sweep) plus one consistent item read
+No Scan: reads are the bucket Queries (one per DUE_BUCKET_S of the lookback: 5 for
+the hour; 2,881 for 30 days on the day's first sweep) plus one consistent item read
 per due lead (BatchGetItem).
 """
 
@@ -36,7 +36,7 @@ from .adapters.leads.protocol import DUE_BUCKET_S, due_bucket
 from .worker import TIMED_STAGES, transition_detail
 
 SWEEP_INTERVAL_S = 300  # the template's schedule, rate(5 minutes); the local stack fires it as often
-LOOKBACK_S = 6 * 3600  # buckets this far back are queried again (a sweep that failed for up to 6 h is caught up)
+LOOKBACK_S = 3600  # buckets this far back are queried again (a sweep that failed, and its retries, is caught up)
 DEEP_LOOKBACK_S = 30 * 86400  # the first sweep of each UTC day looks this far back (an outage of up to 30 days)
 MAX_ATTEMPTS = 4  # conflicting updates of one lead before leaving it for the next sweep
 CAUSE = "decay"  # the `cause` of a transition the sweep records (`LeadStageChanged.cause`)

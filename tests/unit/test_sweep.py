@@ -15,7 +15,7 @@ def test_a_sweep_queries_each_bucket_of_its_lookback_once_up_to_the_current_one(
     buckets = SWEEP.buckets(NOON + 7)
 
     assert list(buckets) == list(range(due_bucket(NOON + 7 - LOOKBACK_S), due_bucket(NOON) + DUE_BUCKET_S, DUE_BUCKET_S))
-    assert len(buckets) == LOOKBACK_S // DUE_BUCKET_S + 1  # 25: every bucket a due lead can be in, the current one too
+    assert len(buckets) == LOOKBACK_S // DUE_BUCKET_S + 1  # 5: every bucket a due lead can be in, the current one too
 
 
 def test_the_first_sweep_of_a_day_looks_back_thirty_days_for_what_an_outage_left_due():
