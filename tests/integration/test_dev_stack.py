@@ -65,7 +65,7 @@ def test_resources_are_the_templates(local):
     bus = local.resolved.refs["LeadsBus"]
     rules = {r["Name"]: json.loads(r["EventPattern"]) for r in events.list_rules(EventBusName=bus)["Rules"]}
     assert rules == {r.name: r.pattern for r in bus_rules(TEMPLATE)}
-    assert len(rules) == 3
+    assert len(rules) == 5  # Qualified (Slack, email), Downgraded (Slack, email), StageChanged (CRM)
 
 
 def test_every_route_of_the_template_is_served(local):
