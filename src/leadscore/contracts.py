@@ -82,6 +82,16 @@ class LeadStageChanged(BaseModel):
     recent: list[Activity] = Field(default_factory=list, max_length=50)
     # only on changes feedback made: a score-made change serializes as it always has (the CRM's body too)
     feedback: FeedbackGiven | None = Field(default=None, exclude_if=lambda value: value is None)
+    #: what moved the stage when it was not an event: `decay` (the downgrade sweep: the decayed score
+    #: crossed the stage's exit threshold); absent or null: an event (or sales' feedback)
+    cause: str | None = Field(default=None, max_length=40, exclude_if=lambda value: value is None)
+
+    @property
+    def downgrade(self) -> bool:
+        """A move down the score ladder (sql → mql, sql or mql → lead)."""
+        ladder = ("lead", "mql", "sql")
+        return (self.from_stage in ladder and self.to_stage in ladder
+                and ladder.index(self.to_stage) < ladder.index(self.from_stage))
 
 
 class LeadStageChangedEvent(BaseModel):

@@ -33,12 +33,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .adapters.bus import TransitionBus
     from .adapters.leads import LeadStore
     from .adapters.queue import EventQueue
+    from .sweep import Sweep
     from .worker import Worker
 
 __all__ = ["Dependencies", "current", "use"]
 
 #: what a test may give `Dependencies` instead of having it built
-INJECTABLE = ("queue", "restrictions", "engine", "leads_store", "worker", "publisher")
+INJECTABLE = ("queue", "restrictions", "engine", "leads_store", "worker", "publisher", "sweep")
 
 
 class Dependencies:
@@ -132,6 +133,13 @@ class Dependencies:
         # the key of the email hash (never rotated, so read once); in AWS a missing one is a
         # ConfigError (Settings.lead_key_secret), never a fall back to the local key
         return Worker(self.engine, self.leads_store, self.settings.lead_key_secret())
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        """The downgrade sweep (functions/sweep): the engine and the leads table."""
+        from .sweep import Sweep
+
+        return Sweep(self.engine, self.leads_store)
 
     @cached_property
     def publisher(self) -> TransitionBus:

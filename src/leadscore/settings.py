@@ -160,7 +160,7 @@ class Settings(BaseModel):
     queue_url: Text = setting("QUEUE_URL", "the events queue the ingest functions send to",
                               source="template", read_by=("PixelFunction", "CollectFunction", "HooksFunction"))
     leads_table: Text = setting("LEADS_TABLE", "the leads table", source="template",
-                                read_by=("ScoreFunction", "LeadsFunction", "SalesFunction"))
+                                read_by=("ScoreFunction", "LeadsFunction", "SalesFunction", "SweepFunction"))
     bus_name: Text = setting("BUS_NAME", "the bus stage changes are published to", source="template",
                              read_by=("PublishFunction",))
     alerts_table: Text = setting("ALERTS_TABLE", "the notifiers' dedupe records", source="template",
@@ -182,7 +182,7 @@ class Settings(BaseModel):
         "MODEL_FILE", "the scoring model of the worker and the leads API: a file name in the scoring_core layer's "
         "`scoring_core/models/` (e.g. `acme.yaml`), or a path; empty: the shipped `default.yaml`",
         source="parameter", parameter="ModelFile",
-        read_by=("ScoreFunction", "LeadsFunction", "PixelFunction", "CollectFunction", "SalesFunction"))
+        read_by=("ScoreFunction", "LeadsFunction", "PixelFunction", "CollectFunction", "SalesFunction", "SweepFunction"))
     lead_url_base: Text = setting("LEAD_URL_BASE", "alerts link to `<LEAD_URL_BASE>/<lead_id>` (your CRM); empty: "
                                   "to the signed lead page on `API_URL`, which a browser opens for 30 days",
                                   source="parameter", parameter="LeadUrlBase", read_by=NOTIFIERS[:2])
@@ -206,6 +206,10 @@ class Settings(BaseModel):
                                             "`ALERT_EMAIL_TO`", source="parameter", parameter="AlertEmailToSql",
                                             default=(), read_by=("EmailNotifyFunction",),
                                             invalid="is not a comma-separated list of email addresses")
+    alert_downgrades: CommaList = setting("ALERT_DOWNGRADES", "comma-separated channels (`slack`, `email`) that also "
+                                          "alert when a lead's score decays out of its stage; empty: none",
+                                          source="parameter", parameter="AlertDowngrades", default=(),
+                                          read_by=NOTIFIERS[:2])
     console_alerts: bool = setting("CONSOLE_ALERTS", "`1`: with no Slack webhook, print alerts on the terminal "
                                    "(the local stack sets it)", source="local", default=False,
                                    invalid="must be 1 or 0 (true or false)")

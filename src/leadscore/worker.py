@@ -23,6 +23,7 @@ from typing import Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 from scoring_core.heat import heat_increment
+from scoring_core.timing import stage_change_at
 
 from .adapters.leads import LeadTable, Pending, state_of
 from .contracts import Activity, FeedbackGiven, LeadStageChanged, Reason
@@ -30,6 +31,8 @@ from .identity import erased_marker, keys_of
 
 MAX_REDIRECTS = 5
 MAX_RECORD_ATTEMPTS = 4
+#: the stages time alone moves (downgrades): a lead in one carries the due time of that move
+TIMED_STAGES = ("mql", "sql")
 ALERT_FACTS = ("name", "first_name", "last_name", "job_title", "company", "company_size", "industry", "country")
 
 
@@ -215,11 +218,12 @@ class Worker:
             if tr is None:
                 if state.recycled != was_recycled:
                     self.store.record_recycled(key, state.recycled, expected)
+                self._keep_due(key, item, state, group.pending, now)
                 return []
             if tr.to_stage in ("mql", "sql") and not state.email:
                 return []  # nobody to contact yet: it qualifies once identified (merged into its email lead)
             detail = transition_detail(key, state, score, tr)
-            recorded, item = self.store.record_transition(key, state, expected, detail, now)
+            recorded, item = self.store.record_transition(key, state, expected, detail, now, self.due_at(state, now))
             if recorded:
                 return [detail]
             # another invocation recorded a change first: evaluate again from the lead as it is now
@@ -251,6 +255,30 @@ class Worker:
         result.erased += len(before)
         self._log("events from before an erasure dropped", lead_kind=key[:2], events=len(before))
         return [p for p in pending if p.effects.at > erased]
+    def due_at(self, state: LeadState, now: float) -> int | None:
+        """When time alone next moves the lead's stage (`scoring_core.timing`); None outside TIMED_STAGES."""
+        return stage_change_at(self.engine, state, now) if state.stage in TIMED_STAGES and state.pinned is None else None
+
+    def _keep_due(self, key: str, item: dict[str, Any], state: LeadState, pending: Sequence[Pending], now: float) -> None:
+        """Keep the stored due time at or before the moment time alone moves the stage, with no
+        write for events that can only postpone it (docs/data-model.md, Due times): points
+        added can only delay a downgrade, so the stored time stays a safe lower bound and the
+        sweep moves it when it comes. Only an event that may cool the lead (negative points, a
+        changed fact) and brings the move earlier writes it, conditionally."""
+        if state.stage not in TIMED_STAGES or state.pinned is not None:
+            return
+        stored = item.get("due_at")
+        if stored is not None and not any(self._may_cool(p) for p in pending):
+            return
+        due = self.due_at(state, now)
+        if due is not None and (stored is None or due < int(stored)):
+            self.store.bring_forward(key, due, state.transitions)
+
+    def _may_cool(self, pending: Pending) -> bool:
+        fx = pending.effects
+        if fx.facts or fx.flags or any(units < 0 for units in fx.increments.values()):
+            return True
+        return any((rule := self.engine.rules.get(rule_id)) is None or rule.points < 0 for rule_id in fx.occurrences)
 
     def _link(self, alias: str, key: str, target_state: LeadState, now: float) -> tuple[str, bool]:
         """Point `alias` at `key`, merging its history once: (where it points, whether history moved)."""

@@ -368,7 +368,7 @@ def test_the_crm_receives_the_transition_signed_with_the_documented_scheme(crm_h
     assert abs(signature.timestamp - time.time()) < 60
     with pytest.raises(Unauthorized):
         verify_timestamped(request.body, request.headers["x-leadscore-signature"], "another-secret", now=datetime.now(timezone.utc))
-    assert json.loads(request.body) == MQL["detail"]
+    assert json.loads(request.body) == MQL["detail"]  # the detail as validated: every field (no `cause` or `feedback` when none)
 
 
 @pytest.mark.parametrize("to_stage", ["customer", "disqualified"])

@@ -22,6 +22,12 @@ with the event shapes Lambda gives them:
   retried from its record after `STREAM_RETRY_DELAY_S`), polled every
   `STREAM_POLL_S` (the template's 1 s batching window is not waited for).
   What every reader of a stream has read is trimmed from it.
+- Schedules (`Type: Schedule`, e.g. the downgrade sweep's `rate(5 minutes)`):
+  moto fires none, so a thread invokes the function with EventBridge's
+  scheduled event each time the stack's clock has moved on by the rate. The
+  clock (`DevStack(clock=...)`) is also the handlers' (`Dependencies.clock`), so
+  a test moves time forward for both; a jump fires once, as a late schedule
+  would, not once per missed period.
 
 moto keeps some things for ever that AWS lets go of (stream records, shard
 iterators, deleted receipt handles) and scans a whole queue per message:
@@ -75,9 +81,10 @@ REDELIVERY_DELAY_S = 2  # a failed queue record is received again after this (La
 ASYNC_RETRY_DELAY_S = 1  # an async event's n-th retry waits n times this (Lambda: about 1 min, then 2)
 STREAM_POLL_S = 0.05  # how often a table's stream is read (Lambda: about 4 times a second, plus the batching window)
 STREAM_RETRY_DELAY_S = 1  # a stream batch that failed is delivered again after this
+SCHEDULE_POLL_S = 0.2  # how often the schedules look at the clock
 DEMO = Path(__file__).resolve().parent / "demo"
 SOURCES = ("generic", "typeform", "tally", "calendly", "stripe")
-LOGGERS = ("pixel", "collect", "hooks", "score", "publish", "leads", "notify")
+LOGGERS = ("pixel", "collect", "hooks", "score", "publish", "leads", "notify", "sweep")
 
 
 class PortInUse(Exception):
@@ -173,6 +180,9 @@ def _format_readable(self, record: logging.LogRecord) -> str:
     if record.getMessage() == "stage changed":
         return (f"{at} score   {_short(fields.get('lead'))}  *** {fields.get('from')} -> {str(fields.get('to')).upper()}"
                 f" at score {fields.get('score')}")
+    if record.getMessage() == "stage decayed":
+        return (f"{at} sweep   {_short(fields.get('lead'))}  *** {fields.get('from')} -> {str(fields.get('to')).upper()}"
+                f" (decayed) at score {fields.get('score')}")
     extra = " ".join(f"{k}={fields[k]}" for k in _SHOWN if fields.get(k) not in (None, ""))
     return f"{at} {record.name:<7} {record.getMessage()} {extra}".rstrip()
 
@@ -216,8 +226,9 @@ class Function:
 
 class DevStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 3000, *, out: Callable[[str], None] = print,
-                 verbose: bool = False, template_path: Path | None = None):
+                 verbose: bool = False, template_path: Path | None = None, clock: Callable[[], float] = time.time):
         self.host, self.port = host, port
+        self.clock = clock  # the handlers' time and the schedules' (tests move it forward)
         self.out = out
         self.verbose = verbose
         self.template = load_template(template_path) if template_path else load_template()
@@ -243,6 +254,7 @@ class DevStack:
         self._start_queue_poller()
         self._start_stream_pollers()
         self._start_bus_pollers()
+        self._start_schedules()
         self.startup_s = time.perf_counter() - started
         return self
 
@@ -359,6 +371,10 @@ class DevStack:
         self.server_write_key = next((k for k, kind in keys.items() if kind == "server"), None)
 
     def _load_functions(self) -> None:
+        if self.clock is not time.time:  # every handler's dependencies keep the stack's time
+            from .. import dependencies, settings
+
+            dependencies.use(dependencies.Dependencies(settings.settings(), clock=self.clock))
         self.functions: dict[str, Function] = {}
         glob = ((self.template.get("Globals") or {}).get("Function") or {})
         for logical_id, fn in resources(self.template, "AWS::Serverless::Function").items():
@@ -540,6 +556,32 @@ class DevStack:
                         sqs.send_message(QueueUrl=destination, MessageBody=json.dumps(_failure_record(fn, event, exc, attempt)))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
+    # ---- schedules (EventBridge Schedule events; moto fires none)
+
+    def _start_schedules(self) -> None:
+        for logical_id, _, name, props in function_events(self.template, "Schedule"):
+            interval = schedule_interval_s(props["Schedule"])
+            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-{logical_id}{name}"
+            self._spawn(f"schedule-{logical_id}", self._fire_schedule, self.functions[logical_id], rule_arn, interval)
+
+    def _fire_schedule(self, fn: Function, rule_arn: str, interval_s: float) -> None:
+        next_at = self.clock() + interval_s
+        while not self._stop.wait(SCHEDULE_POLL_S):
+            now = self.clock()
+            if now < next_at:
+                continue
+            next_at = now + interval_s
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+                     "account": ACCOUNT, "time": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "region": REGION, "resources": [rule_arn], "detail": {}}
+            try:
+                with container_lock(fn.handler):
+                    fn.handler(event, LambdaContext(fn.logical_id, timeout_s=fn.timeout_s))
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                self.out(f"{fn.logical_id} failed: {exc.__class__.__name__}: it runs again at its next schedule")
+
     # ---- shutdown
 
     def stop(self) -> None:
@@ -576,6 +618,14 @@ class DevStack:
             "Ctrl-C stops everything.",
         ]
         return "\n".join(lines)
+
+
+def schedule_interval_s(expression: str) -> float:
+    """Seconds between firings of an EventBridge `rate(N unit)` expression (the local stack fires no cron)."""
+    m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not m:
+        raise ValueError(f"the local stack fires rate(N minutes|hours|days) schedules only, not {expression!r}")
+    return int(m.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
 
 
 def _failure_record(fn: Function, event: dict[str, Any], exc: Exception, attempts: int) -> dict[str, Any]:

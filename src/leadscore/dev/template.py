@@ -226,7 +226,10 @@ def create_buses(events: Any, template: dict[str, Any]) -> dict[str, str]:
 def functions_for_sample(template: dict[str, Any], event: dict[str, Any]) -> list[str]:
     """The logical ids of the functions a sample event (events/functions) is for: an HTTP
     event's route, an SQS batch's consumer, a DynamoDB stream batch's consumer, or, for an
-    EventBridge event, every function whose rule matches it, as the bus would deliver it."""
+    EventBridge event, every function whose rule matches it, as the bus would deliver it, or,
+    for EventBridge's scheduled event, every function with a Schedule."""
+    if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+        return [logical_id for logical_id, *_ in function_events(template, "Schedule")]
     if "detail-type" in event:
         return [r.function for r in bus_rules(template) if matches(r.pattern, event)]
     if "Records" in event:

@@ -24,6 +24,9 @@ HEADLINE = {
     "lead": ("Back to lead", "Lead fell back below the thresholds"),
 }
 
+# a downgrade is no news of a new lead: it says where the lead went
+DOWNGRADE_HEADLINE = {"mql": "Cooled to MQL", "lead": "Cooled to lead"}
+
 
 class Alert:
     """What a notification says about one transition, rendered the same way everywhere."""
@@ -46,10 +49,15 @@ class Alert:
 
     @property
     def headline(self) -> str:
+        if self.t.downgrade:
+            return f"{DOWNGRADE_HEADLINE.get(self.t.to_stage, 'Moved down')}: {self.who}"
         return f"{HEADLINE[self.t.to_stage][0]}: {self.who}"
 
     @property
     def tagline(self) -> str:
+        if self.t.downgrade:
+            why = "its score decayed" if self.t.cause == "decay" else "its score fell"
+            return f"Was {STAGE_LABEL[self.t.from_stage]}: {why} below the threshold to stay"
         return HEADLINE[self.t.to_stage][1]
 
     @property

@@ -17,6 +17,8 @@ Configuration (`leadscore.settings`; secrets from the environment locally, the s
   else the lead page on `API_URL`, signed with a key derived from `API_TOKEN`.
 - An MQL email's Accept/Reject links (`links.answer_links`): on `API_URL`, signed with a key derived from
   `API_TOKEN`; Slack's Accept/Reject buttons need nothing here (`SalesFunction` answers them).
+- Downgrades (a lead's stage moving down, e.g. when its score decays: `cause` `decay`): Slack and email
+  alert on them only when `ALERT_DOWNGRADES` names the channel (`slack,email`; default none).
 - `CONSOLE_ALERTS=1` (the local stack): with no Slack webhook, print the alert instead.
 A channel with nothing configured for a stage skips it (logged, counted), it does not fail.
 """
@@ -39,11 +41,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: the stages each channel alerts on (the template's rules route the same ones)
 STAGES = {
-    "slack": frozenset({"mql", "sql"}),
-    "email": frozenset({"mql", "sql"}),
+    "slack": frozenset({"mql", "sql", "lead"}),  # lead: a decay downgrade, and only with ALERT_DOWNGRADES
+    "email": frozenset({"mql", "sql", "lead"}),
     "crm": frozenset({"mql", "sql", "customer", "disqualified"}),
 }
+#: the channels that alert on a downgrade (sql → mql, → lead) only when ALERT_DOWNGRADES names them;
+#: the CRM webhook keeps the CRM in step, so it is sent every change its rule routes
+DOWNGRADE_OPT_IN = frozenset({"slack", "email"})
 KEEP_RECORDS_S = 14 * 86400  # longer than any retry: EventBridge 24 h, Lambda's async queue 6 h
+
+
+def _downgrade_channels(deps: Dependencies) -> frozenset[str]:
+    return frozenset(c.strip().lower() for c in deps.settings.alert_downgrades)
 
 
 def _lead_url(deps: Dependencies, lead_id: str) -> str | None:
@@ -164,6 +173,8 @@ def notify(deps: Dependencies, channel: str, event: dict[str, Any], context: Any
         return {"status": "invalid", "reason": reason}
     if changed.detail.to_stage not in STAGES[channel]:
         return {"status": "ignored", "reason": f"{channel} does not alert on {changed.detail.to_stage}"}
+    if channel in DOWNGRADE_OPT_IN and changed.detail.downgrade and channel not in _downgrade_channels(deps):
+        return {"status": "ignored", "reason": f"{channel} does not alert on downgrades (ALERT_DOWNGRADES)"}
     deliver, config = _idempotent(deps, channel)
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)

@@ -30,6 +30,7 @@ from .protocol import (
     TOMBSTONE_S,
     Applied,
     Holdings,
+    due_bucket,
     Pending,
     counter,
     distinct,
@@ -162,7 +163,7 @@ class InMemoryLeadStore:
     # -- stage -------------------------------------------------------------
 
     def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
-                          now: float) -> tuple[bool, dict[str, Any]]:
+                          now: float, due_at: int | None = None) -> tuple[bool, dict[str, Any]]:
         item = self.items.get(key, {})
         if item.get("tr") != expected_transitions or "merged_into" in item:
             return False, copy.deepcopy(item)
@@ -174,6 +175,7 @@ class InMemoryLeadStore:
             item["qstage"] = state.stage
         else:
             item.pop("qstage", None)
+        _set_due(item, due_at)
         self.writes += 1
         return True, copy.deepcopy(item)
 
@@ -201,6 +203,31 @@ class InMemoryLeadStore:
         if item.get("tr") == expected_transitions:
             item["recycled"] = recycled
             self.writes += 1
+
+    # -- due times -------------------------------------------------------------
+
+    def bring_forward(self, key: str, due_at: int, expected_transitions: int) -> bool:
+        item = self.items.get(key, {})
+        if (item.get("tr") != expected_transitions or "merged_into" in item
+                or ("due_at" in item and item["due_at"] <= due_at)):
+            return False
+        _set_due(item, due_at)
+        self.writes += 1
+        return True
+
+    def reschedule(self, key: str, due_at: int | None, expected_transitions: int, expected_events: int) -> bool:
+        item = self.items.get(key, {})
+        if item.get("tr") != expected_transitions or item.get("n") != expected_events:
+            return False
+        _set_due(item, due_at)
+        self.writes += 1
+        return True
+
+    def due_leads(self, bucket: int, now: float) -> list[str]:
+        return [k for k, i in self.items.items() if i.get("due_bucket") == bucket and i["due_at"] <= int(now)]
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {k: copy.deepcopy(self.items[k]) for k in keys if k in self.items}
 
     # -- identities ----------------------------------------------------------
 
@@ -314,3 +341,10 @@ class InMemoryLeadStore:
         del self.items[alias]
         self.writes += 1
         return True
+
+def _set_due(item: dict[str, Any], due_at: int | None) -> None:
+    if due_at is None:
+        item.pop("due_at", None)
+        item.pop("due_bucket", None)
+    else:
+        item.update(due_at=int(due_at), due_bucket=due_bucket(due_at))

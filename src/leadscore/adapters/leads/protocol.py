@@ -43,6 +43,15 @@ IDS = "ids"  # the aliases a lead's events named (SS), so an erasure finds every
 # queue keeps a message 4 days, its dead-letter queue 14 (a redrive brings them back).
 TOMBSTONE_S = 18 * 86400
 FEEDBACK_KEPT = 20  # sales' feedbacks kept on a lead (`fb`), the latest; older ones are dropped
+# Downgrades on time (docs/data-model.md, Due times): a qualified lead whose stage time alone
+# will move carries `due_at` (epoch seconds) and `due_bucket` (due_at floored to DUE_BUCKET_S),
+# the keys of the sparse ByDue index the sweep queries bucket by bucket.
+DUE_BUCKET_S = 900
+
+
+def due_bucket(due_at: float) -> int:
+    """The ByDue index's partition: the due time floored to DUE_BUCKET_S."""
+    return int(due_at // DUE_BUCKET_S) * DUE_BUCKET_S
 
 
 @dataclass
@@ -146,9 +155,10 @@ class LeadTable(LeadReader, Protocol):
         ...
 
     def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
-                          now: float) -> tuple[bool, dict[str, Any]]:
+                          now: float, due_at: int | None = None) -> tuple[bool, dict[str, Any]]:
         """Write a stage change if the lead's transition counter is still `expected_transitions`:
-        (recorded, the lead's item: new when recorded, current when not)."""
+        (recorded, the lead's item: new when recorded, current when not). `due_at`: when time
+        alone next moves the new stage (`scoring_core.timing`); None removes the due time."""
         ...
 
     def record_feedback(self, key: str, state: LeadState, expected_transitions: int, history: list[dict[str, Any]],
@@ -161,6 +171,25 @@ class LeadTable(LeadReader, Protocol):
 
     def record_recycled(self, key: str, recycled: bool, expected_transitions: int) -> None:
         """Clear or set a lost deal's `recycled` mark (no stage change), on the same condition."""
+        ...
+
+    # `record_transition(..., due_at=)` sets the due time with the stage (none given: removed);
+    # these set it alone (docs/data-model.md, Due times)
+
+    def bring_forward(self, key: str, due_at: int, expected_transitions: int) -> bool:
+        """Set `due_at` if the lead has none or a later one, and its stage has not changed since."""
+        ...
+
+    def reschedule(self, key: str, due_at: int | None, expected_transitions: int, expected_events: int) -> bool:
+        """Set (None: remove) `due_at` if no event and no stage change reached the lead since it was read."""
+        ...
+
+    def due_leads(self, bucket: int, now: float) -> list[str]:
+        """Keys of the leads in the ByDue `bucket` whose `due_at` is at or before `now`."""
+        ...
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The items at `keys` as they are now (consistent reads); missing keys are left out."""
         ...
 
     def link(self, alias: str, target: str, now: float) -> tuple[str, dict[str, Any] | None]:

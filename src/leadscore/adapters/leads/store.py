@@ -38,6 +38,7 @@ from .protocol import (
     TOMBSTONE_S,
     Applied,
     Holdings,
+    due_bucket,
     Pending,
     counter,
     distinct,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_ATTEMPTS = 6  # conflicting updates of one lead (failed conditions) before giving up
 FACTS_PER_UPDATE = 20
 BY_STAGE = "ByStage"  # the sparse index of qualified leads: qstage, then heat
+BY_DUE = "ByDue"  # the sparse index of leads time will move: due_bucket, then due_at (keys only)
 # Throttling, after botocore's retries: a few more tries, each after a random wait of up to
 # base·2^attempt (full jitter, at most THROTTLE_CAP_S), about 0.4 s at most in all.
 THROTTLE_RETRIES = 4
@@ -349,12 +351,13 @@ class LeadStore:
     # -- stage -------------------------------------------------------------
 
     def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
-                          now: float) -> tuple[bool, dict[str, Any]]:
+                          now: float, due_at: int | None = None) -> tuple[bool, dict[str, Any]]:
         """Write the stage `Engine.advance` moved to, with the transition's detail in `ob` for
         the stream publisher, if no one recorded another change first. Returns
         (recorded, the lead's item: new when recorded, current when not)."""
         u = Update()
         _stage_change(u, state, detail, now)
+        _set_due(u, due_at)
         u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
         u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
         return self._conditional(key, u)
@@ -389,6 +392,62 @@ class LeadStore:
         u.set.append(f"{u.name('recycled')} = {u.value(recycled)}")
         u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
         self._conditional(key, u)
+
+    # -- due times (the sweep's ByDue index) ------------------------------------
+
+    def bring_forward(self, key: str, due_at: int, expected_transitions: int) -> bool:
+        """An event that cooled the lead (negative points, a changed fact) made its stage due
+        earlier than stored: set the earlier time, unless an earlier one or a stage change came first."""
+        u = Update()
+        _set_due(u, due_at)
+        n = u.name("due_at")
+        u.conditions.append(f"(attribute_not_exists({n}) OR {n} > {u.value(due_at)})")
+        u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
+        return self._conditional(key, u)[0]
+
+    def reschedule(self, key: str, due_at: int | None, expected_transitions: int, expected_events: int) -> bool:
+        """The sweep found the lead warmer than its due time said: move (or remove) the due time,
+        if no event and no stage change reached the lead since the sweep read it."""
+        u = Update()
+        _set_due(u, due_at)
+        u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        u.conditions.append(f"{u.name('n')} = {u.value(expected_events)}")
+        return self._conditional(key, u)[0]
+
+    def due_leads(self, bucket: int, now: float) -> list[str]:
+        """Keys in the ByDue bucket due at or before `now`: a Query per page, never a Scan."""
+        keys: list[str] = []
+        request: dict[str, Any] = {
+            "TableName": self.table, "IndexName": BY_DUE,
+            "KeyConditionExpression": "due_bucket = :b AND due_at <= :t",
+            "ExpressionAttributeValues": {":b": {"N": str(bucket)}, ":t": {"N": str(int(now))}},
+        }
+        while True:
+            response = self._send("query", **request)
+            keys += [i["pk"]["S"] for i in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return keys
+            request["ExclusiveStartKey"] = last
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The items at `keys`, 100 per BatchGetItem, consistent; unprocessed keys asked for again."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            pending: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": k}} for k in unique[start:start + 100]],
+                                                    "ConsistentRead": True}}
+            for attempt in range(THROTTLE_RETRIES + 2):
+                answer = self._send("batch_get_item", RequestItems=pending)
+                found.update((i["pk"]["S"], deserialize(i)) for i in answer["Responses"].get(self.table, []))
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                self._sleep(self._rng.uniform(0, min(THROTTLE_CAP_S, THROTTLE_BASE_S * 2 ** attempt)))
+            else:
+                raise RuntimeError("BatchGetItem kept leaving keys unprocessed")
+        return found
 
     def _conditional(self, key: str, u: Update) -> tuple[bool, dict[str, Any]]:
         try:
@@ -559,3 +618,11 @@ class LeadStore:
             return True
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
+
+def _set_due(u: Update, due_at: int | None) -> None:
+    """SET the due time and its ByDue bucket, or REMOVE both (the lead leaves the sparse index)."""
+    if due_at is None:
+        u.remove += [u.name("due_at"), u.name("due_bucket")]
+    else:
+        u.set += [f"{u.name('due_at')} = {u.value(int(due_at))}",
+                  f"{u.name('due_bucket')} = {u.value(due_bucket(due_at))}"]

@@ -1,0 +1,132 @@
+"""The downgrade sweep: qualified leads whose decayed score has crossed their stage's exit threshold move down.
+
+A qualified lead carries `due_at`, the second at which time alone moves its stage
+(`scoring_core.timing`, written with every recorded transition; docs/data-model.md,
+Due times), and `due_bucket`, the key of the sparse ByDue index. Each run
+(functions/sweep, every SWEEP_INTERVAL_S by EventBridge; `leadscore dev` fires it
+on the same schedule) queries the buckets of the last `lookback_s`, reads only the
+leads already due, and for each one:
+
+- evaluates it at `now` (`Engine.advance`, with `trusted=False`: time is no sender)
+  and records the downgrade with the store's conditional `record_transition`, the
+  same write and the same transition counter as the worker's, so of a concurrent
+  event and the sweep only one records a change and the other evaluates again; the
+  stream publisher then publishes `LeadStageChanged` with `cause: "decay"`;
+- or, when events since kept the lead warm (they never write the due time: it stays
+  a safe lower bound), moves the due time to the new crossing (`reschedule`,
+  conditioned on the lead's event count, so a concurrent event wins).
+
+No Scan: reads are the bucket Queries (one per DUE_BUCKET_S of the lookback: 5 for
+the hour; 2,881 for 30 days on the day's first sweep) plus one consistent item read
+per due lead (BatchGetItem).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoring_core import Engine
+
+from .adapters.leads import LeadTable, state_of
+from .adapters.leads.protocol import DUE_BUCKET_S, due_bucket
+from .worker import TIMED_STAGES, transition_detail
+
+SWEEP_INTERVAL_S = 300  # the template's schedule, rate(5 minutes); the local stack fires it as often
+LOOKBACK_S = 3600  # buckets this far back are queried again (a sweep that failed, and its retries, is caught up)
+DEEP_LOOKBACK_S = 30 * 86400  # the first sweep of each UTC day looks this far back (an outage of up to 30 days)
+MAX_ATTEMPTS = 4  # conflicting updates of one lead before leaving it for the next sweep
+CAUSE = "decay"  # the `cause` of a transition the sweep records (`LeadStageChanged.cause`)
+
+
+@dataclass
+class SweepResult:
+    due: int = 0  # leads found due
+    transitions: list[dict[str, Any]] = field(default_factory=list)  # recorded now (the stream publishes them)
+    rescheduled: int = 0  # leads found warmer than their due time: moved
+    skipped: int = 0  # found due in the index but changed meanwhile (the next sweep sees them again if due)
+    failed: int = 0  # leads left for the next sweep after repeated conflicts or an error
+    queries: int = 0  # bucket Queries sent
+
+
+def _warn(message: str, **fields: Any) -> None:
+    logging.getLogger("leadscore.sweep").warning(message, extra={"detail": fields})
+
+
+class Sweep:
+    """One container's sweeper of due leads. `run(now)` is one scheduled invocation."""
+
+    def __init__(self, engine: Engine, store: LeadTable, lookback_s: int = LOOKBACK_S,
+                 deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None):
+        self.engine = engine
+        self.store = store
+        self.lookback_s = lookback_s
+        self.deep_lookback_s = deep_lookback_s
+        self._log = log or _warn
+
+    def buckets(self, now: float) -> range:
+        """The ByDue buckets a sweep at `now` queries, oldest first: those of the last `lookback_s`,
+        and of the last `deep_lookback_s` on the first sweep of a UTC day (no state is kept between
+        sweeps: a lead is in its bucket until a sweep has moved it, so a later query finds it)."""
+        first_of_day = now // 86400 != (now - SWEEP_INTERVAL_S) // 86400
+        back = self.deep_lookback_s if first_of_day else self.lookback_s
+        return range(due_bucket(now - back), due_bucket(now) + 1, DUE_BUCKET_S)
+
+    def run(self, now: float) -> SweepResult:
+        t = math.floor(now)  # whole seconds, as due times are
+        result = SweepResult()
+        keys: list[str] = []
+        for bucket in self.buckets(t):
+            keys += self.store.due_leads(bucket, t)
+            result.queries += 1
+        keys = list(dict.fromkeys(keys))
+        result.due = len(keys)
+        items = self.store.read_many(keys) if keys else {}
+        for key in keys:
+            try:
+                self._sweep_one(key, items.get(key) or {}, t, result)
+            except Exception as exc:  # noqa: BLE001 (one lead failing is retried by the next sweep; the others go on)
+                self._log("lead not swept", error=exc.__class__.__name__, lead_kind=key[:2])
+                result.failed += 1
+        return result
+
+    def _sweep_one(self, key: str, item: dict[str, Any], now: int, result: SweepResult) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            due = item.get("due_at")
+            if not item or due is None or int(due) > now:
+                result.skipped += 1  # erased, or moved since the index was written
+                return
+            state = state_of(item)
+            expected, events = state.transitions, int(item.get("n", 0))
+            if item.get("merged_into") or state.stage not in TIMED_STAGES or state.pinned is not None:
+                if self.store.reschedule(key, None, expected, events):  # nothing time moves: leave the index
+                    result.skipped += 1
+                    return
+                item = self.store.get(key)
+                continue
+            score, tr = self.engine.advance(state, now, trusted=False)
+            later = self._due_at(state, now)
+            if tr is None:
+                if self.store.reschedule(key, later, expected, events):
+                    result.rescheduled += 1
+                    return
+                item = self.store.get(key)  # an event or a change came meanwhile: look again
+                continue
+            detail = transition_detail(key, state, score, tr)
+            detail["cause"] = CAUSE
+            recorded, item = self.store.record_transition(key, state, expected, detail, now, later)
+            if recorded:
+                result.transitions.append(detail)
+                return
+        result.failed += 1
+        self._log("lead kept changing during the sweep", lead_kind=key[:2])
+
+    def _due_at(self, state: Any, now: int) -> int | None:
+        from scoring_core.timing import stage_change_at
+
+        if state.stage not in TIMED_STAGES or state.pinned is not None:
+            return None
+        return stage_change_at(self.engine, state, now)
