@@ -227,4 +227,4 @@ def test_a_concurrent_stage_change_wins_over_the_sweep(timed):
     assert result.transitions == [] and result.failed == 0
     published = captured(timed)
     assert [(e["detail"]["from_stage"], e["detail"]["to_stage"]) for e in published] == [("lead", "mql"), ("mql", "lead")]
-    assert [e["detail"]["cause"] for e in published] == [None, None]
+    assert [e["detail"].get("cause") for e in published] == [None, None]  # absent: an event moved it

@@ -746,6 +746,7 @@ def _calibrate(leads: list[HistoricLead], mapping: Mapping, *, mql: Target, sql:
     # every lead starts at `offset` points, so that the MQL threshold reads 50: only the scale's
     # origin moves (a rule on any event, capped at its own size: constant once a lead has an event)
     mql_at, sql_at = math.ceil(mql_at - 1e-9), math.ceil(sql_at - 1e-9)  # whole points; never below the target's score
+    sql_at = max(sql_at, mql_at + 1)  # two thresholds less than a point apart round to one: SQL is the next point up
     offset = MQL_AT - mql_at
     mql_at, sql_at = mql_at + offset, sql_at + offset
     oof_points = oof_points + offset
