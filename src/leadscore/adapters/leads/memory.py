@@ -34,9 +34,8 @@ from .protocol import (
     Pending,
     counter,
     distinct,
-    identity_keys,
     newest_facts,
-    points_into,
+    gather_holdings,
     without_older_facts,
 )
 
@@ -282,33 +281,8 @@ class InMemoryLeadStore:
     # -- erasure and access ------------------------------------------------------
 
     def holdings(self, key: str) -> Holdings | None:
-        chain: dict[str, dict[str, Any]] = {}
-        for _ in range(MAX_HOPS):
-            item = self.items.get(key)
-            if not item:
-                return None
-            if not item.get("merged_into"):
-                break
-            chain[key] = copy.deepcopy(item)
-            key = str(item["merged_into"])
-        else:
-            return None
-        holdings = Holdings(copy.deepcopy(item))
-        known = {key} | set(chain)
-        todo = identity_keys(item) | {k for c in chain.values() for k in identity_keys(c)}
-        for _ in range(MAX_HOPS):
-            todo -= known
-            if not todo:
-                break
-            found = {k: copy.deepcopy(self.items[k]) for k in todo if k in self.items}
-            known |= todo
-            todo = set()
-            for k, other in found.items():
-                if points_into(other, known | set(found)):
-                    chain[k] = other
-                    todo |= identity_keys(other)
-        holdings.identities = {k: v for k, v in chain.items() if points_into(v, {holdings.key, *chain})}
-        return holdings
+        return gather_holdings(key, lambda k: copy.deepcopy(self.items.get(k, {})),
+                               lambda keys: {k: copy.deepcopy(self.items[k]) for k in keys if k in self.items})
 
     def erase(self, holdings: Holdings, markers: Mapping[str, str], now: float) -> dict[str, int] | None:
         if any(self.items.get(k, {}).get("merged_into") != v.get("merged_into") for k, v in holdings.identities.items()):

@@ -8,7 +8,7 @@ attributes of docs/data-model.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -100,6 +100,40 @@ def identity_keys(item: Mapping[str, Any]) -> set[str]:
 
 def points_into(item: Mapping[str, Any], keys: set[str]) -> bool:
     return bool(item) and str(item.get("merged_into") or "") in keys
+
+
+def gather_holdings(key: str, get: Callable[[str], Mapping[str, Any]],
+                    get_many: Callable[[list[str]], Mapping[str, dict[str, Any]]]) -> Holdings | None:
+    """Follow `key` to its lead, then gather every key that points at it, transitively (an alias
+    merged into an alias), reading with the store's own consistent `get` (one key, `{}` when absent)
+    and `get_many` (the items found among the keys). None when there is no such lead."""
+    chain: dict[str, dict[str, Any]] = {}
+    for _ in range(MAX_HOPS):
+        item = dict(get(key))
+        if not item:
+            return None
+        if not item.get("merged_into"):
+            break
+        chain[key] = item
+        key = str(item["merged_into"])
+    else:
+        return None
+    holdings = Holdings(item, {})
+    known = {key} | set(chain)
+    todo = identity_keys(item) | {k for c in chain.values() for k in identity_keys(c)}
+    for _ in range(MAX_HOPS):
+        todo -= known
+        if not todo:
+            break
+        found = get_many(sorted(todo))
+        known |= todo
+        todo = set()
+        for k, other in found.items():
+            if points_into(other, known | set(found)):
+                chain[k] = other
+                todo |= identity_keys(other)
+    holdings.identities = {k: v for k, v in chain.items() if points_into(v, {holdings.key, *chain})}
+    return holdings
 
 
 class LeadReader(Protocol):

@@ -42,9 +42,8 @@ from .protocol import (
     Pending,
     counter,
     distinct,
-    identity_keys,
+    gather_holdings,
     newest_facts,
-    points_into,
     with_facts,
     without_older_facts,
 )
@@ -544,33 +543,7 @@ class LeadStore:
 
     def holdings(self, key: str) -> Holdings | None:
         """Follow `key` to its lead, then gather every key that points at it (a few consistent reads)."""
-        chain: dict[str, dict[str, Any]] = {}
-        for _ in range(MAX_HOPS):
-            item = self.get(key)
-            if not item:
-                return None
-            if not item.get("merged_into"):
-                break
-            chain[key] = item
-            key = str(item["merged_into"])
-        else:
-            return None
-        holdings = Holdings(item, {})
-        known = {key} | set(chain)
-        todo = identity_keys(item) | {k for c in chain.values() for k in identity_keys(c)}
-        for _ in range(MAX_HOPS):  # a pointer's own pointers: an alias merged into an alias
-            todo -= known
-            if not todo:
-                break
-            found = self._batch_get(sorted(todo))
-            known |= todo
-            todo = set()
-            for k, other in found.items():
-                if points_into(other, known | set(found)):
-                    chain[k] = other
-                    todo |= identity_keys(other)
-        holdings.identities = {k: v for k, v in chain.items() if points_into(v, {holdings.key, *chain})}
-        return holdings
+        return gather_holdings(key, self.get, self._batch_get)
 
     def erase(self, holdings: Holdings, markers: Mapping[str, str], now: float) -> dict[str, int] | None:
         """One transaction (per 100 items) deletes the pointers on condition they still point where they
