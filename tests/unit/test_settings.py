@@ -214,6 +214,7 @@ def test_a_parameter_reaches_the_environment_of_every_function_that_reads_it(fie
 
 # Parameters no function reads: they configure resources alone (and are documented where named)
 RESOURCE_PARAMETERS = dict.fromkeys(("AutomationEndpoint", "AutomationEvents", "AutomationAuth", "AutomationKeyName", "AutomationSecret"), "docs/notifications.md")
+RESOURCE_PARAMETERS["LogRetentionDays"] = "docs/deploy.md"
 
 
 def test_every_template_parameter_is_a_documented_setting_or_a_documented_resource_parameter():

@@ -316,3 +316,22 @@ def test_the_template_with_an_automation_endpoint_passes_cfn_lint_as_cloudformat
         on["Parameters"]["AutomationAuth"]["Default"] = auth
         errors = [m for m in lint(json.dumps(on), regions=[REGION]) if m.rule.id.startswith("E")]
         assert not errors, f"{auth}: {_format(errors)}"
+
+
+def test_every_function_logs_to_its_own_log_group_with_a_retention_the_user_sets(transformed):
+    # without it Lambda creates /aws/lambda/<name> itself, keeps every line forever and
+    # leaves the group behind when the stack is deleted
+    resources = transformed["Resources"]
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) == len([r for r in _template()["Resources"].values() if r["Type"] == "AWS::Serverless::Function"])
+    groups = set()
+    for logical_id, function in functions.items():
+        group = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        assert isinstance(group, dict) and set(group) == {"Ref"}, f"{logical_id} names no log group of the stack"
+        resource = resources[group["Ref"]]
+        assert resource["Type"] == "AWS::Logs::LogGroup"
+        assert resource["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert resource.get("DeletionPolicy", "Delete") == "Delete"
+        groups.add(group["Ref"])
+    assert len(groups) == len(functions), "two functions share a log group"
+    assert transformed["Parameters"]["LogRetentionDays"]["Default"] == 30
