@@ -254,6 +254,16 @@ def test_every_notifier_that_links_to_the_lead_page_may_read_the_api_token_its_k
         assert {"Ref": "Secrets"} in readable or any({"Ref": "Secrets"} in r for r in readable if isinstance(r, list)), logical_id
 
 
+def test_lead_url_base_is_only_in_the_environment_of_the_notifiers_that_read_it():
+    # issue 14: in Globals it named the API in every route function's environment, a cycle
+    # CloudFormation rejects; only the Slack and email alerts build "View lead" links
+    globals_env = _template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    having = {k for k, f in _functions().items() if "LEAD_URL_BASE" in f["Properties"].get("Environment", {}).get("Variables", {})}
+
+    assert "LEAD_URL_BASE" not in globals_env
+    assert having == {"SlackNotifyFunction", "EmailNotifyFunction"}
+
+
 def test_the_lead_page_is_a_route_of_the_leads_function():
     events = _functions()["LeadsFunction"]["Properties"]["Events"].values()
 
