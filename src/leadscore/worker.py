@@ -24,9 +24,11 @@ from typing import Any
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 from scoring_core.heat import heat_increment
 from scoring_core.timing import stage_change_at
+from scoring_core.triggers import Firing, Mark, Review
 
-from .adapters.leads import LeadTable, Pending, state_of
-from .contracts import Activity, FeedbackGiven, LeadStageChanged, Reason
+from .adapters.leads import LeadTable, Pending, TriggerRecord, state_of
+from .adapters.leads.codec import TRIGGER_VERSION, trigger_hits, trigger_marks
+from .contracts import Activity, FeedbackGiven, LeadStageChanged, LeadTriggered, Reason
 from .identity import erased_marker, keys_of
 
 MAX_REDIRECTS = 5
@@ -42,6 +44,7 @@ class BatchResult:
     applied: int = 0
     duplicates: int = 0
     transitions: list[dict[str, Any]] = field(default_factory=list)  # recorded now (the stream publishes them)
+    firings: list[dict[str, Any]] = field(default_factory=list)  # LeadTriggered details recorded now (likewise)
     merges: int = 0
     # for readable logs: (lead key, event type, points the event brought when it happened)
     events: list[tuple[str, str, float]] = field(default_factory=list)
@@ -83,7 +86,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
     """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
     publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity);
     with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key."""
-    facts = {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
+    facts = _alert_facts(state)
     # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
     detail = LeadStageChanged.model_construct(
         lead_id=key,
@@ -105,6 +108,65 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
         feedback=feedback,
     )
     return detail.model_dump(mode="json")  # without `feedback` when there is none (contracts)
+
+
+def _alert_facts(state: LeadState) -> dict[str, Any]:
+    return {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
+
+
+def _times(matched: dict[str, Any]) -> dict[str, Any]:
+    """The firing's epoch seconds as ISO times (`at`, `last_event_at`, `times`), recursively."""
+    out: dict[str, Any] = {}
+    for k, v in matched.items():
+        if isinstance(v, dict):
+            out[k] = _times(v)
+        elif k in ("at", "last_event_at") and isinstance(v, (int, float)):
+            out[k] = utc(v).isoformat().replace("+00:00", "Z")
+        elif k == "times" and isinstance(v, list):
+            out[k] = [utc(x).isoformat().replace("+00:00", "Z") for x in v]
+        else:
+            out[k] = v
+    return out
+
+
+def trigger_detail(key: str, state: LeadState, score: Score, firing: Firing, now: float) -> dict[str, Any]:
+    """The `LeadTriggered` detail (`leadscore.contracts`) of one firing, as the JSON the outbox `ot` stores."""
+    detail = LeadTriggered.model_construct(
+        trigger=firing.trigger,
+        kind=firing.kind,
+        firing_id=firing.firing_id(key),
+        fired_at=utc(now),
+        lead_id=key,
+        email=state.email,
+        stage=state.stage,
+        score=score.total,
+        fit=score.fit,
+        engagement=score.engagement,
+        grade=score.grade,
+        band=score.band,
+        facts=_alert_facts(state),
+        matched=_times(firing.matched),
+    )
+    return detail.model_dump(mode="json")
+
+
+def review_triggers(engine: Engine, key: str, item: dict[str, Any], state: LeadState, score: Score, now: float,
+                    new_events: int = 0, since: float | None = None) -> tuple[Review, TriggerRecord | None]:
+    """The model's triggers for the lead `item` (in `state`, with `score` at `now`): what fires, and
+    the record to write when any mark changed (None: nothing to write)."""
+    marks = {k: Mark.of_item(v) for k, v in trigger_marks(item).items()}
+    review = engine.triggers.review(state, score, trigger_hits(item), marks, now, new_events, since)
+    if not review.changed:
+        return review, None
+    details = [trigger_detail(key, state, score, f, now) for f in review.firings]
+    return review, TriggerRecord({k: m.as_item() for k, m in review.marks.items()}, int(item.get(TRIGGER_VERSION, 0)),
+                                 details)
+
+
+def earliest(*times: int | None) -> int | None:
+    """The earliest of the due times given (None: none)."""
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
 
 
 class Worker:
@@ -210,21 +272,37 @@ class Worker:
             result.merges += 1
             item = self.store.get(key)  # the merge path only: read the combined lead once
 
+        new_events = len(applied.applied)
+        since = min((p.effects.at for p in group.pending if p.event_id in set(applied.applied)), default=None)
         for _ in range(MAX_RECORD_ATTEMPTS):
             state = state_of(item)
             expected, was_recycled = state.transitions, state.recycled
             score, tr = self.engine.advance(state, now, group.trusted)
             result.scores[key] = (score.total, state.stage)
-            if tr is None:
+            if tr is not None and tr.to_stage in ("mql", "sql") and not state.email:
+                tr = None  # nobody to contact yet: it qualifies once identified (merged into its email lead)
+                state = state_of(item)
+                score = self.engine.evaluate(state, now)
+            review, record = (review_triggers(self.engine, key, item, state, score, now, new_events, since)
+                              if self.engine.triggers and not item.get("merged_into") else (Review(), None))
+            if tr is None and record is None:
                 if state.recycled != was_recycled:
                     self.store.record_recycled(key, state.recycled, expected)
-                self._keep_due(key, item, state, group.pending, now)
+                self._keep_due(key, item, state, group.pending, now, review.due_at)
                 return []
-            if tr.to_stage in ("mql", "sql") and not state.email:
-                return []  # nobody to contact yet: it qualifies once identified (merged into its email lead)
+            due = earliest(self.due_at(state, now), review.due_at)
+            if tr is None:
+                assert record is not None
+                recorded, item = self.store.record_triggers(key, record, expected, state.event_count, due)
+                if recorded:
+                    result.firings += record.details
+                    return []
+                continue
             detail = transition_detail(key, state, score, tr)
-            recorded, item = self.store.record_transition(key, state, expected, detail, now, self.due_at(state, now))
+            recorded, item = self.store.record_transition(key, state, expected, detail, now, due, record)
             if recorded:
+                if record is not None:
+                    result.firings += record.details
                 return [detail]
             # another invocation recorded a change first: evaluate again from the lead as it is now
         raise RuntimeError("the lead's stage kept changing under concurrent updates")  # redeliver
@@ -259,18 +337,21 @@ class Worker:
         """When time alone next moves the lead's stage (`scoring_core.timing`); None outside TIMED_STAGES."""
         return stage_change_at(self.engine, state, now) if state.stage in TIMED_STAGES and state.pinned is None else None
 
-    def _keep_due(self, key: str, item: dict[str, Any], state: LeadState, pending: Sequence[Pending], now: float) -> None:
-        """Keep the stored due time at or before the moment time alone moves the stage, with no
-        write for events that can only postpone it (docs/data-model.md, Due times): points
-        added can only delay a downgrade, so the stored time stays a safe lower bound and the
-        sweep moves it when it comes. Only an event that may cool the lead (negative points, a
-        changed fact) and brings the move earlier writes it, conditionally."""
-        if state.stage not in TIMED_STAGES or state.pinned is not None:
-            return
+    def _keep_due(self, key: str, item: dict[str, Any], state: LeadState, pending: Sequence[Pending], now: float,
+                  trigger_due: int | None = None) -> None:
+        """Keep the stored due time at or before the moment time alone moves the stage or a trigger
+        needs a look (`trigger_due`), with no write for events that can only postpone it
+        (docs/data-model.md, Due times): points added can only delay a downgrade, and a later event
+        only delays an inactivity, so the stored time stays a safe lower bound and the sweep moves
+        it when it comes. Only an event that brings the earliest of them forward writes it,
+        conditionally: one that may cool the lead (negative points, a changed fact), or one that
+        starts a wait (a `not_followed` trigger's start)."""
         stored = item.get("due_at")
-        if stored is not None and not any(self._may_cool(p) for p in pending):
-            return
-        due = self.due_at(state, now)
+        stage_due = None
+        if state.stage in TIMED_STAGES and state.pinned is None and (
+                stored is None or any(self._may_cool(p) for p in pending)):
+            stage_due = self.due_at(state, now)
+        due = earliest(stage_due, trigger_due)
         if due is not None and (stored is None or due < int(stored)):
             self.store.bring_forward(key, due, state.transitions)
 
