@@ -41,4 +41,4 @@ def _log_scores(deps, result) -> None:
     for t in result.transitions:
         logger.info("stage changed", extra={"lead": t["lead_id"], "from": t["from_stage"], "to": t["to_stage"], "score": t["score"]})
     for f in result.firings:  # ids only: never the email or a name
-        logger.info("trigger fired", extra={"lead": f["lead_id"], "trigger": f["trigger"], "firing": f["firing_id"]})
+        logger.info("trigger fired", extra={"lead": f["lead_id"], "trigger": f["trigger"], "kind": f["kind"], "firing": f["firing_id"]})

@@ -30,6 +30,6 @@ def lambda_handler(event, context):
     for t in result.transitions:  # ids only: never the email or a name
         logger.info("stage decayed", extra={"lead": t["lead_id"], "from": t["from_stage"], "to": t["to_stage"], "score": t["score"]})
     for f in result.firings:  # ids only
-        logger.info("trigger fired", extra={"lead": f["lead_id"], "trigger": f["trigger"], "firing": f["firing_id"]})
+        logger.info("trigger fired", extra={"lead": f["lead_id"], "trigger": f["trigger"], "kind": f["kind"], "firing": f["firing_id"]})
     return {"due": result.due, "downgraded": len(result.transitions), "triggered": len(result.firings),
             "rescheduled": result.rescheduled, "failed": result.failed}

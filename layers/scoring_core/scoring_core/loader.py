@@ -79,7 +79,7 @@ def _message(err: dict[str, Any], found: Path, rest: list[Any]) -> tuple[str, bo
     if kind == "union_tag_not_found":
         return f"{_dotted(found)}: missing required key 'kind' (one of {', '.join(TRIGGER_KINDS)})", False
     if kind == "union_tag_invalid":
-        return f"{_dotted(found)}.kind: unknown trigger kind (use one of {', '.join(TRIGGER_KINDS)})", False
+        return f"{_dotted(found)}: unknown trigger kind (use one of {', '.join(TRIGGER_KINDS)})", False
     if kind == "missing":
         name = rest[-1] if rest else found[-1]
         return f"{_dotted(found)}: missing required key '{name}'", False
@@ -151,6 +151,8 @@ def parse_model(text: str, file: str = "<model>") -> ScoringModel:
         model = ScoringModel.model_validate(data)
     except ValidationError as exc:
         for err, found, rest in _collapse([dict(e) for e in exc.errors()], marks):
+            if err["type"] == "union_tag_invalid" and found + ("kind",) in marks.value:
+                found = found + ("kind",)  # point at the kind written
             message, about_key = _message(err, found, rest)
             errors.append(at(found, message, key=about_key or "[key]" in rest))
         model = None

@@ -183,6 +183,9 @@ def _format_readable(self, record: logging.LogRecord) -> str:
     if record.getMessage() == "stage decayed":
         return (f"{at} sweep   {_short(fields.get('lead'))}  *** {fields.get('from')} -> {str(fields.get('to')).upper()}"
                 f" (decayed) at score {fields.get('score')}")
+    if record.getMessage() == "trigger fired":  # the model's triggers: what goes on the bus as LeadTriggered
+        return (f"{at} {record.name:<7} {_short(fields.get('lead'))}  >>> TRIGGER {fields.get('trigger')}"
+                f" ({fields.get('kind')}) firing {str(fields.get('firing'))[:12]}")
     extra = " ".join(f"{k}={fields[k]}" for k in _SHOWN if fields.get(k) not in (None, ""))
     return f"{at} {record.name:<7} {record.getMessage()} {extra}".rstrip()
 
