@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoring_core import Engine
+from scoring_core.triggers import Triggers
 
 from .adapters.leads import LeadTable, state_of
 from .adapters.leads.protocol import DUE_BUCKET_S, due_bucket
@@ -63,6 +64,7 @@ class Sweep:
     def __init__(self, engine: Engine, store: LeadTable, lookback_s: int = LOOKBACK_S,
                  deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None):
         self.engine = engine
+        self.triggers = Triggers(engine)
         self.store = store
         self.lookback_s = lookback_s
         self.deep_lookback_s = deep_lookback_s
@@ -113,8 +115,8 @@ class Sweep:
                 score, tr = self.engine.advance(state, now, trusted=False)
             else:
                 score, tr = self.engine.evaluate(state, now), None
-            review, record = (review_triggers(self.engine, key, item, state, score, now)
-                              if self.engine.triggers else (None, None))
+            review, record = (review_triggers(self.triggers, key, item, state, score, now)
+                              if self.triggers else (None, None))
             later = earliest(self._due_at(state, now), review.due_at if review is not None else None)
             if tr is None and record is None:
                 if self.store.reschedule(key, later, expected, events):

@@ -24,7 +24,7 @@ from typing import Any
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 from scoring_core.heat import heat_increment
 from scoring_core.timing import stage_change_at
-from scoring_core.triggers import Firing, Mark, Review
+from scoring_core.triggers import Firing, Mark, Review, Triggers
 
 from .adapters.leads import LeadTable, Pending, TriggerRecord, state_of
 from .adapters.leads.codec import TRIGGER_VERSION, trigger_hits, trigger_marks
@@ -150,12 +150,12 @@ def trigger_detail(key: str, state: LeadState, score: Score, firing: Firing, now
     return detail.model_dump(mode="json")
 
 
-def review_triggers(engine: Engine, key: str, item: dict[str, Any], state: LeadState, score: Score, now: float,
+def review_triggers(triggers: Triggers, key: str, item: dict[str, Any], state: LeadState, score: Score, now: float,
                     new_events: int = 0, since: float | None = None) -> tuple[Review, TriggerRecord | None]:
     """The model's triggers for the lead `item` (in `state`, with `score` at `now`): what fires, and
     the record to write when any mark changed (None: nothing to write)."""
     marks = {k: Mark.of_item(v) for k, v in trigger_marks(item).items()}
-    review = engine.triggers.review(state, score, trigger_hits(item), marks, now, new_events, since)
+    review = triggers.review(state, score, trigger_hits(item), marks, now, new_events, since)
     if not review.changed:
         return review, None
     details = [trigger_detail(key, state, score, f, now) for f in review.firings]
@@ -174,6 +174,7 @@ class Worker:
 
     def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None):
         self.engine = engine
+        self.triggers = Triggers(engine)  # the model's triggers (none: nothing of them is done)
         self.store = store
         self.key_secret = key_secret
         self.redirects: dict[str, str] = {}  # alias -> lead, learnt from merges and failed conditions
@@ -208,6 +209,8 @@ class Worker:
                 keys = keys_of(event, self.key_secret)
                 key = self._resolve(keys[0])
                 fx = self.engine.effects(event)
+                if self.triggers:
+                    fx.hits = self.triggers.hits_for(event)
                 points = self._points(fx)
                 pending = Pending(fx, heat_increment(points, fx.at) if points else 0.0)
             except Exception as exc:  # noqa: BLE001 (one event the engine cannot apply fails alone, not its batch)
@@ -283,8 +286,8 @@ class Worker:
                 tr = None  # nobody to contact yet: it qualifies once identified (merged into its email lead)
                 state = state_of(item)
                 score = self.engine.evaluate(state, now)
-            review, record = (review_triggers(self.engine, key, item, state, score, now, new_events, since)
-                              if self.engine.triggers and not item.get("merged_into") else (Review(), None))
+            review, record = (review_triggers(self.triggers, key, item, state, score, now, new_events, since)
+                              if self.triggers and not item.get("merged_into") else (Review(), None))
             if tr is None and record is None:
                 if state.recycled != was_recycled:
                     self.store.record_recycled(key, state.recycled, expected)

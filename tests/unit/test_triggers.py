@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from scoring_core import Engine, Event, LeadState
 from scoring_core.loader import parse_model
-from scoring_core.triggers import TRIGGER_HITS_KEEP, Mark, Review, trimmed_hits
+from scoring_core.triggers import TRIGGER_HITS_KEEP, Mark, Review, Triggers, trimmed_hits
 
 DAY, HOUR = 86400, 3600
 T0 = 1_780_000_000.0
@@ -42,6 +42,7 @@ class Lead:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.triggers = Triggers(engine)
         self.state = LeadState()
         self.hits: dict[str, set[str]] = {}
         self.marks: dict[str, Mark] = {}
@@ -54,14 +55,14 @@ class Lead:
         ev = Event(event_id=f"e{self.n}", type=type_, occurred_at=at, received_at=at, source="test",
                    email="ana@corp.example", properties=properties)
         self.engine.apply(self.state, ev)
-        for trigger, entry in self.engine.effects(ev).hits.items():
+        for trigger, entry in self.triggers.hits_for(ev).items():
             self.hits.setdefault(trigger, set()).add(entry)
         return self.look(t, new_events=1, since=t)
 
     def look(self, now: float, new_events: int = 0, since: float | None = None) -> Review:
         self.engine.advance(self.state, now)
         score = self.engine.evaluate(self.state, now)
-        review = self.engine.triggers.review(self.state, score, self.hits, self.marks, now, new_events, since)
+        review = self.triggers.review(self.state, score, self.hits, self.marks, now, new_events, since)
         if review.changed:
             self.marks = review.marks
         self.fired += [(f.trigger, f.episode, f.matched) for f in review.firings]
@@ -208,7 +209,8 @@ def test_a_model_without_triggers_records_no_matches():
     engine = Engine(parse_model(MODEL.split("triggers:")[0]))
     at = datetime.fromtimestamp(T0, UTC)
     ev = Event(event_id="e", type="checkout_started", occurred_at=at, received_at=at, source="t", email="a@b.example")
-    assert engine.effects(ev).hits == {} and not engine.triggers
+    triggers = Triggers(engine)
+    assert triggers.hits_for(ev) == {} and not triggers
 
 
 def test_a_triggers_matches_are_trimmed_to_the_newest():

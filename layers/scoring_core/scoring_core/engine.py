@@ -34,7 +34,6 @@ from .openers import MachineOpeners
 from .score import ENGAGEMENT, FIT, Reason, Score, Transition
 from .stages import StagePolicy
 from .state import RECENT_LIMIT, Effects, LeadState, kept_facts, merge_facts
-from .triggers import Triggers
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
@@ -80,8 +79,6 @@ class Engine:
         self._position = {rule_id: i for i, rule_id in enumerate(self.rules)}
         self._combinations: dict[tuple[CompiledRule, ...], Combination] = {}
         self._matchers: dict[str, Callable[[Event], Combination]] = {}  # event type -> the index's match function for it
-        #: the model's triggers (`scoring_core.triggers`); empty when it has none
-        self.triggers = Triggers(self)
 
     # -- writing ---------------------------------------------------------
 
@@ -207,7 +204,6 @@ class Engine:
             facts={name: fact.value for name, fact in scratch.facts.items()},
             email=event.email,
             rules=rules,
-            hits=self.triggers.hits_for(event),
         )
 
     # -- reading ---------------------------------------------------------
