@@ -363,3 +363,20 @@ def test_lead_triggered_reaches_the_bus_with_its_detail_type_and_no_alert_rule_m
     assert {r.function for r in rules} == alert_functions
     assert not [r.name for r in rules if matches(r.pattern, raw[0])]
     assert state_of(lead(trig)).event_count == 4
+
+
+def test_views_made_before_the_visitor_was_known_count_once_merged_into_the_lead(trig):
+    # given: an anonymous visitor views one product twice
+    t0 = trig.clock.t
+    anonymous = [Event(event_id=f"anon-{i}", type="page_view", occurred_at=datetime.fromtimestamp(t0 + i, timezone.utc),
+                       received_at=datetime.fromtimestamp(t0 + i, timezone.utc), source="test", anonymous_id="vis-42",
+                       properties={"url": "https://shop.example/products/kettle"}) for i in range(2)]
+    deliver(trig, anonymous)
+    # when: it identifies (its history moves into the email lead) and views the product a third time
+    at = datetime.fromtimestamp(t0 + 10, timezone.utc)
+    deliver(trig, [Event(event_id="known-1", type="page_view", occurred_at=at, received_at=at, source="test", anonymous_id="vis-42",
+                         email=EMAIL, properties={"url": "https://shop.example/products/kettle"})])
+
+    # then: the lead's voucher, counting all three
+    (detail,) = fired(trig, "voucher")
+    assert detail["lead_id"] == KEY and detail["matched"]["count"] == 3

@@ -243,6 +243,9 @@ class EmailConfidence(_Strict):
 MAX_TRIGGER_COUNT = 10
 #: The longest window or wait a trigger may have (a lead's item keeps what it needs that long).
 MAX_TRIGGER_DAYS = 365
+#: The most triggers a model may have: each keeps a mark and up to 50 matches on every lead it
+#: concerns (docs/data-model.md, Bounds).
+MAX_TRIGGERS = 20
 BandName = Literal["cold", "warm", "hot"]
 
 
@@ -329,7 +332,7 @@ class ScoringModel(_Strict):
     bands: Bands
     email_confidence: EmailConfidence | None = None
     #: automation: conditions that put `LeadTriggered` on the bus, once per episode (docs/model.md, Triggers)
-    triggers: list[Trigger] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list, max_length=MAX_TRIGGERS)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -275,7 +275,7 @@ class InMemoryLeadStore:
         for name, value in alias_item.items():
             if name.startswith(("a.", "c.")) and int(value):
                 lead[name] = lead.get(name, 0) + int(value)
-            elif name.startswith(("o.", "s.")) and value:
+            elif name.startswith(("o.", "s.", HITS_PREFIX)) and value:  # a trigger's matches move too
                 lead[name] = set(lead.get(name, ())) | set(value)
             elif name.startswith("x."):
                 lead.setdefault(name, value)

@@ -534,7 +534,7 @@ class LeadStore:
         for name, value in alias_item.items():
             if name.startswith(("a.", "c.")) and int(value):
                 u.add.append(f"{u.name(name)} {u.value(int(value))}")
-            elif name.startswith(("o.", "s.")) and value:
+            elif name.startswith(("o.", "s.", HITS_PREFIX)) and value:  # a trigger's matches move too
                 u.add.append(f"{u.name(name)} {u.value(set(value))}")
             elif name.startswith("x."):
                 n = u.name(name)
