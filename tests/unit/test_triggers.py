@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from leadscore.cli import main
 from scoring_core import Engine, Event, LeadState
 from scoring_core.loader import parse_model
 from scoring_core.triggers import TRIGGER_HITS_KEEP, Mark, Review, Triggers, trimmed_hits
@@ -225,3 +227,20 @@ def test_a_mark_survives_the_item_round_trip():
     mark = Mark(fired=3, episode=12, up=True, clear_at=99, events=7)
     assert Mark.of_item(mark.as_item()) == mark
     assert Mark.of_item(Mark(fired=1, episode=5).as_item()) == Mark(fired=1, episode=5)
+
+
+DEFAULT = Path(__file__).resolve().parents[2] / "layers" / "scoring_core" / "scoring_core" / "models" / "default.yaml"
+
+
+def test_the_default_model_ships_its_example_triggers_commented_out_and_each_is_valid(capsys, tmp_path):
+    text = DEFAULT.read_text(encoding="utf-8")
+    head, _, examples = text.partition("# triggers:")
+    enabled = head + "triggers:" + "\n".join(line[1:] for line in examples.splitlines()) + "\n"
+
+    assert parse_model(text).triggers == []  # off by default: nothing stored or computed for them
+    model = parse_model(enabled)
+    assert {t.kind for t in model.triggers} == {"score_above", "inactive", "repeated", "not_followed"}
+    path = tmp_path / "default_with_triggers.yaml"
+    path.write_text(enabled, encoding="utf-8")
+    assert main(["model", "check", str(path)]) == 0
+    assert "4 triggers (engaged, cooling, product_voucher, abandoned_cart)" in capsys.readouterr().out
