@@ -59,6 +59,9 @@ class Lead:
         self.engine.apply(self.state, ev)
         for trigger, entry in self.triggers.hits_for(ev).items():
             self.hits.setdefault(trigger, set()).add(entry)
+            old = trimmed_hits(self.hits[trigger])  # as the stores trim: past 50, the newest 25 kept
+            if old:
+                self.hits[trigger] -= old
         return self.look(t, new_events=1, since=t)
 
     def look(self, now: float, new_events: int = 0, since: float | None = None) -> Review:
@@ -110,6 +113,26 @@ def test_the_voucher_re_arms_once_the_window_holds_fewer_than_three_again(lead):
         lead.event("page_view", T0 + 20 * DAY + i * HOUR, url="/products/kettle")
 
     assert lead.ids("voucher") == [round((T0 + 2 * HOUR) * 1000), round((T0 + 20 * DAY + 2 * HOUR) * 1000)]
+
+
+def test_a_heavy_browser_still_gets_a_voucher_for_a_new_product(lead):
+    # given: 60 views of 30 products in three days (each twice): the matches are trimmed
+    for i in range(60):
+        lead.event("page_view", T0 + i * 3600, url=f"/products/p{i // 2}")
+    assert len(lead.hits["voucher"]) <= 50 and lead.fired == []
+    # when: three views of one more product
+    for i in range(3):
+        lead.event("page_view", T0 + 61 * 3600 + i * 60, url="/products/kettle")
+
+    assert [m["same"]["value"] for t, _, m in lead.fired if t == "voucher"] == ["/products/kettle"]
+
+
+def test_a_long_episode_whose_first_views_were_trimmed_does_not_fire_again(lead):
+    # one product viewed every 10 minutes for 20 hours: the window holds 3 throughout
+    for i in range(120):
+        lead.event("page_view", T0 + i * 600, url="/products/kettle")
+
+    assert lead.ids("voucher") == [round((T0 + 1200) * 1000)]
 
 
 def test_a_cart_not_followed_by_a_purchase_fires_when_the_wait_is_over_once(lead):

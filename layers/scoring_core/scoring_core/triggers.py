@@ -45,6 +45,11 @@ TRIGGER_HITS_KEEP, TRIGGER_HITS_TRIM_AT = 25, 50
 #: A `same:` value is kept (and shown in `matched`) cut to this many characters.
 SAME_CHARS = 64
 START, FOLLOW = "s", "b"  # a not_followed hit's tag: its start, or its follow-up
+REPEATED_FIRED_KEPT = 10  # a repeated trigger's fired episodes remembered (those within its window)
+
+
+def _value_hash(tag: str) -> str:
+    return hashlib.sha256(tag.encode()).hexdigest()[:8]
 
 
 def firing_id(lead_key: str, trigger_id: str, episode: int) -> str:
@@ -63,6 +68,9 @@ class Mark:
     up: bool = False
     clear_at: int | None = None
     events: int = 0
+    #: `repeated`: the episodes fired within the window, `"<start ms>|<value hash>"`, newest
+    #: REPEATED_FIRED_KEPT (what tells a trimmed episode's middle from a new one)
+    recent: tuple[str, ...] = ()
 
     def as_item(self) -> dict[str, Any]:
         out: dict[str, Any] = {"k": self.fired}
@@ -72,6 +80,8 @@ class Mark:
             out.update(up=True, n=self.events)
             if self.clear_at is not None:
                 out["c"] = self.clear_at
+        if self.recent:
+            out["f"] = list(self.recent)
         return out
 
     @classmethod
@@ -80,7 +90,7 @@ class Mark:
             return cls()
         c, e = value.get("c"), value.get("e")
         return cls(int(value.get("k", 0)), None if e is None else int(e), bool(value.get("up", False)),
-                   None if c is None else int(c), int(value.get("n", 0)))
+                   None if c is None else int(c), int(value.get("n", 0)), tuple(str(f) for f in value.get("f") or ()))
 
 
 @dataclass(frozen=True)
@@ -196,6 +206,8 @@ class Triggers:
             if isinstance(new, Firing):
                 out.firings.append(new)
                 out.marks[c.id] = replace(out.marks.get(c.id, Mark()), fired=mark.fired + 1, episode=new.episode)
+                if c.kind == "repeated":
+                    out.marks[c.id] = replace(out.marks[c.id], recent=self._fired_recent(c, mark, new))
                 if c.kind == "score_above":
                     clear = score_below_at(self.engine, state, now, self.threshold_cents(c))
                     out.marks[c.id] = replace(out.marks[c.id], up=True, clear_at=clear, events=state.event_count)
@@ -251,6 +263,15 @@ class Triggers:
             return None, due
         return Firing(c.id, c.kind, episode, {"last_event_at": episode, "days_inactive": round((t - last) / 86400, 2)}), None
 
+    @staticmethod
+    def _fired_recent(c: _Compiled, mark: Mark, firing: Firing) -> tuple[str, ...]:
+        """The repeated trigger's fired episodes still within its window of the new one, with it."""
+        window_ms = float(getattr(c.trigger, "within_days", 1)) * 86400_000
+        value = (firing.matched.get("same") or {}).get("value", "")
+        kept = [f for f in mark.recent if firing.episode - int(f.partition("|")[0]) < window_ms]
+        kept.append(f"{firing.episode}|{_value_hash(str(value))}")
+        return tuple(sorted(kept, key=lambda f: int(f.partition("|")[0]))[-REPEATED_FIRED_KEPT:])
+
     def _repeated(self, c: _Compiled, entries: set[str], mark: Mark) -> tuple[Firing | None, None]:
         trigger = c.trigger
         count = int(getattr(trigger, "count", 2))
@@ -261,6 +282,10 @@ class Triggers:
             by_tag.setdefault(tag, []).append(int(ms_text))
         oldest = min((ms for times in by_tag.values() for ms in times), default=0)
         trimmed = len(entries) >= TRIGGER_HITS_KEEP  # older matches may have been dropped
+        fired: dict[str, list[int]] = {}  # value hash -> starts of its episodes fired within the window
+        for f in mark.recent:
+            ms_text, _, value_hash = f.partition("|")
+            fired.setdefault(value_hash, []).append(int(ms_text))
         best: tuple[int, str, list[int]] | None = None
         for tag, times in by_tag.items():
             times.sort()
@@ -270,8 +295,9 @@ class Triggers:
                 before = [x for x in times[:i] if x >= ms - window_ms]
                 if len(held) < count or len(before) >= count:
                     continue
-                if trimmed and ms - window_ms < oldest:
-                    continue  # its window reaches past what is kept: it may be an old episode's middle
+                if trimmed and ms - window_ms < oldest and any(
+                        0 <= ms - f < window_ms for f in fired.get(_value_hash(tag), ())):
+                    continue  # its window reaches past what is kept and one of its value fired within it: a trimmed episode's middle
                 if (mark.episode is None or ms > mark.episode) and (best is None or (ms, tag) > best[:2]):
                     best = (ms, tag, held)
         if best is None:
