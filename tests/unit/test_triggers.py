@@ -267,3 +267,38 @@ def test_the_default_model_ships_its_example_triggers_commented_out_and_each_is_
     path.write_text(enabled, encoding="utf-8")
     assert main(["model", "check", str(path)]) == 0
     assert "4 triggers (engaged, cooling, product_voucher, abandoned_cart)" in capsys.readouterr().out
+
+
+# -- the worker and the sweep on the in-memory store (the DynamoDB store: tests/integration/test_triggers.py)
+
+
+def test_the_in_memory_store_records_a_firing_once_and_the_sweep_fires_the_abandoned_cart():
+    from leadscore.adapters.leads import InMemoryLeadStore
+    from leadscore.adapters.leads.codec import TRIGGER_OUTBOX, unpack_details
+    from leadscore.identity import LOCAL_KEY_SECRET, email_key
+    from leadscore.sweep import Sweep
+    from leadscore.worker import Worker
+
+    engine = Engine(parse_model(MODEL))
+    store = InMemoryLeadStore()
+    worker = Worker(engine, store, LOCAL_KEY_SECRET, log=lambda *a, **k: None)
+    key = email_key("ana@corp.example", LOCAL_KEY_SECRET)
+
+    def ev(i: int, type_: str, t: float, **properties: Any) -> tuple[str, Event]:
+        at = datetime.fromtimestamp(t, UTC)
+        return f"m{i}", Event(event_id=f"e{i}", type=type_, occurred_at=at, received_at=at, source="t",
+                              email="ana@corp.example", properties=properties)
+
+    views = [ev(i, "page_view", T0 + i, url="/products/kettle") for i in range(3)]
+    assert [f["trigger"] for f in worker.process(views, T0 + 5).firings] == ["voucher"]
+    assert [d["trigger"] for d in unpack_details(store.items[key][TRIGGER_OUTBOX])] == ["voucher"]
+    assert worker.process(views, T0 + 6).firings == []  # redelivered: duplicates
+    assert TRIGGER_OUTBOX in store.items[key]  # no apply happened: the firing waits for the stream
+
+    result = worker.process([ev(9, "checkout_started", T0 + 10)], T0 + 10)
+    assert result.firings == [] and TRIGGER_OUTBOX not in store.items[key]  # the apply removed the old firings
+    assert store.items[key]["due_at"] == int(T0) + 10 + 24 * HOUR
+
+    sweep = Sweep(engine, store, log=lambda *a, **k: None)
+    assert sweep.run(T0 + 10 + 24 * HOUR + 60).firings[0]["trigger"] == "abandoned_cart"
+    assert sweep.run(T0 + 10 + 24 * HOUR + 360).firings == []
