@@ -276,7 +276,8 @@ class Worker:
             item = self.store.get(key)  # the merge path only: read the combined lead once
 
         new_events = len(applied.applied)
-        since = min((p.effects.at for p in group.pending if p.event_id in set(applied.applied)), default=None)
+        done = set(applied.applied)
+        since = min((p.effects.at for p in group.pending if p.event_id in done), default=None)
         for _ in range(MAX_RECORD_ATTEMPTS):
             state = state_of(item)
             expected, was_recycled = state.transitions, state.recycled
@@ -299,6 +300,8 @@ class Worker:
                 recorded, item = self.store.record_triggers(key, record, expected, state.event_count, due)
                 if recorded:
                     result.firings += record.details
+                    if state.recycled != was_recycled:
+                        self.store.record_recycled(key, state.recycled, expected)
                     return []
                 continue
             detail = transition_detail(key, state, score, tr)
