@@ -380,3 +380,33 @@ def test_views_made_before_the_visitor_was_known_count_once_merged_into_the_lead
     # then: the lead's voucher, counting all three
     (detail,) = fired(trig, "voucher")
     assert detail["lead_id"] == KEY and detail["matched"]["count"] == 3
+
+
+def test_a_sweep_racing_a_worker_that_fired_the_cart_first_fires_nothing(trig):
+    # given: the wait is over and the sweep has read the lead
+    t0 = trig.clock.t
+    deliver(trig, [identify(t0 - 10), event("cart-1", t0, "checkout_started")])
+    trig.clock.t = t0 + 24 * HOUR + 30
+    stale = lead(trig)
+    # when: before the sweep writes, an unrelated event arrives: its worker sees the cart abandoned and fires it
+    deliver(trig, [event("view-1", trig.clock.t - 1, "page_view", properties={"url": "https://shop.example/"})])
+    result = SweepResult()
+    dependencies.current().sweep._sweep_one(KEY, stale, int(trig.clock.t), result)  # noqa: SLF001
+
+    # then: one firing in all
+    assert result.firings == [] and result.failed == 0
+    assert len(fired(trig, "abandoned_cart")) == 1
+
+
+def test_a_second_sweep_with_a_stale_read_fires_no_second_cooling(trig):
+    t0 = trig.clock.t
+    deliver(trig, [identify(t0 - 10), event("demo-1", t0, "demo_requested"), event("form-1", t0 + 1, "form_submitted")])
+    trig.clock.t = int(lead(trig)["due_at"]) + 60
+    stale = lead(trig)
+
+    assert sweep(trig)["triggered"] == 1
+    result = SweepResult()
+    dependencies.current().sweep._sweep_one(KEY, stale, int(trig.clock.t), result)  # noqa: SLF001
+
+    assert result.firings == [] and result.failed == 0
+    assert len(fired(trig, "cooling")) == 1
