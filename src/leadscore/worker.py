@@ -151,11 +151,12 @@ def trigger_detail(key: str, state: LeadState, score: Score, firing: Firing, now
 
 
 def review_triggers(triggers: Triggers, key: str, item: dict[str, Any], state: LeadState, score: Score, now: float,
-                    new_events: int = 0, since: float | None = None) -> tuple[Review, TriggerRecord | None]:
+                    new_events: int = 0, since: float | None = None,
+                    touched: set[str] | None = None) -> tuple[Review, TriggerRecord | None]:
     """The model's triggers for the lead `item` (in `state`, with `score` at `now`): what fires, and
     the record to write when any mark changed (None: nothing to write)."""
     marks = {k: Mark.of_item(v) for k, v in trigger_marks(item).items()}
-    review = triggers.review(state, score, trigger_hits(item), marks, now, new_events, since)
+    review = triggers.review(state, score, trigger_hits(item, triggers.event_based_ids), marks, now, new_events, since, touched)
     if not review.changed:
         return review, None
     details = [trigger_detail(key, state, score, f, now) for f in review.firings]
@@ -278,6 +279,7 @@ class Worker:
         new_events = len(applied.applied)
         done = set(applied.applied)
         since = min((p.effects.at for p in group.pending if p.event_id in done), default=None)
+        touched = {t for p in group.pending for t in p.effects.hits}  # duplicates' too: a redelivery after a crash
         for _ in range(MAX_RECORD_ATTEMPTS):
             state = state_of(item)
             expected, was_recycled = state.transitions, state.recycled
@@ -287,7 +289,7 @@ class Worker:
                 tr = None  # nobody to contact yet: it qualifies once identified (merged into its email lead)
                 state = state_of(item)
                 score = self.engine.evaluate(state, now)
-            review, record = (review_triggers(self.triggers, key, item, state, score, now, new_events, since)
+            review, record = (review_triggers(self.triggers, key, item, state, score, now, new_events, since, touched)
                               if self.triggers and not item.get("merged_into") else (Review(), None))
             if tr is None and record is None:
                 if state.recycled != was_recycled:

@@ -151,6 +151,8 @@ class Triggers:
         self.compiled = [_Compiled(t) for t in engine.model.triggers]
         self._bands = {"warm": engine.model.bands.warm, "hot": engine.model.bands.hot}
         self._event_based = [c for c in self.compiled if c.kind in ("repeated", "not_followed")]
+        #: the triggers that keep matches (`g.<id>` on an item)
+        self.event_based_ids = tuple(c.id for c in self._event_based)
 
     def __bool__(self) -> bool:
         return bool(self.compiled)
@@ -184,10 +186,14 @@ class Triggers:
     # -- reading: what fires ---------------------------------------------------
 
     def review(self, state: LeadState, score: Score, hits: dict[str, set[str]], marks: dict[str, Mark],
-               now: float, new_events: int = 0, since: float | None = None) -> Review:
+               now: float, new_events: int = 0, since: float | None = None,
+               touched: set[str] | None = None) -> Review:
         """Every trigger of the model at `now`, for a lead in `state` (its stage as it now is) with
         `score` (its score at `now`), the stored `hits` and `marks`. `new_events`: how many events the
-        caller has just applied, the earliest at `since` (the sweep: none). Deterministic in its inputs."""
+        caller has just applied, the earliest at `since` (the sweep: none). `touched`: the triggers the
+        caller's events matched (applied now or before: a redelivery's too); a `repeated` trigger can
+        only fire after an event that matched it, so the others are not looked at (None: all are).
+        Deterministic in its inputs."""
         out = Review(marks=dict(marks))
         if not self.compiled or state.stage == "disqualified":
             return out
@@ -200,6 +206,8 @@ class Triggers:
             elif c.kind == "inactive":
                 new, due = self._inactive(c, state, mark, t)
             elif c.kind == "repeated":
+                if touched is not None and c.id not in touched:
+                    continue
                 new, due = self._repeated(c, hits.get(c.id, set()), mark)
             else:
                 new, due = self._not_followed(c, hits.get(c.id, set()), mark, t)

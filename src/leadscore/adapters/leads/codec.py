@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import Any
 
@@ -157,8 +157,10 @@ def unpack_details(value: Any) -> list[dict[str, Any]]:
     return result
 
 
-def trigger_hits(item: Mapping[str, Any]) -> dict[str, set[str]]:
-    """Each trigger's stored matching events (`g.<trigger>`)."""
+def trigger_hits(item: Mapping[str, Any], triggers: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """Each trigger's stored matching events (`g.<trigger>`); only those of `triggers` when given."""
+    if triggers is not None:
+        return {t: set(value) for t in triggers if (value := item.get(f"{HITS_PREFIX}{t}"))}
     return {name[len(HITS_PREFIX):]: {str(v) for v in value} for name, value in item.items()
             if name.startswith(HITS_PREFIX) and value}
 
