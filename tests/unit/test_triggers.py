@@ -302,3 +302,39 @@ def test_the_in_memory_store_records_a_firing_once_and_the_sweep_fires_the_aband
     sweep = Sweep(engine, store, log=lambda *a, **k: None)
     assert sweep.run(T0 + 10 + 24 * HOUR + 60).firings[0]["trigger"] == "abandoned_cart"
     assert sweep.run(T0 + 10 + 24 * HOUR + 360).firings == []
+
+
+def test_a_sweep_every_five_minutes_fires_each_time_based_trigger_and_the_downgrade_on_time():
+    from leadscore.adapters.leads import InMemoryLeadStore
+    from leadscore.sweep import Sweep
+    from leadscore.worker import Worker
+    from scoring_core.timing import stage_change_at
+
+    engine = Engine(parse_model(MODEL))
+    store = InMemoryLeadStore()
+    worker = Worker(engine, store, "k", log=lambda *a, **k: None)
+    at = datetime.fromtimestamp(T0, UTC)
+    webinar = Event(event_id="w", type="webinar_attended", occurred_at=at, received_at=at, source="t", email="ana@corp.example")
+    worker.process([("m", webinar)], T0)
+    (key,) = store.items
+    state = LeadState()
+    engine.apply(state, webinar)
+    engine.advance(state, T0)
+    downgrade_at = stage_change_at(engine, state, T0)
+    assert downgrade_at is not None and downgrade_at > T0 + 7 * DAY
+
+    sweep = Sweep(engine, store, log=lambda *a, **k: None)
+    fired: dict[str, float] = {}
+    downgraded = None
+    t = T0 + 7
+    while t < downgrade_at + DAY and downgraded is None:
+        result = sweep.run(t)
+        fired.update({f["trigger"]: t for f in result.firings})
+        if result.transitions:
+            downgraded = t
+        t += 300
+
+    # then: each fired within one sweep interval of its time, the downgrade too, all once
+    assert set(fired) == {"warm_quiet", "cooling"}  # engaged fired in the worker; the sweep only re-armed it
+    assert 0 <= fired["warm_quiet"] - (T0 + 3 * DAY) < 300 and 0 <= fired["cooling"] - (T0 + 7 * DAY) < 300
+    assert downgraded is not None and 0 <= downgraded - downgrade_at < 300
