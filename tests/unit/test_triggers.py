@@ -338,3 +338,33 @@ def test_a_sweep_every_five_minutes_fires_each_time_based_trigger_and_the_downgr
     assert set(fired) == {"warm_quiet", "cooling"}  # engaged fired in the worker; the sweep only re-armed it
     assert 0 <= fired["warm_quiet"] - (T0 + 3 * DAY) < 300 and 0 <= fired["cooling"] - (T0 + 7 * DAY) < 300
     assert downgraded is not None and 0 <= downgraded - downgrade_at < 300
+
+
+def test_a_worker_that_crashed_after_applying_leaves_the_firing_to_the_redelivery():
+    from leadscore.adapters.leads import InMemoryLeadStore, Pending
+    from leadscore.identity import keys_of
+    from leadscore.worker import Worker
+
+    engine = Engine(parse_model(MODEL))
+    store = InMemoryLeadStore()
+    worker = Worker(engine, store, "k", log=lambda *a, **k: None)
+    messages = []
+    for i in range(3):
+        at = datetime.fromtimestamp(T0 + i, UTC)
+        messages.append((f"m{i}", Event(event_id=f"v{i}", type="page_view", occurred_at=at, received_at=at, source="t",
+                                         email="ana@corp.example", properties={"url": "/products/kettle"})))
+    # given: a worker applied the three views and crashed before recording anything
+    key = keys_of(messages[0][1], "k")[0]
+    pending = []
+    for _, e in messages:
+        fx = engine.effects(e)
+        fx.hits = worker.triggers.hits_for(e)
+        pending.append(Pending(fx))
+    store.apply(key, pending, T0 + 5)
+
+    # when: the batch is redelivered: every event a duplicate
+    result = worker.process(messages, T0 + 60)
+
+    # then: the voucher the crash did not record is recorded now, with the id it would have had
+    assert result.duplicates == 3 and [f["trigger"] for f in result.firings] == ["voucher"]
+    assert worker.process(messages, T0 + 120).firings == []
