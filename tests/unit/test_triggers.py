@@ -368,3 +368,14 @@ def test_a_worker_that_crashed_after_applying_leaves_the_firing_to_the_redeliver
     # then: the voucher the crash did not record is recorded now, with the id it would have had
     assert result.duplicates == 3 and [f["trigger"] for f in result.firings] == ["voucher"]
     assert worker.process(messages, T0 + 120).firings == []
+
+
+def test_a_same_value_is_kept_to_64_bytes_whatever_its_characters():
+    triggers = Triggers(Engine(parse_model(MODEL)))
+    at = datetime.fromtimestamp(T0, UTC)
+    ev = Event(event_id="e", type="page_view", occurred_at=at, received_at=at, source="t", email="a@b.example",
+               properties={"url": "/products/" + "\U0001F600" * 100})
+
+    entry = triggers.hits_for(ev)["voucher"]
+    tag = entry.partition("|")[2]
+    assert len(tag.encode()) <= 64 and tag.startswith("/products/")

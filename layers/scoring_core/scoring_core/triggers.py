@@ -42,8 +42,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: A lead keeps each trigger's latest matching events: past TRIM_AT, the oldest beyond KEEP go.
 TRIGGER_HITS_KEEP, TRIGGER_HITS_TRIM_AT = 25, 50
-#: A `same:` value is kept (and shown in `matched`) cut to this many characters.
-SAME_CHARS = 64
+#: A `same:` value is kept (and shown in `matched`) cut to this many bytes of UTF-8 (whole characters).
+SAME_BYTES = 64
 START, FOLLOW = "s", "b"  # a not_followed hit's tag: its start, or its follow-up
 REPEATED_FIRED_KEPT = 10  # a repeated trigger's fired episodes remembered (those within its window)
 
@@ -140,7 +140,7 @@ def _same_text(value: Any) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
-    return text[:SAME_CHARS]
+    return text.encode("utf-8", "replace")[:SAME_BYTES].decode("utf-8", "ignore")  # bounded bytes: the item's size
 
 
 class Triggers:
@@ -353,5 +353,5 @@ def trimmed_hits(entries: set[str]) -> set[str] | None:
     return set(ordered[: len(ordered) - TRIGGER_HITS_KEEP])
 
 
-__all__ = ["SAME_CHARS", "TRIGGER_HITS_KEEP", "TRIGGER_HITS_TRIM_AT", "Firing", "Mark", "Review", "Triggers",
+__all__ = ["SAME_BYTES", "TRIGGER_HITS_KEEP", "TRIGGER_HITS_TRIM_AT", "Firing", "Mark", "Review", "Triggers",
            "firing_id", "trimmed_hits"]
