@@ -665,6 +665,7 @@ class DevStack:
             f"  alerts        {slack}; their \"View lead\" opens {base}/leads/<id>/page",
             f"  Slack buttons {base}/slack/interactions   signing secret: {os.environ.get('SLACK_SIGNING_SECRET', '')} "
             "(a Slack app's Request URL: through a tunnel)",
+            "  triggers      the model's LeadTriggered events printed here (AutomationEndpoint's stand-in)",
             "",
             "Ctrl-C stops everything.",
         ]
