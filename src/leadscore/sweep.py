@@ -16,6 +16,12 @@ leads already due, and for each one:
   a safe lower bound), moves the due time to the new crossing (`reschedule`,
   conditioned on the lead's event count, so a concurrent event wins).
 
+With the model's triggers (`scoring_core.triggers`), a lead's due time is the earliest
+of its downgrade and its triggers' times (an inactivity, a wait not followed, the end of
+a score_above episode), on any stage; the sweep reviews the due lead's triggers too and
+records what fires with the downgrade's write, or alone (`record_triggers`, conditioned
+on the marks' version, the stage and the event count), with the next due time.
+
 No Scan: reads are the bucket Queries (one per DUE_BUCKET_S of the lookback: 5 for
 the hour; 2,881 for 30 days on the day's first sweep) plus one consistent item read
 per due lead (BatchGetItem).
