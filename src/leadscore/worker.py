@@ -11,6 +11,11 @@ and the stream publisher (functions/publish) sends it to EventBridge, batched
 across many workers' writes. A crash before the record is redelivered: the
 events are recognised as applied, the returned lead is evaluated again and
 the same transition recorded. See docs/data-model.md.
+
+The model's triggers ride on the same writes: an event's matches go in the apply's
+UpdateItem (`Effects.hits`), the returned lead's triggers are reviewed after its stage
+(`review_triggers`), and a firing is recorded with the transition or alone
+(`record_triggers`), its `LeadTriggered` detail in the item's `ot` for the publisher.
 """
 
 from __future__ import annotations
