@@ -410,3 +410,16 @@ def test_a_second_sweep_with_a_stale_read_fires_no_second_cooling(trig):
 
     assert result.firings == [] and result.failed == 0
     assert len(fired(trig, "cooling")) == 1
+
+
+def test_a_flood_of_product_views_keeps_the_triggers_matches_bounded(trig):
+    t0 = trig.clock.t
+    deliver(trig, [identify(t0 - 10)])
+    for batch in range(6):  # 60 views of 60 products, 10 a batch
+        deliver(trig, [event(f"f-{batch}-{i}", t0 + batch * 10 + i, "page_view",
+                             properties={"url": f"https://shop.example/products/p{batch}-{i}-" + "x" * 200})
+                       for i in range(10)])
+
+    entries = lead(trig)["g.voucher"]
+    assert 25 <= len(entries) <= 50 and all(len(e.encode()) <= 14 + 1 + 64 for e in entries)
+    assert fired(trig, "voucher") == []
