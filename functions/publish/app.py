@@ -1,4 +1,4 @@
-"""The stream publisher: the leads table's stream → `LeadStageChanged` events on EventBridge.
+"""The stream publisher: the leads table's stream → `LeadStageChanged` and `LeadTriggered` events on EventBridge.
 
 The worker records each transition on its lead (one conditional write, the
 detail in the item's `ob`); this function, on the table's stream, publishes
@@ -33,6 +33,9 @@ def lambda_handler(event, context):
         metrics.add_metric(name="UnreadableTransitions", unit=MetricUnit.Count, value=len(published.unreadable))
     metrics.flush_metrics()
     for d in published.sent:  # ids and stages only: never the email or facts
+        if "firing_id" in d:
+            logger.info("trigger published", extra={"lead": d["lead_id"], "trigger": d["trigger"], "firing": d["firing_id"]})
+            continue
         logger.info("transition published", extra={"lead": d["lead_id"], "transition": d["transition_id"],
                                                   "from": d["from_stage"], "to": d["to_stage"]})
     if published.retry_from is not None:

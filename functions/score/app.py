@@ -40,3 +40,5 @@ def _log_scores(deps, result) -> None:
             logger.debug("scored", extra={"lead": lead, "type": type_, "points": round(points, 2), "score": score, "stage": stage})
     for t in result.transitions:
         logger.info("stage changed", extra={"lead": t["lead_id"], "from": t["from_stage"], "to": t["to_stage"], "score": t["score"]})
+    for f in result.firings:  # ids only: never the email or a name
+        logger.info("trigger fired", extra={"lead": f["lead_id"], "trigger": f["trigger"], "kind": f["kind"], "firing": f["firing_id"]})

@@ -1,4 +1,4 @@
-"""The events leadscore publishes for others: `LeadStageChanged`, one model for both ends.
+"""The events leadscore publishes for others: `LeadStageChanged` and `LeadTriggered`, one model for both ends.
 
 The worker builds the detail (`worker.transition_detail`), the stream publisher
 puts it on the bus with source `leadscore` and detail-type `LeadStageChanged`
@@ -103,3 +103,44 @@ class LeadStageChangedEvent(BaseModel):
     source: Literal["leadscore"]
     detail_type: Literal["LeadStageChanged"] = Field(alias="detail-type")
     detail: LeadStageChanged
+
+
+#: the detail-type of a trigger's firing (the model's `triggers:`; docs/notifications.md, Triggers)
+TRIGGERED_DETAIL_TYPE = "LeadTriggered"
+TriggerKind = Literal["score_above", "inactive", "repeated", "not_followed"]
+
+
+class LeadTriggered(BaseModel):
+    """The `detail` of a `LeadTriggered` event: one episode of one of the model's triggers.
+
+    `firing_id` is deterministic (the same episode recorded or published twice has the same id):
+    consumers dedupe on it. The lead is summarised as alerts show it (score, grade, band, facts);
+    `matched` holds what made it fire, by kind (docs/notifications.md, Triggers)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    trigger: str = Field(min_length=1, max_length=64)
+    kind: TriggerKind
+    firing_id: str = Field(min_length=1, max_length=200)
+    fired_at: AwareDatetime
+    lead_id: str = Field(min_length=1, max_length=MAX_LEAD_ID)
+    email: str | None = Field(default=None, max_length=320)
+    stage: Stage
+    score: float
+    fit: float
+    engagement: float
+    grade: str | None = Field(default=None, max_length=4)
+    band: str | None = Field(default=None, max_length=20)
+    facts: dict[str, Any] = Field(default_factory=dict)
+    matched: dict[str, Any] = Field(default_factory=dict)
+
+
+class LeadTriggeredEvent(BaseModel):
+    """The EventBridge event around a `LeadTriggered` detail."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    source: Literal["leadscore"]
+    detail_type: Literal["LeadTriggered"] = Field(alias="detail-type")
+    detail: LeadTriggered

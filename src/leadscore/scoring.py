@@ -46,7 +46,7 @@ class Scored:
         return {"EventsApplied": r.applied, "DuplicatesSkipped": r.duplicates, "Transitions": len(r.transitions),
                 "Merges": r.merges, "RecordsRetried": len(r.failed), "EventsNotApplied": r.events_failed,
                 "LeadUpdatesFailed": r.leads_failed, "EventsDroppedFlood": r.flooded, "SentToDLQ": self.to_dlq,
-                "EventsDroppedErased": r.erased}
+                "EventsDroppedErased": r.erased, "TriggersFired": len(r.firings)}
 
 
 def score_records(records: list[dict[str, Any]], worker: Worker, now: float, max_receives: int) -> Scored:

@@ -16,6 +16,12 @@ leads already due, and for each one:
   a safe lower bound), moves the due time to the new crossing (`reschedule`,
   conditioned on the lead's event count, so a concurrent event wins).
 
+With the model's triggers (`scoring_core.triggers`), a lead's due time is the earliest
+of its downgrade and its triggers' times (an inactivity, a wait not followed, the end of
+a score_above episode), on any stage; the sweep reviews the due lead's triggers too and
+records what fires with the downgrade's write, or alone (`record_triggers`, conditioned
+on the marks' version, the stage and the event count), with the next due time.
+
 No Scan: reads are the bucket Queries (one per DUE_BUCKET_S of the lookback: 5 for
 the hour; 2,881 for 30 days on the day's first sweep) plus one consistent item read
 per due lead (BatchGetItem).
@@ -30,10 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoring_core import Engine
+from scoring_core.triggers import Triggers
 
 from .adapters.leads import LeadTable, state_of
 from .adapters.leads.protocol import DUE_BUCKET_S, due_bucket
-from .worker import TIMED_STAGES, transition_detail
+from .worker import TIMED_STAGES, earliest, review_triggers, transition_detail
 
 SWEEP_INTERVAL_S = 300  # the template's schedule, rate(5 minutes); the local stack fires it as often
 LOOKBACK_S = 3600  # buckets this far back are queried again (a sweep that failed, and its retries, is caught up)
@@ -46,6 +53,7 @@ CAUSE = "decay"  # the `cause` of a transition the sweep records (`LeadStageChan
 class SweepResult:
     due: int = 0  # leads found due
     transitions: list[dict[str, Any]] = field(default_factory=list)  # recorded now (the stream publishes them)
+    firings: list[dict[str, Any]] = field(default_factory=list)  # LeadTriggered details recorded now
     rescheduled: int = 0  # leads found warmer than their due time: moved
     skipped: int = 0  # found due in the index but changed meanwhile (the next sweep sees them again if due)
     failed: int = 0  # leads left for the next sweep after repeated conflicts or an error
@@ -62,6 +70,7 @@ class Sweep:
     def __init__(self, engine: Engine, store: LeadTable, lookback_s: int = LOOKBACK_S,
                  deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None):
         self.engine = engine
+        self.triggers = Triggers(engine)
         self.store = store
         self.lookback_s = lookback_s
         self.deep_lookback_s = deep_lookback_s
@@ -101,25 +110,43 @@ class Sweep:
                 return
             state = state_of(item)
             expected, events = state.transitions, int(item.get("n", 0))
-            if item.get("merged_into") or state.stage not in TIMED_STAGES or state.pinned is not None:
+            if item.get("merged_into"):
                 if self.store.reschedule(key, None, expected, events):  # nothing time moves: leave the index
                     result.skipped += 1
                     return
                 item = self.store.get(key)
                 continue
-            score, tr = self.engine.advance(state, now, trusted=False)
-            later = self._due_at(state, now)
-            if tr is None:
+            timed = state.stage in TIMED_STAGES and state.pinned is None
+            if timed:
+                score, tr = self.engine.advance(state, now, trusted=False)
+            else:
+                score, tr = self.engine.evaluate(state, now), None
+            review, record = (review_triggers(self.triggers, key, item, state, score, now)
+                              if self.triggers else (None, None))
+            later = earliest(self._due_at(state, now), review.due_at if review is not None else None)
+            if tr is None and record is None:
                 if self.store.reschedule(key, later, expected, events):
-                    result.rescheduled += 1
+                    if later is None and not timed:
+                        result.skipped += 1
+                    else:
+                        result.rescheduled += 1
                     return
                 item = self.store.get(key)  # an event or a change came meanwhile: look again
                 continue
+            if tr is None:
+                assert record is not None
+                recorded, item = self.store.record_triggers(key, record, expected, events, later)
+                if recorded:
+                    result.firings += record.details
+                    return
+                continue
             detail = transition_detail(key, state, score, tr)
             detail["cause"] = CAUSE
-            recorded, item = self.store.record_transition(key, state, expected, detail, now, later)
+            recorded, item = self.store.record_transition(key, state, expected, detail, now, later, record)
             if recorded:
                 result.transitions.append(detail)
+                if record is not None:
+                    result.firings += record.details
                 return
         result.failed += 1
         self._log("lead kept changing during the sweep", lead_kind=key[:2])

@@ -11,6 +11,11 @@ and the stream publisher (functions/publish) sends it to EventBridge, batched
 across many workers' writes. A crash before the record is redelivered: the
 events are recognised as applied, the returned lead is evaluated again and
 the same transition recorded. See docs/data-model.md.
+
+The model's triggers ride on the same writes: an event's matches go in the apply's
+UpdateItem (`Effects.hits`), the returned lead's triggers are reviewed after its stage
+(`review_triggers`), and a firing is recorded with the transition or alone
+(`record_triggers`), its `LeadTriggered` detail in the item's `ot` for the publisher.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from typing import Any
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 from scoring_core.heat import heat_increment
 from scoring_core.timing import stage_change_at
+from scoring_core.triggers import Firing, Mark, Review, Triggers
 
-from .adapters.leads import LeadTable, Pending, state_of
-from .contracts import Activity, FeedbackGiven, LeadStageChanged, Reason
+from .adapters.leads import LeadTable, Pending, TriggerRecord, state_of
+from .adapters.leads.codec import TRIGGER_VERSION, trigger_hits, trigger_marks
+from .contracts import Activity, FeedbackGiven, LeadStageChanged, LeadTriggered, Reason
 from .identity import erased_marker, keys_of
 
 MAX_REDIRECTS = 5
@@ -42,6 +49,7 @@ class BatchResult:
     applied: int = 0
     duplicates: int = 0
     transitions: list[dict[str, Any]] = field(default_factory=list)  # recorded now (the stream publishes them)
+    firings: list[dict[str, Any]] = field(default_factory=list)  # LeadTriggered details recorded now (likewise)
     merges: int = 0
     # for readable logs: (lead key, event type, points the event brought when it happened)
     events: list[tuple[str, str, float]] = field(default_factory=list)
@@ -83,7 +91,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
     """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
     publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity);
     with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key."""
-    facts = {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
+    facts = _alert_facts(state)
     # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
     detail = LeadStageChanged.model_construct(
         lead_id=key,
@@ -107,11 +115,72 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
     return detail.model_dump(mode="json")  # without `feedback` when there is none (contracts)
 
 
+def _alert_facts(state: LeadState) -> dict[str, Any]:
+    return {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
+
+
+def _times(matched: dict[str, Any]) -> dict[str, Any]:
+    """The firing's epoch seconds as ISO times (`at`, `last_event_at`, `times`), recursively."""
+    out: dict[str, Any] = {}
+    for k, v in matched.items():
+        if isinstance(v, dict):
+            out[k] = _times(v)
+        elif k in ("at", "last_event_at") and isinstance(v, (int, float)):
+            out[k] = utc(v).isoformat().replace("+00:00", "Z")
+        elif k == "times" and isinstance(v, list):
+            out[k] = [utc(x).isoformat().replace("+00:00", "Z") for x in v]
+        else:
+            out[k] = v
+    return out
+
+
+def trigger_detail(key: str, state: LeadState, score: Score, firing: Firing, now: float) -> dict[str, Any]:
+    """The `LeadTriggered` detail (`leadscore.contracts`) of one firing, as the JSON the outbox `ot` stores."""
+    detail = LeadTriggered.model_construct(
+        trigger=firing.trigger,
+        kind=firing.kind,
+        firing_id=firing.firing_id(key),
+        fired_at=utc(now),
+        lead_id=key,
+        email=state.email,
+        stage=state.stage,
+        score=score.total,
+        fit=score.fit,
+        engagement=score.engagement,
+        grade=score.grade,
+        band=score.band,
+        facts=_alert_facts(state),
+        matched=_times(firing.matched),
+    )
+    return detail.model_dump(mode="json")
+
+
+def review_triggers(triggers: Triggers, key: str, item: dict[str, Any], state: LeadState, score: Score, now: float,
+                    new_events: int = 0, since: float | None = None,
+                    touched: set[str] | None = None) -> tuple[Review, TriggerRecord | None]:
+    """The model's triggers for the lead `item` (in `state`, with `score` at `now`): what fires, and
+    the record to write when any mark changed (None: nothing to write)."""
+    marks = {k: Mark.of_item(v) for k, v in trigger_marks(item).items()}
+    review = triggers.review(state, score, trigger_hits(item, triggers.event_based_ids), marks, now, new_events, since, touched)
+    if not review.changed:
+        return review, None
+    details = [trigger_detail(key, state, score, f, now) for f in review.firings]
+    return review, TriggerRecord({k: m.as_item() for k, m in review.marks.items()}, int(item.get(TRIGGER_VERSION, 0)),
+                                 details)
+
+
+def earliest(*times: int | None) -> int | None:
+    """The earliest of the due times given (None: none)."""
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
+
+
 class Worker:
     """Applies batches of events. Build once per container; it caches alias redirects."""
 
     def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None):
         self.engine = engine
+        self.triggers = Triggers(engine)  # the model's triggers (none: nothing of them is done)
         self.store = store
         self.key_secret = key_secret
         self.redirects: dict[str, str] = {}  # alias -> lead, learnt from merges and failed conditions
@@ -146,6 +215,8 @@ class Worker:
                 keys = keys_of(event, self.key_secret)
                 key = self._resolve(keys[0])
                 fx = self.engine.effects(event)
+                if self.triggers:
+                    fx.hits = self.triggers.hits_for(event)
                 points = self._points(fx)
                 pending = Pending(fx, heat_increment(points, fx.at) if points else 0.0)
             except Exception as exc:  # noqa: BLE001 (one event the engine cannot apply fails alone, not its batch)
@@ -210,21 +281,41 @@ class Worker:
             result.merges += 1
             item = self.store.get(key)  # the merge path only: read the combined lead once
 
+        new_events = len(applied.applied)
+        done = set(applied.applied)
+        since = min((p.effects.at for p in group.pending if p.event_id in done), default=None)
+        touched = {t for p in group.pending for t in p.effects.hits}  # duplicates' too: a redelivery after a crash
         for _ in range(MAX_RECORD_ATTEMPTS):
             state = state_of(item)
             expected, was_recycled = state.transitions, state.recycled
             score, tr = self.engine.advance(state, now, group.trusted)
             result.scores[key] = (score.total, state.stage)
-            if tr is None:
+            if tr is not None and tr.to_stage in ("mql", "sql") and not state.email:
+                tr = None  # nobody to contact yet: it qualifies once identified (merged into its email lead)
+                state = state_of(item)
+                score = self.engine.evaluate(state, now)
+            review, record = (review_triggers(self.triggers, key, item, state, score, now, new_events, since, touched)
+                              if self.triggers and not item.get("merged_into") else (Review(), None))
+            if tr is None and record is None:
                 if state.recycled != was_recycled:
                     self.store.record_recycled(key, state.recycled, expected)
-                self._keep_due(key, item, state, group.pending, now)
+                self._keep_due(key, item, state, group.pending, now, review.due_at)
                 return []
-            if tr.to_stage in ("mql", "sql") and not state.email:
-                return []  # nobody to contact yet: it qualifies once identified (merged into its email lead)
+            due = earliest(self.due_at(state, now), review.due_at)
+            if tr is None:
+                assert record is not None
+                recorded, item = self.store.record_triggers(key, record, expected, state.event_count, due)
+                if recorded:
+                    result.firings += record.details
+                    if state.recycled != was_recycled:
+                        self.store.record_recycled(key, state.recycled, expected)
+                    return []
+                continue
             detail = transition_detail(key, state, score, tr)
-            recorded, item = self.store.record_transition(key, state, expected, detail, now, self.due_at(state, now))
+            recorded, item = self.store.record_transition(key, state, expected, detail, now, due, record)
             if recorded:
+                if record is not None:
+                    result.firings += record.details
                 return [detail]
             # another invocation recorded a change first: evaluate again from the lead as it is now
         raise RuntimeError("the lead's stage kept changing under concurrent updates")  # redeliver
@@ -259,18 +350,21 @@ class Worker:
         """When time alone next moves the lead's stage (`scoring_core.timing`); None outside TIMED_STAGES."""
         return stage_change_at(self.engine, state, now) if state.stage in TIMED_STAGES and state.pinned is None else None
 
-    def _keep_due(self, key: str, item: dict[str, Any], state: LeadState, pending: Sequence[Pending], now: float) -> None:
-        """Keep the stored due time at or before the moment time alone moves the stage, with no
-        write for events that can only postpone it (docs/data-model.md, Due times): points
-        added can only delay a downgrade, so the stored time stays a safe lower bound and the
-        sweep moves it when it comes. Only an event that may cool the lead (negative points, a
-        changed fact) and brings the move earlier writes it, conditionally."""
-        if state.stage not in TIMED_STAGES or state.pinned is not None:
-            return
+    def _keep_due(self, key: str, item: dict[str, Any], state: LeadState, pending: Sequence[Pending], now: float,
+                  trigger_due: int | None = None) -> None:
+        """Keep the stored due time at or before the moment time alone moves the stage or a trigger
+        needs a look (`trigger_due`), with no write for events that can only postpone it
+        (docs/data-model.md, Due times): points added can only delay a downgrade, and a later event
+        only delays an inactivity, so the stored time stays a safe lower bound and the sweep moves
+        it when it comes. Only an event that brings the earliest of them forward writes it,
+        conditionally: one that may cool the lead (negative points, a changed fact), or one that
+        starts a wait (a `not_followed` trigger's start)."""
         stored = item.get("due_at")
-        if stored is not None and not any(self._may_cool(p) for p in pending):
-            return
-        due = self.due_at(state, now)
+        stage_due = None
+        if state.stage in TIMED_STAGES and state.pinned is None and (
+                stored is None or any(self._may_cool(p) for p in pending)):
+            stage_due = self.due_at(state, now)
+        due = earliest(stage_due, trigger_due)
         if due is not None and (stored is None or due < int(stored)):
             self.store.bring_forward(key, due, state.transitions)
 

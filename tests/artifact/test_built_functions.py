@@ -138,7 +138,7 @@ def test_the_built_function_runs_its_sample_in_lambdas_layout(root, functions, a
     elif logical_id == "SalesFunction":  # its signed link checked, the lead looked up in the (empty) table
         assert response["statusCode"] == 404 and "This lead no longer exists" in response["body"], response
     elif logical_id == "SweepFunction":
-        assert response == {"due": 0, "downgraded": 0, "rescheduled": 0, "failed": 0}, response
+        assert response == {"due": 0, "downgraded": 0, "triggered": 0, "rescheduled": 0, "failed": 0}, response
     elif logical_id in ("ScoreFunction", "PublishFunction"):
         assert response == {"batchItemFailures": []}
         if logical_id == "ScoreFunction":

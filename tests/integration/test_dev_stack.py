@@ -64,6 +64,8 @@ def test_resources_are_the_templates(local):
         assert ttl["AttributeName"] == table["Properties"]["TimeToLiveSpecification"]["AttributeName"]
     bus = local.resolved.refs["LeadsBus"]
     rules = {r["Name"]: json.loads(r["EventPattern"]) for r in events.list_rules(EventBusName=bus)["Rules"]}
+    automation = rules.pop("AutomationRule")  # the console stands in for AutomationEndpoint: it prints triggers
+    assert automation == {"source": ["leadscore"], "detail-type": TEMPLATE["Parameters"]["AutomationEvents"]["Default"].split(",")}
     assert rules == {r.name: r.pattern for r in bus_rules(TEMPLATE)}
     assert len(rules) == 5  # Qualified (Slack, email), Downgraded (Slack, email), StageChanged (CRM)
 
@@ -330,3 +332,40 @@ def test_the_stack_fires_the_sweep_on_its_schedule_and_a_quiet_mql_is_downgraded
         # then: the sweep fires and the lead is a lead again (the handlers' log, where the stack also
         # prints why, is bound to the stdout of the first test that loaded them: not checked here)
         assert wait_until(lambda: stage() == "lead" or None, timeout=20)
+
+
+def test_the_stacks_sweep_fires_an_abandoned_cart_after_its_wait_and_prints_it(monkeypatch, tmp_path):
+    # given: a model with the abandoned-cart trigger, the stack on a clock the test moves
+    monkeypatch.setattr(dev, "ASYNC_RETRY_DELAY_S", 0)
+    default = ROOT / "layers" / "scoring_core" / "scoring_core" / "models" / "default.yaml"
+    model = tmp_path / "carts.yaml"
+    model.write_text(default.read_text(encoding="utf-8") + (
+        "\ntriggers:\n  - {id: abandoned_cart, kind: not_followed, on: checkout_started, by: purchase, within_hours: 24}\n"),
+        encoding="utf-8")
+    monkeypatch.setenv("MODEL_FILE", str(model))
+    clock = MovedClock()
+    with running_stack(clock=clock) as s:
+        from leadscore import dependencies
+        from leadscore.identity import LOCAL_KEY_SECRET, email_key
+
+        # when: a known visitor starts a checkout and buys nothing
+        key = base64.b64encode(f"{os.environ['WRITE_KEYS'].split(',')[0]}:".encode()).decode()
+        sdk = {"Authorization": f"Basic {key}", "Content-Type": "application/json"}
+        email = "lena@fairbrook-studio.example"
+        cart = {"userId": "lena-1", "event": "Checkout Started", "properties": {"email": email, "cart_id": "c-17"},
+                "context": {"traits": {"email": email}}}
+        assert http(s, "POST", "/v1/identify", json.dumps({"userId": "lena-1", "traits": {"email": email}}).encode(), sdk)[0] == 200
+        assert http(s, "POST", "/v1/track", json.dumps(cart).encode(), sdk)[0] == 200
+        lead_key = email_key(email, os.environ.get("LEAD_KEY_SECRET") or LOCAL_KEY_SECRET)
+        item = wait_until(lambda: (lambda i: i if i and "due_at" in i else None)(dependencies.current().leads_store.find(lead_key)))
+        assert wait_until(lambda: any("checkout_started" in str(e) for e in dependencies.current().leads_store.find(lead_key)
+                                      .get("g.abandoned_cart", ())) or None)
+        assert not [line for line in s.lines if "LeadTriggered" in line]
+
+        # when: time passes to just after the 24 hours; the sweep's schedule fires on its own
+        clock.offset = float(item["due_at"]) + 60 - time.time()
+
+        # then: the stack prints the trigger once, and the lead records the episode
+        printed = wait_until(lambda: [line for line in s.lines if line.startswith("LeadTriggered abandoned_cart")] or None, timeout=30)
+        assert printed and "(not_followed)" in printed[0] and "checkout_started" in printed[0] and email not in printed[0]
+        assert dependencies.current().leads_store.find(lead_key)["tm"]["abandoned_cart"]["k"] == 1

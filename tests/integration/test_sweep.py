@@ -142,7 +142,7 @@ def test_a_quiet_mql_is_downgraded_once_published_once_and_alerted_once_where_do
 
     # when: the next sweep runs: then nothing more happens
     timed.clock.t += 300
-    assert sweep(timed) == {"due": 0, "downgraded": 0, "rescheduled": 0, "failed": 0}
+    assert sweep(timed) == {"due": 0, "downgraded": 0, "triggered": 0, "rescheduled": 0, "failed": 0}
     assert alert_slack(timed) == []
 
 

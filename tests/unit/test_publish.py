@@ -11,6 +11,8 @@ from botocore.stub import Stubber
 from leadscore import dependencies, settings
 from leadscore.adapters.bus import TransitionBus
 from leadscore.adapters.leads import OUTBOX, pack_detail, unpack_detail
+from leadscore.adapters.leads.codec import pack_details
+from leadscore.contracts import LeadTriggered
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.publish import BadRecord, transitions_in
 
@@ -95,3 +97,44 @@ def test_an_entry_still_refused_after_retries_makes_lambda_retry_from_its_record
         response = fn({"Records": [record(f"s{i}", new={"ob": {"B": b64(d)}}) for i, d in enumerate(details)]}, LambdaContext("publish"))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "s1"}]}
+
+
+FIRING = {"trigger": "abandoned_cart", "kind": "not_followed", "firing_id": "f1", "fired_at": "2026-12-06T12:00:00Z",
+          "lead_id": DETAIL["lead_id"], "email": None, "stage": "lead", "score": 12.0, "fit": 10.0, "engagement": 2.0,
+          "grade": "C3", "band": "cold", "facts": {}, "matched": {"start": {"type": "checkout_started", "at": "2026-12-05T12:00:00Z"}}}
+
+
+def ot(*details: dict) -> str:
+    return base64.b64encode(pack_details(list(details))).decode()
+
+
+def test_a_write_that_recorded_a_transition_and_firings_publishes_all_of_them_once():
+    f2 = {**FIRING, "trigger": "engaged", "kind": "score_above", "firing_id": "f2"}
+    records = [
+        record("1", new={"ob": {"B": b64(DETAIL)}, "ot": {"B": ot(FIRING, f2)}}, old={}),  # one write: a change and two firings
+        record("2", new={"ot": {"B": ot(FIRING, f2)}, "n": {"N": "2"}}, old={"ot": {"B": ot(FIRING, f2)}}),  # a trim kept it
+        record("3", new={"ot": {"B": ot({**FIRING, "firing_id": "f3"})}}, old={}),  # a firing alone
+    ]
+
+    found = transitions_in(records)
+
+    assert [(seq, d.get("transition_id") or d["firing_id"]) for seq, d in found] == [
+        ("1", DETAIL["transition_id"]), ("1", "f1"), ("1", "f2"), ("3", "f3")]
+
+
+def test_a_firing_goes_out_as_lead_triggered_and_a_transition_as_lead_stage_changed(handler):
+    fn, stub = handler
+    expected = [{"Source": "leadscore", "DetailType": "LeadStageChanged", "Detail": json.dumps(DETAIL), "EventBusName": "leadscore-bus"},
+                {"Source": "leadscore", "DetailType": "LeadTriggered", "Detail": json.dumps(FIRING), "EventBusName": "leadscore-bus"}]
+    stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "a"}, {"EventId": "b"}]}, {"Entries": expected})
+    with stub:
+        response = fn({"Records": [record("1", new={"ob": {"B": b64(DETAIL)}, "ot": {"B": ot(FIRING)}})]}, LambdaContext("publish"))
+    stub.assert_no_pending_responses()
+    assert response == {"batchItemFailures": []}
+    assert LeadTriggered.model_validate(FIRING).firing_id == "f1"
+
+
+def test_an_unreadable_firings_attribute_is_reported_not_raised():
+    found = transitions_in([record("9", new={"ot": {"B": base64.b64encode(b"not zlib").decode()}})])
+
+    assert len(found) == 1 and isinstance(found[0][1], BadRecord) and "ot" in str(found[0][1])

@@ -345,3 +345,31 @@ def test_every_function_logs_to_its_own_log_group_with_a_retention_the_user_sets
         groups.add(group["Ref"])
     assert len(groups) == len(functions), "two functions share a log group"
     assert transformed["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_lead_triggered_goes_to_the_automation_rule_and_to_no_alert_channel():
+    import leadscore.dev.template as dev_template
+    from leadscore.contracts import LeadTriggeredEvent
+
+    template = _template()
+    triggered = json.loads((ROOT / "events" / "automation" / "lead_triggered.json").read_text())
+    LeadTriggeredEvent.model_validate(triggered)  # the sample is the contract's
+    stage_changed = json.loads((ROOT / "events" / "functions" / "notify_mql.json").read_text())
+
+    pattern = dict(template["Resources"]["AutomationRule"]["Properties"]["EventPattern"])
+    pattern["detail-type"] = template["Parameters"]["AutomationEvents"]["Default"].split(",")
+    assert dev_template.matches(pattern, triggered)
+    alerts = [r for r in dev_template.bus_rules(template)
+              if r.function in ("SlackNotifyFunction", "EmailNotifyFunction", "CrmNotifyFunction")]
+    assert len(alerts) == 5 and all(r.pattern["detail-type"] == ["LeadStageChanged"] for r in alerts)
+    assert [r.name for r in alerts if dev_template.matches(r.pattern, triggered)] == []
+    assert [r.name for r in alerts if dev_template.matches(r.pattern, stage_changed)]  # they still take stage changes
+
+
+def test_the_stream_publisher_is_invoked_for_writes_that_record_a_transition_or_a_firing():
+    import leadscore.dev.template as dev_template
+
+    (source,) = [s for s in dev_template.stream_sources(_template()) if s.function == "PublishFunction"]
+    patterns = [json.loads(p) if isinstance(p, str) else p for p in source.patterns]
+    outboxes = {attribute for p in patterns for attribute in p["dynamodb"]["NewImage"]}
+    assert outboxes == {"ob", "ot"}

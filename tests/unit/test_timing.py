@@ -165,3 +165,28 @@ def test_a_pinned_stage_never_moves_with_time():
     state.pinned = "sql"
     engine.advance(state, T0)
     assert state.stage == "sql" and stage_change_at(engine, state, T0) is None
+
+
+def test_score_below_at_is_the_first_second_the_total_is_below_the_value():
+    from datetime import UTC, datetime
+
+    from scoring_core import Engine, Event, LeadState
+    from scoring_core.loader import parse_model
+    from scoring_core.timing import score_below_at
+
+    engine = Engine(parse_model(
+        'version: "1"\nengagement:\n  - {id: demo, on: demo_requested, points: 80, half_life_days: 1}\n'
+        '  - {id: bounce, on: email_bounced, points: -5}\n'
+        'stages:\n  mql: {score: 50}\n  sql: {score: 90}\ngrades:\n  fit: {A: 40, B: 25, C: 10}\n'
+        '  engagement: {"1": 40, "2": 20, "3": 8}\nbands: {hot: 70, warm: 35}\n'))
+    state = LeadState()
+    t0 = 1_780_000_000
+    for i, type_ in enumerate(("demo_requested", "email_bounced")):
+        at = datetime.fromtimestamp(t0 + i, UTC)
+        engine.apply(state, Event(event_id=f"e{i}", type=type_, occurred_at=at, received_at=at, source="t", email="a@b.example"))
+
+    s = score_below_at(engine, state, t0 + 1, 6000)
+
+    assert s is not None and engine.evaluate(state, s).total < 60 <= engine.evaluate(state, s - 1).total
+    assert score_below_at(engine, state, t0 + 1, -1000) is None  # never below: -5 does not decay
+    assert score_below_at(engine, state, t0 + 1, 9000) == t0 + 1  # below at once

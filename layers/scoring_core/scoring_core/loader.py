@@ -17,7 +17,7 @@ import yaml  # type: ignore[import-untyped]  # (no stubs in the lock)
 from pydantic import ValidationError
 
 from .document import Path, _Marks, read_document
-from .model import OPERATORS, ScoringModel, semantic_errors
+from .model import OPERATORS, TRIGGER_KINDS, ScoringModel, semantic_errors
 
 DEFAULT_MODEL = "default.yaml"
 
@@ -58,6 +58,8 @@ def _locate(loc: tuple[Any, ...], marks: _Marks) -> tuple[Path, list[Any]]:
         if part == "[key]":  # a mapping key failed: the rest names it
             rest.append(part)
             continue
+        if len(found) == 2 and found[0] == "triggers" and part in TRIGGER_KINDS and not rest:
+            continue  # the discriminated union's tag: the trigger's own keys follow
         candidate = found + (part,)
         if not rest and (candidate in marks.value or candidate in marks.key):
             found = candidate
@@ -74,6 +76,10 @@ def _message(err: dict[str, Any], found: Path, rest: list[Any]) -> tuple[str, bo
         if len(found) >= 3 and found[-3] == "when":
             return f"{_dotted(found[:-1])}: unknown operator '{name}' (use one of {', '.join(OPERATORS)})", True
         return f"{_dotted(found[:-1])}: unknown key '{name}'", True
+    if kind == "union_tag_not_found":
+        return f"{_dotted(found)}: missing required key 'kind' (one of {', '.join(TRIGGER_KINDS)})", False
+    if kind == "union_tag_invalid":
+        return f"{_dotted(found)}: unknown trigger kind (use one of {', '.join(TRIGGER_KINDS)})", False
     if kind == "missing":
         name = rest[-1] if rest else found[-1]
         return f"{_dotted(found)}: missing required key '{name}'", False
@@ -145,6 +151,8 @@ def parse_model(text: str, file: str = "<model>") -> ScoringModel:
         model = ScoringModel.model_validate(data)
     except ValidationError as exc:
         for err, found, rest in _collapse([dict(e) for e in exc.errors()], marks):
+            if err["type"] == "union_tag_invalid" and found + ("kind",) in marks.value:
+                found = found + ("kind",)  # point at the kind written
             message, about_key = _message(err, found, rest)
             errors.append(at(found, message, key=about_key or "[key]" in rest))
         model = None

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from .stages import LadderStage, SqlBy
+from .stages import LadderStage, SqlBy, Stage
 
 
 def _shaped(pattern: str, what: str) -> Any:
@@ -238,6 +238,85 @@ class EmailConfidence(_Strict):
     ip_ranges: list[Cidr] = Field(default_factory=list)
 
 
+#: The most matching events a `repeated` trigger may count: a lead keeps each such trigger's
+#: latest matches (TRIGGER_HITS_KEEP in scoring_core.triggers), which must hold `count` of them.
+MAX_TRIGGER_COUNT = 10
+#: The longest window or wait a trigger may have (a lead's item keeps what it needs that long).
+MAX_TRIGGER_DAYS = 365
+#: The most triggers a model may have: each keeps a mark and up to 50 matches on every lead it
+#: concerns (docs/data-model.md, Bounds).
+MAX_TRIGGERS = 20
+BandName = Literal["cold", "warm", "hot"]
+
+
+class ScoreAboveTrigger(_Strict):
+    """Fires when the lead's score reaches `score` (or the minimum of `band`) from below;
+    re-arms once the score is back below it."""
+
+    kind: Literal["score_above"]
+    id: RuleId
+    description: str | None = None
+    score: Number | None = None
+    band: Literal["warm", "hot"] | None = None
+
+    @model_validator(mode="after")
+    def _score_or_band(self) -> ScoreAboveTrigger:
+        if (self.score is None) == (self.band is None):
+            raise ValueError("a score_above trigger needs exactly one of `score` (points) or `band` (warm or hot)")
+        return self
+
+
+class InactiveTrigger(_Strict):
+    """Fires when the lead has had no event for `days`, if it is then in one of `stages` and its
+    band at its last event was one of `bands`; a new event re-arms it."""
+
+    kind: Literal["inactive"]
+    id: RuleId
+    description: str | None = None
+    days: Number = Field(gt=0, le=MAX_TRIGGER_DAYS)
+    stages: Annotated[list[Stage], BeforeValidator(_as_list), Field(min_length=1)] | None = None
+    bands: Annotated[list[BandName], BeforeValidator(_as_list), Field(min_length=1)] | None = None
+
+
+class RepeatedTrigger(_Strict):
+    """Fires when `count` events matching `on`/`when` (with the same value of the field `same`,
+    when given) happen within `within_days`; re-arms once the window holds fewer again."""
+
+    kind: Literal["repeated"]
+    id: RuleId
+    description: str | None = None
+    on: EventTypes
+    when: Conditions = Field(default_factory=dict)
+    count: int = Field(ge=2, le=MAX_TRIGGER_COUNT)
+    within_days: Number = Field(gt=0, le=MAX_TRIGGER_DAYS)
+    same: FieldName | None = None
+
+    def event_types(self) -> list[str]:
+        return list(self.on)
+
+
+class NotFollowedTrigger(_Strict):
+    """Fires `within_hours` after an event matching `on`/`when` unless an event of `by` (matching
+    `by_when`) came meanwhile; the next `on` event starts a new episode."""
+
+    kind: Literal["not_followed"]
+    id: RuleId
+    description: str | None = None
+    on: EventTypes
+    when: Conditions = Field(default_factory=dict)
+    by: EventTypes
+    by_when: Conditions = Field(default_factory=dict)
+    within_hours: Number = Field(gt=0, le=MAX_TRIGGER_DAYS * 24)
+
+    def event_types(self) -> list[str]:
+        return list(self.on)
+
+
+Trigger = Annotated[ScoreAboveTrigger | InactiveTrigger | RepeatedTrigger | NotFollowedTrigger,
+                    Field(discriminator="kind")]
+TRIGGER_KINDS = ("score_above", "inactive", "repeated", "not_followed")
+
+
 class ScoringModel(_Strict):
     """A whole model file."""
 
@@ -252,6 +331,8 @@ class ScoringModel(_Strict):
     grades: Grades
     bands: Bands
     email_confidence: EmailConfidence | None = None
+    #: automation: conditions that put `LeadTriggered` on the bus, once per episode (docs/model.md, Triggers)
+    triggers: list[Trigger] = Field(default_factory=list, max_length=MAX_TRIGGERS)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -316,4 +397,37 @@ def semantic_errors(data: Any) -> list[tuple[Path, str]]:
     hot, warm = num("bands", "hot"), num("bands", "warm")
     if hot is not None and warm is not None and hot <= warm:
         errors.append((("bands", "hot"), f"hot ({hot:g}) must be above warm ({warm:g})"))
+    errors += _trigger_errors(data.get("triggers"))
+    return errors
+
+
+def _types_of(value: Any) -> set[str]:
+    return {value} if isinstance(value, str) else {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
+
+
+def _trigger_errors(triggers: Any) -> list[tuple[Path, str]]:
+    """Trigger ids are unique among triggers (their own namespace: the `trigger` of `LeadTriggered`),
+    and what a kind compares must be able to differ."""
+    errors: list[tuple[Path, str]] = []
+    seen: dict[str, int] = {}
+    for i, trigger in enumerate(triggers if isinstance(triggers, list) else []):
+        if not isinstance(trigger, dict):
+            continue
+        trigger_id = trigger.get("id")
+        if isinstance(trigger_id, str):
+            if trigger_id in seen:
+                errors.append((("triggers", i, "id"), f"duplicate trigger id '{trigger_id}' (first used at triggers[{seen[trigger_id]}])"))
+            else:
+                seen[trigger_id] = i
+        kind = trigger.get("kind")
+        if kind == "not_followed":
+            on, by = _types_of(trigger.get("on")), _types_of(trigger.get("by"))
+            if "*" in by:
+                errors.append((("triggers", i, "by"), "`by` must name its event types, not '*'"))
+            elif on & by and not trigger.get("when") and not trigger.get("by_when"):
+                errors.append((("triggers", i, "by"), f"`by` names the same event type as `on` ({', '.join(sorted(on & by))}): "
+                               "the start would follow itself; tell them apart with `when` or `by_when`"))
+        if kind == "inactive" and trigger.get("stages") is None and trigger.get("bands") is None:
+            errors.append((("triggers", i, "days"), "an inactive trigger needs `stages` or `bands` (which leads to re-engage), "
+                           "else every visitor who ever came would fire it"))
     return errors

@@ -52,6 +52,9 @@ class Effects:
     facts: dict[str, Any]  # fact -> value, set if this event is newer than the stored fact
     email: str | None  # the lead's address, if the event names it (the newest address wins)
     rules: tuple[str, ...]  # ids of every rule the event matched
+    #: trigger id -> the entry the event adds to that trigger's matches (`Triggers.hits_for`; the
+    #: worker sets it: the engine itself knows nothing of triggers)
+    hits: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ model's `stages.low_trust_max` (the sweep that applies these moves calls
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,8 +62,18 @@ def stage_change_at(engine: Engine, state: LeadState, now: float, trusted: bool 
     """The first whole epoch second at or after `now` (and after the state's newest event)
     at which `engine.advance(state, s, trusted)` would change the stage, or None if time
     alone never changes it. Reads `state`, never changes it."""
-    start = math.ceil(max(now, _newest(state)))
-    search = _Search(engine, state, trusted)
+    return _first_change(_Search(engine, state, trusted), math.ceil(max(now, _newest(state))))
+
+
+def score_below_at(engine: Engine, state: LeadState, now: float, cents: int) -> int | None:
+    """The first whole epoch second at or after `now` (and after the state's newest event) at
+    which the total score is below `cents`, or None if time alone never takes it there (the same
+    search as `stage_change_at`: the totals that keep `total >= cents` are an interval too)."""
+    return _first_change(_Search(engine, state, False, lambda score, total: total >= cents),
+                         math.ceil(max(now, _newest(state))))
+
+
+def _first_change(search: _Search, start: int) -> int | None:
     if search.changes(start):
         return start
     a, step = start, FIRST_STEP_S
@@ -88,10 +99,16 @@ def _newest(state: LeadState) -> float:
 
 
 class _Search:
-    def __init__(self, engine: Engine, state: LeadState, trusted: bool):
+    """`keeps(score, total_cents)` says whether a total keeps what is searched for (by default the
+    stage); the totals that keep it must be an interval, as the bounds below assume."""
+
+    def __init__(self, engine: Engine, state: LeadState, trusted: bool,
+                 keeps: Callable[[Score, int], bool] | None = None):
         self.engine = engine
         self.state = state
         self.trusted = trusted
+        if keeps is not None:
+            self.keeps = keeps  # type: ignore[method-assign,assignment]
         self.scores: dict[int, Score] = {}
         self.sums: dict[int, tuple[int, int]] = {}  # second -> (positive cents, negative cents)
 
@@ -140,4 +157,4 @@ class _Search:
         # None: nothing in (a, mid] changes, mid included, so mid is a known start
         return found if found is not None else self.first(mid, b)
 
-__all__ = ["stage_change_at"]
+__all__ = ["score_below_at", "stage_change_at"]

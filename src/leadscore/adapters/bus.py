@@ -1,4 +1,7 @@
-"""Publish stage transitions to EventBridge: PutEvents in chunks of 10, failed entries retried."""
+"""Publish stage transitions and trigger firings to EventBridge: PutEvents in chunks of 10, failed entries retried.
+
+A detail with a `firing_id` is a trigger's firing (`LeadTriggered`); any other, a stage change
+(`LeadStageChanged`), as `leadscore.contracts` defines them."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 SOURCE = "leadscore"
 DETAIL_TYPE = "LeadStageChanged"
+TRIGGERED_DETAIL_TYPE = "LeadTriggered"
 MAX_ENTRIES = 10
 ATTEMPTS = 3
 
@@ -24,14 +28,15 @@ class TransitionBus:
         self._log = log or (lambda msg, **fields: logging.getLogger("leadscore.bus").warning(msg, extra=fields))
 
     def publish(self, details: Sequence[dict[str, Any]]) -> set[str]:
-        """Publish each transition detail; returns the `transition_id`s that could not be published."""
+        """Publish each transition or firing detail; returns the ids (`transition_id`, `firing_id`) not published."""
         failed: set[str] = set()
         for start in range(0, len(details), MAX_ENTRIES):
             pending = list(details[start : start + MAX_ENTRIES])
             for attempt in range(ATTEMPTS):
                 if attempt:
                     self._sleep(0.1 * 2**attempt)
-                entries = [{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(d), "EventBusName": self.bus_name} for d in pending]
+                entries = [{"Source": SOURCE, "DetailType": detail_type(d), "Detail": json.dumps(d), "EventBusName": self.bus_name}
+                           for d in pending]
                 try:
                     response = self._client.put_events(Entries=entries)
                 except (BotoCoreError, ClientError) as exc:
@@ -45,5 +50,10 @@ class TransitionBus:
                 pending = retry
                 if not pending:
                     break
-            failed |= {d["transition_id"] for d in pending}
+            failed |= {d.get("transition_id") or d["firing_id"] for d in pending}
         return failed
+
+
+def detail_type(detail: dict[str, Any]) -> str:
+    """`LeadTriggered` for a trigger's firing, `LeadStageChanged` for a stage change."""
+    return TRIGGERED_DETAIL_TYPE if "firing_id" in detail else DETAIL_TYPE

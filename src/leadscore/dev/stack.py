@@ -183,8 +183,20 @@ def _format_readable(self, record: logging.LogRecord) -> str:
     if record.getMessage() == "stage decayed":
         return (f"{at} sweep   {_short(fields.get('lead'))}  *** {fields.get('from')} -> {str(fields.get('to')).upper()}"
                 f" (decayed) at score {fields.get('score')}")
+    if record.getMessage() == "trigger fired":  # the model's triggers: what goes on the bus as LeadTriggered
+        return (f"{at} {record.name:<7} {_short(fields.get('lead'))}  >>> TRIGGER {fields.get('trigger')}"
+                f" ({fields.get('kind')}) firing {str(fields.get('firing'))[:12]}")
     extra = " ".join(f"{k}={fields[k]}" for k in _SHOWN if fields.get(k) not in (None, ""))
     return f"{at} {record.name:<7} {record.getMessage()} {extra}".rstrip()
+
+
+def trigger_line(detail: dict[str, Any]) -> str:
+    """A `LeadTriggered` event as the local stack prints it: which trigger, which lead (its key, not its
+    address: the console is a log too), its standing and what matched."""
+    who = _short(detail.get("lead_id"))
+    matched = ", ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in (detail.get("matched") or {}).items())
+    return (f"LeadTriggered {detail.get('trigger')} ({detail.get('kind')}): {who}, {detail.get('stage')}, "
+            f"score {detail.get('score')} ({detail.get('band')}); matched {matched}")
 
 
 def _short(key: Any) -> str:
@@ -254,6 +266,8 @@ class DevStack:
         self._start_queue_poller()
         self._start_stream_pollers()
         self._start_bus_pollers()
+        if self.automation_queue:
+            self._spawn("bus-AutomationRule", self._print_triggers, self.automation_queue)
         self._start_schedules()
         self.startup_s = time.perf_counter() - started
         return self
@@ -332,9 +346,30 @@ class DevStack:
             events.put_rule(Name=rule.name, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
             events.put_targets(Rule=rule.name, EventBusName=bus, Targets=[{"Id": rule.function, "Arn": arn}])
             self.rules.append((rule, url))
+        self._automation_rule(events, sqs, buses)
+
+    def _automation_rule(self, events: Any, sqs: Any, buses: dict[str, str]) -> None:
+        """The template's AutomationRule (deployed only with an AutomationEndpoint), its pattern as the
+        parameters' defaults resolve it, delivered to a queue whose `LeadTriggered` events the stack
+        prints: locally the console is the automation service."""
+        rule = (self.template.get("Resources") or {}).get("AutomationRule")
+        self.automation_queue: str | None = None
+        if not rule:
+            return
+        props = rule["Properties"]
+        pattern = dict(props["EventPattern"])
+        types = self.resolved.value(pattern["detail-type"])
+        pattern["detail-type"] = [t.strip() for t in types.split(",")] if isinstance(types, str) else types
+        bus = buses[props["EventBusName"]["Ref"]]
+        url = sqs.create_queue(QueueName="leadscore-rule-AutomationRule")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="AutomationRule", EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(Rule="AutomationRule", EventBusName=bus, Targets=[{"Id": "console", "Arn": arn}])
+        self.automation_queue = url
 
     def _bound_emulator(self) -> None:
-        emulator.bound(ACCOUNT, REGION, [url.rsplit("/", 1)[1] for url in [*self.queues.values(), *(u for _, u in self.rules)]])
+        rule_queues = [*(u for _, u in self.rules), *([self.automation_queue] if self.automation_queue else [])]
+        emulator.bound(ACCOUNT, REGION, [url.rsplit("/", 1)[1] for url in [*self.queues.values(), *rule_queues]])
 
     def _environment(self) -> None:
         """The template's environment, resolved; local secrets generated; what the shell sets wins."""
@@ -556,6 +591,22 @@ class DevStack:
                         sqs.send_message(QueueUrl=destination, MessageBody=json.dumps(_failure_record(fn, event, exc, attempt)))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
+    def _print_triggers(self, url: str) -> None:
+        sqs = self.client("sqs")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            except Exception:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.5)
+                continue
+            for m in messages:
+                event = json.loads(m["Body"])
+                if event.get("detail-type") == "LeadTriggered":
+                    self.out(trigger_line(event.get("detail") or {}))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
     # ---- schedules (EventBridge Schedule events; moto fires none)
 
     def _start_schedules(self) -> None:
@@ -614,6 +665,7 @@ class DevStack:
             f"  alerts        {slack}; their \"View lead\" opens {base}/leads/<id>/page",
             f"  Slack buttons {base}/slack/interactions   signing secret: {os.environ.get('SLACK_SIGNING_SECRET', '')} "
             "(a Slack app's Request URL: through a tunnel)",
+            "  triggers      the model's LeadTriggered events printed here (AutomationEndpoint's stand-in)",
             "",
             "Ctrl-C stops everything.",
         ]

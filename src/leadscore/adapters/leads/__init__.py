@@ -21,8 +21,8 @@ attributes, so every change is an atomic ADD or a conditional SET:
 
 from .codec import OUTBOX, deserialize, pack_detail, state_of, unpack_detail
 from .memory import InMemoryLeadStore
-from .protocol import MAX_EVENTS_PER_WEEK, Applied, LeadReader, LeadTable, Pending
+from .protocol import MAX_EVENTS_PER_WEEK, Applied, LeadReader, LeadTable, Pending, TriggerRecord
 from .store import LeadStore
 
 __all__ = ["MAX_EVENTS_PER_WEEK", "OUTBOX", "Applied", "InMemoryLeadStore", "LeadReader", "LeadStore", "LeadTable",
-           "Pending", "deserialize", "pack_detail", "state_of", "unpack_detail"]
+           "Pending", "TriggerRecord", "deserialize", "pack_detail", "state_of", "unpack_detail"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import Any
 
@@ -27,6 +27,12 @@ NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexac
 # `record_transition`, removed by the lead's next apply, so it is in the item's new stream
 # image only when a write put it there (docs/data-model.md, Stage transitions).
 OUTBOX = "ob"
+# The triggers a write fired (`LeadTriggered` details, a compressed JSON list), beside `ob` and
+# kept the same way: set by the write that records the firings, removed by the lead's next apply.
+TRIGGER_OUTBOX = "ot"
+# Per trigger, its matching events (`g.<trigger>`, SS of "<ms>|<tag>"), and every trigger's mark
+# (`tm`, a map trigger -> {k, e, up, c, n}) with its version `tv` (each write of `tm` conditional on it).
+HITS_PREFIX, TRIGGER_MARKS, TRIGGER_VERSION = "g.", "tm", "tv"
 
 
 def _number(value: int | Decimal) -> str:
@@ -136,6 +142,33 @@ def unpack_detail(value: Any) -> dict[str, Any]:
     raw = getattr(value, "value", value)  # boto3's Binary wraps the bytes
     result: dict[str, Any] = json.loads(zlib.decompress(bytes(raw)))
     return result
+
+
+def pack_details(details: list[dict[str, Any]]) -> bytes:
+    """The firings one write recorded: a JSON list, zlib-compressed."""
+    return zlib.compress(json.dumps(details, separators=(",", ":")).encode("utf-8"), 9)
+
+
+def unpack_details(value: Any) -> list[dict[str, Any]]:
+    raw = getattr(value, "value", value)
+    result = json.loads(zlib.decompress(bytes(raw)))
+    if not isinstance(result, list):
+        raise ValueError("not a list of firings")
+    return result
+
+
+def trigger_hits(item: Mapping[str, Any], triggers: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """Each trigger's stored matching events (`g.<trigger>`); only those of `triggers` when given."""
+    if triggers is not None:
+        return {t: set(value) for t in triggers if (value := item.get(f"{HITS_PREFIX}{t}"))}
+    return {name[len(HITS_PREFIX):]: {str(v) for v in value} for name, value in item.items()
+            if name.startswith(HITS_PREFIX) and value}
+
+
+def trigger_marks(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Each trigger's mark as stored (plain values; `scoring_core.triggers.Mark.of_item` reads one)."""
+    marks = item.get(TRIGGER_MARKS)
+    return {str(k): plain(v) for k, v in marks.items()} if isinstance(marks, dict) else {}
 
 
 def recent_order(entry: Any) -> tuple[float, str]:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from scoring_core.stages import QUALIFIED
 
 from ...identity import event_hash
-from .codec import OUTBOX, pack_detail, plain, recent_order
+from scoring_core.triggers import trimmed_hits
+
+from .codec import HITS_PREFIX, OUTBOX, TRIGGER_MARKS, TRIGGER_OUTBOX, TRIGGER_VERSION, pack_detail, pack_details, plain, recent_order
 from .protocol import (
     DEDUPE_PERIOD_S,
     ERAS_KEPT,
@@ -32,6 +34,7 @@ from .protocol import (
     Holdings,
     due_bucket,
     Pending,
+    TriggerRecord,
     counter,
     distinct,
     newest_facts,
@@ -127,6 +130,8 @@ class InMemoryLeadStore:
             fx = p.effects
             for rule, ms in fx.occurrences.items():
                 item.setdefault(f"o.{rule}", set()).add(ms)
+            for trigger, entry in fx.hits.items():
+                item.setdefault(f"{HITS_PREFIX}{trigger}", set()).add(entry)
             for flag, t in fx.flags.items():
                 flags[f"x.{flag}"] = min(t, flags.get(f"x.{flag}", t))
             heat += p.heat
@@ -150,6 +155,7 @@ class InMemoryLeadStore:
             f"{int(p.effects.at)}|{event_hash(p.event_id)}|{p.effects.type}" for p in todo]
         item["expires_at"] = int(now) + self.retention_s
         item.pop(OUTBOX, None)
+        item.pop(TRIGGER_OUTBOX, None)
         return item
 
     def _trim(self, item: dict[str, Any]) -> None:
@@ -158,14 +164,21 @@ class InMemoryLeadStore:
         for name, times in list(item.items()):
             if name.startswith("o.") and len(times) > OCCURRENCES_TRIM_AT:
                 item[name] = set(sorted(times)[len(times) - OCCURRENCES_KEEP:])
+            elif name.startswith(HITS_PREFIX) and (old := trimmed_hits(set(times))):
+                item[name] = set(times) - old
 
     # -- stage -------------------------------------------------------------
 
     def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
-                          now: float, due_at: int | None = None) -> tuple[bool, dict[str, Any]]:
+                          now: float, due_at: int | None = None,
+                          triggers: TriggerRecord | None = None) -> tuple[bool, dict[str, Any]]:
         item = self.items.get(key, {})
         if item.get("tr") != expected_transitions or "merged_into" in item:
             return False, copy.deepcopy(item)
+        if triggers is not None:
+            if item.get(TRIGGER_VERSION, 0) != triggers.version:
+                return False, copy.deepcopy(item)
+            _trigger_record(item, triggers)
         item.update(stage=state.stage, stage_at=now, tr=state.transitions, recycled=state.recycled,
                     score={k: detail[k] for k in ("score", "fit", "engagement", "grade")})
         item.setdefault("heat", 0)
@@ -174,6 +187,17 @@ class InMemoryLeadStore:
             item["qstage"] = state.stage
         else:
             item.pop("qstage", None)
+        _set_due(item, due_at)
+        self.writes += 1
+        return True, copy.deepcopy(item)
+
+    def record_triggers(self, key: str, record: TriggerRecord, expected_transitions: int, expected_events: int,
+                        due_at: int | None) -> tuple[bool, dict[str, Any]]:
+        item = self.items.get(key, {})
+        if (not item or item.get("tr") != expected_transitions or item.get("n") != expected_events
+                or "merged_into" in item or item.get(TRIGGER_VERSION, 0) != record.version):
+            return False, copy.deepcopy(item)
+        _trigger_record(item, record)
         _set_due(item, due_at)
         self.writes += 1
         return True, copy.deepcopy(item)
@@ -251,7 +275,7 @@ class InMemoryLeadStore:
         for name, value in alias_item.items():
             if name.startswith(("a.", "c.")) and int(value):
                 lead[name] = lead.get(name, 0) + int(value)
-            elif name.startswith(("o.", "s.")) and value:
+            elif name.startswith(("o.", "s.", HITS_PREFIX)) and value:  # a trigger's matches move too
                 lead[name] = set(lead.get(name, ())) | set(value)
             elif name.startswith("x."):
                 lead.setdefault(name, value)
@@ -315,6 +339,13 @@ class InMemoryLeadStore:
         del self.items[alias]
         self.writes += 1
         return True
+
+def _trigger_record(item: dict[str, Any], record: TriggerRecord) -> None:
+    item[TRIGGER_MARKS] = copy.deepcopy(record.marks)
+    item[TRIGGER_VERSION] = record.version + 1
+    if record.details:
+        item[TRIGGER_OUTBOX] = pack_details(record.details)
+
 
 def _set_due(item: dict[str, Any], due_at: int | None) -> None:
     if due_at is None:

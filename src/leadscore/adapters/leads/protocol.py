@@ -67,6 +67,17 @@ class Pending:
 
 
 @dataclass
+class TriggerRecord:
+    """What a write records of the model's triggers (docs/data-model.md, Triggers): every trigger's
+    mark (`tm`, plain values), written only if the marks' version `tv` is still `version`, and the
+    `LeadTriggered` details fired (in `ot`, for the stream publisher; none: marks only)."""
+
+    marks: dict[str, dict[str, Any]]
+    version: int
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class Applied:
     key: str
     item: dict[str, Any] = field(default_factory=dict)  # the lead after the update (plain Python values)
@@ -189,10 +200,19 @@ class LeadTable(LeadReader, Protocol):
         ...
 
     def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
-                          now: float, due_at: int | None = None) -> tuple[bool, dict[str, Any]]:
+                          now: float, due_at: int | None = None,
+                          triggers: TriggerRecord | None = None) -> tuple[bool, dict[str, Any]]:
         """Write a stage change if the lead's transition counter is still `expected_transitions`:
         (recorded, the lead's item: new when recorded, current when not). `due_at`: when time
-        alone next moves the new stage (`scoring_core.timing`); None removes the due time."""
+        alone next moves the new stage or a trigger needs a look; None removes the due time.
+        `triggers`: the trigger marks and firings of the same evaluation, in the same write (and
+        on the marks' version too)."""
+        ...
+
+    def record_triggers(self, key: str, record: TriggerRecord, expected_transitions: int, expected_events: int,
+                        due_at: int | None) -> tuple[bool, dict[str, Any]]:
+        """Write trigger marks and firings (no stage change) with the due time `due_at`, if the marks'
+        version, the transition counter and the event count are still as read: (recorded, the item)."""
         ...
 
     def record_feedback(self, key: str, state: LeadState, expected_transitions: int, history: list[dict[str, Any]],

@@ -23,7 +23,21 @@ from typing import TYPE_CHECKING, Any
 from scoring_core.stages import QUALIFIED  # the stages the ByStage index holds
 
 from ...identity import event_hash
-from .codec import OUTBOX, deserialize, pack_detail, plain, recent_order, to_attribute
+from scoring_core.triggers import trimmed_hits
+
+from .codec import (
+    HITS_PREFIX,
+    OUTBOX,
+    TRIGGER_MARKS,
+    TRIGGER_OUTBOX,
+    TRIGGER_VERSION,
+    deserialize,
+    pack_detail,
+    pack_details,
+    plain,
+    recent_order,
+    to_attribute,
+)
 from .expressions import Update
 from .protocol import (
     DEDUPE_PERIOD_S,
@@ -40,6 +54,7 @@ from .protocol import (
     Holdings,
     due_bucket,
     Pending,
+    TriggerRecord,
     counter,
     distinct,
     gather_holdings,
@@ -84,6 +99,15 @@ def _stage_change(u: Update, state: LeadState, detail: dict[str, Any], now: floa
         u.set.append(f"{qstage} = {u.value(state.stage)}")
     else:
         u.remove.append(qstage)
+
+
+def _trigger_record(u: Update, record: TriggerRecord) -> None:
+    """The SETs and condition of recorded trigger marks and firings (docs/data-model.md, Triggers)."""
+    tv = u.name(TRIGGER_VERSION)
+    u.conditions.append(f"attribute_not_exists({tv})" if record.version == 0 else f"{tv} = {u.value(record.version)}")
+    u.set += [f"{u.name(TRIGGER_MARKS)} = {u.value(record.marks)}", f"{tv} = {u.value(record.version + 1)}"]
+    if record.details:
+        u.set.append(f"{u.name(TRIGGER_OUTBOX)} = {u.value(pack_details(record.details))}")
 
 
 def throttled(exc: Exception) -> bool:
@@ -229,6 +253,7 @@ class LeadStore:
         u = Update()
         increments: dict[str, int] = {}
         occurrences: dict[str, set[int]] = {}
+        hits: dict[str, set[str]] = {}
         flags: dict[str, float] = {}
         facts = newest_facts(todo)
         seen: list[str] = []
@@ -244,6 +269,8 @@ class LeadStore:
                 increments[name] = increments.get(name, 0) + units
             for rule, ms in fx.occurrences.items():
                 occurrences.setdefault(f"o.{rule}", set()).add(ms)
+            for trigger, entry in fx.hits.items():
+                hits.setdefault(f"{HITS_PREFIX}{trigger}", set()).add(entry)
             for flag, t in fx.flags.items():
                 flags[f"x.{flag}"] = min(t, flags.get(f"x.{flag}", t))
             seen.append(event_hash(fx.event_id))
@@ -280,6 +307,8 @@ class LeadStore:
                 u.remove.append(u.name(stale_era))
         for name, values in occurrences.items():
             u.add.append(f"{u.name(name)} {u.value(values)}")
+        for name, entries in hits.items():  # trigger matches: a set ADD, like occurrences (no read)
+            u.add.append(f"{u.name(name)} {u.value(entries)}")
         counts: dict[str, int] = {}
         for p in todo:
             counts[counter(p.effects.type)] = counts.get(counter(p.effects.type), 0) + 1
@@ -309,8 +338,8 @@ class LeadStore:
         n = u.name("recent")
         u.set.append(f"{n} = list_append(if_not_exists({n}, {u.value([])}), {u.value(recent)})")
         u.set.append(f"{u.name('expires_at')} = {u.value(int(now) + self.retention_s)}")
-        # the last recorded transition is in the stream already: stop paying for its bytes
-        u.remove.append(u.name(OUTBOX))
+        # the last recorded transition (and firings) are in the stream already: stop paying for their bytes
+        u.remove += [u.name(OUTBOX), u.name(TRIGGER_OUTBOX)]
         return u.request()
 
     def _trim_recent(self, key: str, item: dict[str, Any]) -> None:
@@ -332,10 +361,12 @@ class LeadStore:
         are deleted down to OCCURRENCES_KEEP (an extra write once every ~25 matches of such a
         rule). A repeat rule asks whether a previous match lies within its window: the newest
         matches answer that for every event but one arriving more than 25 matches late."""
-        deletes = {}
+        deletes: dict[str, Any] = {}
         for name, times in item.items():
             if name.startswith("o.") and len(times) > OCCURRENCES_TRIM_AT:
                 deletes[name] = sorted(times)[: len(times) - OCCURRENCES_KEEP]
+            elif name.startswith(HITS_PREFIX) and (old := trimmed_hits(set(times))):
+                deletes[name] = old  # a trigger's matches: the same bound (scoring_core.triggers)
         if not deletes:
             return
         u = Update()
@@ -350,14 +381,31 @@ class LeadStore:
     # -- stage -------------------------------------------------------------
 
     def record_transition(self, key: str, state: LeadState, expected_transitions: int, detail: dict[str, Any],
-                          now: float, due_at: int | None = None) -> tuple[bool, dict[str, Any]]:
+                          now: float, due_at: int | None = None,
+                          triggers: TriggerRecord | None = None) -> tuple[bool, dict[str, Any]]:
         """Write the stage `Engine.advance` moved to, with the transition's detail in `ob` for
-        the stream publisher, if no one recorded another change first. Returns
+        the stream publisher, if no one recorded another change first (and with `triggers`, the
+        trigger marks and firings of the same evaluation). Returns
         (recorded, the lead's item: new when recorded, current when not)."""
         u = Update()
         _stage_change(u, state, detail, now)
         _set_due(u, due_at)
+        if triggers is not None:
+            _trigger_record(u, triggers)
         u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
+        return self._conditional(key, u)
+
+    def record_triggers(self, key: str, record: TriggerRecord, expected_transitions: int, expected_events: int,
+                        due_at: int | None) -> tuple[bool, dict[str, Any]]:
+        """Write trigger marks and firings with the due time: one conditional UpdateItem, recorded only
+        if the marks' version, the stage and the event count are as read (so of two concurrent
+        evaluations, or a worker and the sweep, only one fires an episode)."""
+        u = Update()
+        _trigger_record(u, record)
+        _set_due(u, due_at)
+        u.conditions.append(f"{u.name('tr')} = {u.value(expected_transitions)}")
+        u.conditions.append(f"{u.name('n')} = {u.value(expected_events)}")
         u.conditions.append(f"attribute_not_exists({u.name('merged_into')})")
         return self._conditional(key, u)
 
@@ -486,7 +534,7 @@ class LeadStore:
         for name, value in alias_item.items():
             if name.startswith(("a.", "c.")) and int(value):
                 u.add.append(f"{u.name(name)} {u.value(int(value))}")
-            elif name.startswith(("o.", "s.")) and value:
+            elif name.startswith(("o.", "s.", HITS_PREFIX)) and value:  # a trigger's matches move too
                 u.add.append(f"{u.name(name)} {u.value(set(value))}")
             elif name.startswith("x."):
                 n = u.name(name)
