@@ -115,7 +115,7 @@ class Sweep:
                     return
                 item = self.store.get(key)  # an event or a change came meanwhile: look again
                 continue
-            detail = transition_detail(key, state, score, tr)
+            detail = transition_detail(key, state, score, tr, interests=self.engine.interests(state, tr.at))
             detail["cause"] = CAUSE
             recorded, item = self.store.record_transition(key, state, expected, detail, now, later)
             if recorded:

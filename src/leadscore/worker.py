@@ -19,15 +19,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 from scoring_core.heat import heat_increment
 from scoring_core.timing import stage_change_at
 
 from .adapters.leads import LeadTable, Pending, state_of
-from .contracts import Activity, FeedbackGiven, LeadStageChanged, Reason
+from .contracts import Activity, FeedbackGiven, Interest, LeadStageChanged, Reason
 from .identity import erased_marker, keys_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scoring_core.interests import Interest as LeadInterest
 
 MAX_REDIRECTS = 5
 MAX_RECORD_ATTEMPTS = 4
@@ -79,9 +82,10 @@ def utc(t: float) -> datetime:
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
-                      feedback: FeedbackGiven | None = None) -> dict[str, Any]:
+                      feedback: FeedbackGiven | None = None, interests: Sequence[LeadInterest] = ()) -> dict[str, Any]:
     """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
-    publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity);
+    publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity,
+    `interests`: `Engine.interests` at the change, the key absent when there are none);
     with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key."""
     facts = {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
     # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
@@ -103,6 +107,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
         facts=facts,
         recent=[Activity.model_construct(type=a.type, at=utc(a.at)) for a in recent_activity(state, 5)],
         feedback=feedback,
+        interests=[Interest.model_construct(category=i.category, weight=i.weight, share=i.share) for i in interests],
     )
     return detail.model_dump(mode="json")  # without `feedback` when there is none (contracts)
 
@@ -222,7 +227,7 @@ class Worker:
                 return []
             if tr.to_stage in ("mql", "sql") and not state.email:
                 return []  # nobody to contact yet: it qualifies once identified (merged into its email lead)
-            detail = transition_detail(key, state, score, tr)
+            detail = transition_detail(key, state, score, tr, interests=self.engine.interests(state, tr.at))
             recorded, item = self.store.record_transition(key, state, expected, detail, now, self.due_at(state, now))
             if recorded:
                 return [detail]
