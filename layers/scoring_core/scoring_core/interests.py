@@ -138,7 +138,8 @@ class CompiledInterests:
         if not values or total <= 0:
             return ()
         order = {c: i for i, c in enumerate(self.categories)}
-        ranked = sorted(values.items(), key=lambda cv: (-cv[1], order[cv[0]]))[:limit]
+        # by the weight as shown (to the cent), so equal weights are listed in model order
+        ranked = sorted(values.items(), key=lambda cv: (-round(cv[1], 2), order[cv[0]]))[:limit]
         return tuple(Interest(c, round(v, 2), round(100 * v / total)) for c, v in ranked)
 
     def compactable(self, era: int, units: int, t: float) -> bool:
