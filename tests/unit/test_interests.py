@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scoring_core import Engine, LeadState, compact, load_model, merge, parse_model
+from scoring_core import Engine, LeadState, compact, epoch, load_model, merge, parse_model
 from scoring_core.interests import Interest, glob_regex
+from scoring_core.timing import stage_change_at
 
 from tests.support.events import NOW, make_event
 from tests.unit.test_engine_reference import reference_glob
@@ -112,6 +113,9 @@ def test_interest_changes_no_score_band_stage_or_recorded_rules():
         assert WITH.evaluate(with_state, now) == WITHOUT.evaluate(without_state, now)
         assert WITH.advance(with_state, now) == WITHOUT.advance(without_state, now)
     assert with_state.recent == without_state.recent  # categories are not rules: the activity lists none
+    with_state.stage = without_state.stage = "mql"
+    due = stage_change_at(WITH, with_state, epoch(NOW))
+    assert due is not None and due == stage_change_at(WITHOUT, without_state, epoch(NOW))  # the same downgrade time
     assert WITHOUT.interests(without_state, NOW) == ()
 
 
