@@ -83,7 +83,6 @@ class Engine:
         self._matchers: dict[str, Callable[[Event], Combination]] = {}  # event type -> the index's match function for it
         #: the model's interest categories (None without an `interests:` section: then nothing below runs)
         self.interest_categories = None if model.interests is None else CompiledInterests(model.interests)
-        self._with_interest: dict[tuple[Combination, tuple[CompiledRule, ...]], Combination] = {}
 
     # -- writing ---------------------------------------------------------
 
@@ -170,26 +169,34 @@ class Engine:
 
     def _interest_matcher(self, match: Callable[[Event], Combination], type_: str) -> Callable[[Event], Combination]:
         """`match`, with the interest categories of the event's path added to the combination it
-        finds (prepared once per pair): the categories' accumulators are applied exactly as the
-        engagement rules' are. Only types that carry interest are wrapped, so a model without an
-        `interests:` section runs exactly the matcher it always did."""
+        finds: the categories' accumulators are then applied exactly as the engagement rules' are.
+        What a path selects, and each combination with it, is prepared once per path (bounded).
+        Only types that carry interest are wrapped, so a model without an `interests:` section
+        runs exactly the matcher it always did."""
         interests = self.interest_categories
         assert interests is not None  # noqa: S101 (only called with categories)
         rules_for = interests.rules
-        merged = self._with_interest
         weight = self.openers.weight
+        # path -> (its categories' pseudo-rules, {combination: the combination with them})
+        by_path: dict[str, tuple[tuple[CompiledRule, ...], dict[Combination, Combination]]] = {}
 
         def match_with_interest(event: Event) -> Combination:
             combination = match(event)
-            extra = rules_for(type_, event.properties.get("path"))
+            path = event.properties.get("path")
+            if path.__class__ is not str:
+                return combination
+            entry = by_path.get(path)
+            if entry is None:
+                if len(by_path) >= _CACHE_LIMIT:  # paths are unbounded
+                    by_path.clear()
+                entry = by_path[path] = (rules_for(type_, path), {})
+            extra, merged = entry
             if not extra:
                 return combination
-            found = merged.get((combination, extra))
+            found = merged.get(combination)
             if found is None:
-                if len(merged) >= _CACHE_LIMIT:
-                    merged.clear()
                 rules = [*combination.rules, *extra]
-                found = merged[(combination, extra)] = Combination(rules)
+                found = merged[combination] = Combination(rules)
                 if combination.machine is not None:
                     found.machine = Combination(rules, weight)
             return found

@@ -36,7 +36,6 @@ VIEW, ENGAGED = "page_view", "page_engaged"
 MAX_ENGAGED_S = 600.0
 #: how many categories `Engine.interests` reports by default (the alerts and the API show these)
 TOP = 5
-_MEMO_LIMIT = 4096  # distinct paths remembered (cleared when full: paths are unbounded)
 
 
 class Interest(NamedTuple):
@@ -79,7 +78,7 @@ class CompiledInterests:
 
     `rules(event_type, path)` gives the pseudo-rules (`CompiledRule`, section `interest`, id
     `i:<category>`) an event adds to, which the engine applies with the same prepared
-    combinations as its engagement rules; what a path selects is remembered per path."""
+    combinations as its engagement rules (`Engine._interest_matcher`)."""
 
     def __init__(self, section: Interests):
         self.categories = tuple(c.id for c in section.categories)
@@ -98,26 +97,19 @@ class CompiledInterests:
                 r.inv_h = self.decay.inv_h
                 r.era_s = self.decay.era_s or 0.0
         self.types = frozenset(t for t, rules in self._by_type.items() if rules)
-        self._memo: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
 
     def matching(self, path: str) -> tuple[str, ...]:
         """The categories (in model order) whose patterns match a path."""
         folded = path.casefold()
         return tuple(c for c, rx in self._patterns if rx.fullmatch(folded))
 
-    def rules(self, event_type: str, path: Any) -> tuple[CompiledRule, ...]:
-        """The interest pseudo-rules an event of this type on this path adds to (often none)."""
-        if path.__class__ is not str:
+    def rules(self, event_type: str, path: str) -> tuple[CompiledRule, ...]:
+        """The interest pseudo-rules an event of this type on this path adds to (often none).
+        Not memoized here: the engine prepares each path's answer once."""
+        by_category = self._by_type.get(event_type)
+        if not by_category:
             return ()
-        memo_key = (event_type, path)
-        found = self._memo.get(memo_key)
-        if found is None:
-            by_category = self._by_type.get(event_type) or {}
-            found = tuple(by_category[c] for c in self.matching(path) if c in by_category) if by_category else ()
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[memo_key] = found
-        return found
+        return tuple(by_category[c] for c in self.matching(path) if c in by_category)
 
     def value(self, acc: dict[tuple[str, int], int], t: float) -> dict[str, float]:
         """Each category's decayed weight at `t`, summed over its eras in era order (a fixed float order)."""
