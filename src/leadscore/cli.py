@@ -43,7 +43,8 @@ def cmd_model_check(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: ok: model {model.name or '(unnamed)'} version {model.version}, "
         f"{len(model.fit)} fit, {len(model.engagement)} engagement, {len(model.disqualifiers)} disqualifier rules; "
-        f"mql {model.stages.mql.score:g}, sql {model.stages.sql.score:g}, hysteresis {model.stages.hysteresis:g}"
+        + (f"{len(model.interests.categories)} interest categories; " if model.interests else "")
+        + f"mql {model.stages.mql.score:g}, sql {model.stages.sql.score:g}, hysteresis {model.stages.hysteresis:g}"
         + (f"; {len(model.triggers)} triggers ({', '.join(t.id for t in model.triggers)})" if model.triggers else "")
     )
     return EXIT_OK

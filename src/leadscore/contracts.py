@@ -40,6 +40,15 @@ class Activity(BaseModel):
     at: AwareDatetime  # the worker writes UTC with Z; a time without an offset is not a transition of ours
 
 
+class Interest(BaseModel):
+    """The lead's interest in one content category of the model (docs/model.md, Interests): its
+    decayed weight (page views plus engaged minutes) and its whole-percent share of all of them."""
+
+    category: str = Field(max_length=64)
+    weight: float
+    share: int = Field(ge=0, le=100)
+
+
 class FeedbackGiven(BaseModel):
     """Sales' verdict that caused a stage change (`leadscore.feedback`): the outcome, why,
     who gave it (a name, an email address or a Slack user, as given) and through which channel."""
@@ -60,7 +69,9 @@ class LeadStageChanged(BaseModel):
 
     `transition_id` is deterministic (the same change recorded twice has the same id):
     consumers dedupe on it. `facts` and `recent` are what an alert shows of the lead.
-    `feedback` is set when sales' feedback made the change (absent when the score did)."""
+    `feedback` is set when sales' feedback made the change (absent when the score did).
+    `interests` are the lead's top content categories, largest first (absent when it has none,
+    as for every lead of a model without `interests:`)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -85,6 +96,9 @@ class LeadStageChanged(BaseModel):
     #: what moved the stage when it was not an event: `decay` (the downgrade sweep: the decayed score
     #: crossed the stage's exit threshold); absent or null: an event (or sales' feedback)
     cause: str | None = Field(default=None, max_length=40, exclude_if=lambda value: value is None)
+    #: the lead's top content categories at the change; absent when empty, so a model without
+    #: `interests:` sends the body it always has (the CRM's too)
+    interests: list[Interest] = Field(default_factory=list, max_length=50, exclude_if=lambda value: not value)
 
     @property
     def downgrade(self) -> bool:

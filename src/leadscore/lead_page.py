@@ -1,4 +1,5 @@
-"""The lead page: what the leads API says about a lead, as HTML a salesperson opens from an alert.
+"""The lead page: what the leads API says about a lead, as HTML a salesperson opens from an alert
+(score, reasons, what the lead reads most, recent activity).
 
 The page is reached through a signed link (`links.py`) rather than the bearer
 token, so it is built for being opened anywhere: every string from the lead
@@ -92,6 +93,12 @@ def render(view: dict[str, Any], *, now: float, expires_at: int) -> str:
         parts.append("<h2>Disqualified by</h2><ul>")
         parts += [f"<li>{escape(humanize(str(d)))}</li>" for d in view["disqualified_by"]]
         parts.append("</ul>")
+    interests = view.get("interests") or []
+    if interests:
+        parts.append("<h2>Reads most</h2><table>")
+        parts += [f'<tr><td class="points">{int(i["share"])}%</td><td>{escape(humanize(str(i["category"])))}</td></tr>'
+                  for i in interests]
+        parts.append("</table>")
     recent = (view.get("recent") or [])[:RECENT]
     if recent:
         parts.append("<h2>Recent activity</h2><ul>")

@@ -56,6 +56,15 @@ class RecentEvent(BaseModel):
     at: _Time
 
 
+class CategoryInterest(BaseModel):
+    """The lead's interest in one content category of the scoring model (docs/model.md, Interests)."""
+
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(description="the category's id in the model's `interests.categories`")
+    weight: float = Field(description="page views plus engaged minutes on the category's pages, decayed to the time of the request")
+    share: int = Field(ge=0, le=100, description="the whole-percent share of this weight in the lead's interest in all categories")
+
+
 class LeadSummary(BaseModel):
     """A lead as `GET /leads?stage=` lists it: its score now, and why."""
 
@@ -82,6 +91,8 @@ class Lead(LeadSummary):
     first_seen: _Time
     events: int
     recent: list[RecentEvent]
+    interests: list[CategoryInterest] = Field(description="the lead's top content categories (at most 5), largest first; "
+                                                          "empty when it has read none or the model has none; counted in no score")
 
 
 class LeadList(BaseModel):

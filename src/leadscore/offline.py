@@ -119,6 +119,8 @@ def score_leads(model: ScoringModel, events: Iterable[Event], at: datetime) -> t
                     for t in transitions
                 ],
                 "recent": [a.type for a in recent_activity(state, 5)],
+                # the top content categories (docs/model.md, Interests); [] for a model without them
+                "interests": [i._asdict() for i in engine.interests(state, at)],
             }
         )
     results.sort(key=lambda r: (-r["score"], r["lead"]))

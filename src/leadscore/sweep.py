@@ -140,7 +140,7 @@ class Sweep:
                     result.firings += record.details
                     return
                 continue
-            detail = transition_detail(key, state, score, tr)
+            detail = transition_detail(key, state, score, tr, interests=self.engine.interests(state, tr.at))
             detail["cause"] = CAUSE
             recorded, item = self.store.record_transition(key, state, expected, detail, now, later, record)
             if recorded:

@@ -20,7 +20,8 @@ def iso(t: float | None) -> str | None:
 
 
 def lead_view(engine: Engine, item: dict[str, Any], now: float, *, full: bool = True) -> dict[str, Any]:
-    """The lead as the API shows it: scores, grade, stage, reasons (and, in full, facts, identities, recent)."""
+    """The lead as the API shows it: scores, grade, stage, reasons (and, in full, facts, identities, recent,
+    and its top content categories, `interests`: `[]` for a model without them)."""
     state = state_of(item)
     score = engine.evaluate(state, now)
     view: dict[str, Any] = {
@@ -44,6 +45,7 @@ def lead_view(engine: Engine, item: dict[str, Any], now: float, *, full: bool = 
             "first_seen": iso(state.first_seen),
             "events": state.event_count,
             "recent": [{"type": type_, "at": iso(at)} for at, _, type_, _ in sorted(state.recent, reverse=True)],
+            "interests": [i._asdict() for i in engine.interests(state, now)],
         })
     return view
 

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 from scoring_core.heat import heat_increment
@@ -33,8 +33,11 @@ from scoring_core.triggers import Firing, Mark, Review, Triggers
 
 from .adapters.leads import LeadTable, Pending, TriggerRecord, state_of
 from .adapters.leads.codec import TRIGGER_VERSION, trigger_hits, trigger_marks
-from .contracts import Activity, FeedbackGiven, LeadStageChanged, LeadTriggered, Reason
+from .contracts import Activity, FeedbackGiven, Interest, LeadStageChanged, LeadTriggered, Reason
 from .identity import erased_marker, keys_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scoring_core.interests import Interest as LeadInterest
 
 MAX_REDIRECTS = 5
 MAX_RECORD_ATTEMPTS = 4
@@ -87,9 +90,10 @@ def utc(t: float) -> datetime:
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
-                      feedback: FeedbackGiven | None = None) -> dict[str, Any]:
+                      feedback: FeedbackGiven | None = None, interests: Sequence[LeadInterest] = ()) -> dict[str, Any]:
     """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
-    publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity);
+    publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity,
+    `interests`: `Engine.interests` at the change, the key absent when there are none);
     with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key."""
     facts = _alert_facts(state)
     # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
@@ -111,6 +115,7 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
         facts=facts,
         recent=[Activity.model_construct(type=a.type, at=utc(a.at)) for a in recent_activity(state, 5)],
         feedback=feedback,
+        interests=[Interest.model_construct(category=i.category, weight=i.weight, share=i.share) for i in interests],
     )
     return detail.model_dump(mode="json")  # without `feedback` when there is none (contracts)
 
@@ -311,7 +316,7 @@ class Worker:
                         self.store.record_recycled(key, state.recycled, expected)
                     return []
                 continue
-            detail = transition_detail(key, state, score, tr)
+            detail = transition_detail(key, state, score, tr, interests=self.engine.interests(state, tr.at))
             recorded, item = self.store.record_transition(key, state, expected, detail, now, due, record)
             if recorded:
                 if record is not None:

@@ -121,6 +121,8 @@ def test_a_visitor_who_books_a_demo_becomes_an_mql_and_sales_hear_once(browser, 
     assert lead["email"] == email
     rules = {r["rule"] for r in lead["reasons"]}
     assert {"demo_request", "pricing_page", "title_manager", "email_corporate"} <= rules, rules
+    # what the visitor read before identifying came along with the merge: the default model's categories
+    assert {"pricing", "features"} <= {i["category"] for i in lead["interests"]}, lead["interests"]
 
     # (c) the leads page: the row with the email, and "You" is this visitor's lead
     rows = page.locator("#leads tr[data-lead]", has_text=email)
@@ -130,6 +132,7 @@ def test_a_visitor_who_books_a_demo_becomes_an_mql_and_sales_hear_once(browser, 
     page.wait_for_selector(f'#you p[data-lead="{lead["lead_id"]}"][data-stage=mql]', timeout=15_000)
     you = page.locator("#you p[data-lead]")
     assert email in you.inner_text()
+    assert "pricing" in page.wait_for_selector("#you-interests", timeout=15_000).inner_text()
     status, mine = _api(stack.base, f"/leads/v:{vid}")  # the visitor id resolves to the same lead
     assert status == 200 and mine["lead_id"] == lead["lead_id"], (status, mine)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -147,6 +150,7 @@ def test_a_visitor_who_books_a_demo_becomes_an_mql_and_sales_hear_once(browser, 
     assert name in shown and company in shown, shown
     assert "MQL" in shown and "Marketing Manager" in shown, shown
     assert email in shown, shown
+    assert "Reads most" in shown and "pricing" in shown, shown  # the MQL needed the pricing view: its interest too
     assert any(b["type"] == "header" and "New MQL" in b["text"]["text"] for b in message["blocks"]), message["blocks"]
     assert "MQL" in message["text"] and name in message["text"]
 

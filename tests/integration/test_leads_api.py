@@ -68,6 +68,25 @@ def test_a_lead_by_id_shows_its_score_reasons_and_history(api):
     assert lead["events"] == 4
 
 
+def test_a_lead_shows_the_content_categories_it_reads_most_after_its_page_views(api):
+    pages = ["/pricing", "/pricing/teams", "/features", "/blog/scoring", "/careers", "/about"]
+    events = [ev(f"iv-{i}", "page_view", anon="visitor-7", email=None, properties={"url": f"https://example.com{p}"})
+              for i, p in enumerate(pages)]
+    events.append(ev("iv-read", "page_engaged", anon="visitor-7", email=None,
+                     properties={"url": "https://example.com/pricing", "engaged_seconds": 120}))
+    assert run(events) == []
+
+    status, lead = get("/leads/v:visitor-7", id="v:visitor-7")
+
+    assert status == 200
+    # pricing: two views and two engaged minutes; the others a view each; /about is in no category
+    assert lead["interests"] == [{"category": "pricing", "weight": 4.0, "share": 57},
+                                 {"category": "features", "weight": 1.0, "share": 14},
+                                 {"category": "blog", "weight": 1.0, "share": 14},
+                                 {"category": "careers", "weight": 1.0, "share": 14}]
+    assert not [r for r in lead["reasons"] if r["rule"] in ("pricing", "features", "blog", "careers")]  # in no score
+
+
 def test_a_visitor_id_leads_to_the_lead_it_was_merged_into(api):
     assert run([ev("v-1", "page_view", email=None, anon="visitor-9", properties={"url": "https://example.com/pricing"})]) == []
     qualify("bea@acme.example", anon="visitor-9")

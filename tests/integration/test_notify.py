@@ -371,6 +371,17 @@ def test_the_crm_receives_the_transition_signed_with_the_documented_scheme(crm_h
     assert json.loads(request.body) == MQL["detail"]  # the detail as validated: every field (no `cause` or `feedback` when none)
 
 
+def test_the_crm_body_carries_the_leads_interests_when_it_has_some(crm_hook, rec):
+    assert invoke("crm", SQL)["status"] == "sent"
+
+    (request,) = rec.requests
+    body = json.loads(request.body)
+    assert body["interests"] == [{"category": "pricing", "weight": 2.71, "share": 62},
+                                 {"category": "features", "weight": 1.0, "share": 23},
+                                 {"category": "blog", "weight": 0.65, "share": 15}]
+    assert body == SQL["detail"]
+
+
 @pytest.mark.parametrize("to_stage", ["customer", "disqualified"])
 def test_customer_and_disqualified_reach_the_crm_but_not_slack_or_email(slack, ses, crm_hook, rec, to_stage):
     event = stage_event(to_stage, from_stage="sql", seq=2, base=SQL,

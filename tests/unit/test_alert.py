@@ -80,7 +80,8 @@ def test_the_plain_text_alert_says_who_why_and_where_to_look():
     assert "Email: priya.raman@harbor-analytics.example" in lines
     assert "Stage: MQL → SQL" in lines
     assert "Fit grade A1, score 93.22 (fit 47 + engagement 46.22)" in lines
-    why = lines[lines.index("Why:") + 1: lines.index("Recent activity:")]
+    reads = "Reads most: pricing 62%  ·  features 23%  ·  blog 15%"
+    why = lines[lines.index("Why:") + 1: lines.index(reads)]
     # the five largest contributions of the ten, largest first, with their points
     assert [line.split() for line in why] == [["+25", "demo", "request"], ["+15", "title", "vp", "director"],
                                               ["+12", "company", "mid"], ["+10", "industry", "core"],
@@ -88,6 +89,15 @@ def test_the_plain_text_alert_says_who_why_and_where_to_look():
     recent = lines[lines.index("Recent activity:") + 1: lines.index(f"View lead: {LINK}")]
     assert [r.strip() for r in recent] == ["demo requested (3 min ago)", "form submitted (4 min ago)",
                                            "email clicked (23 h ago)", "page view (1 d ago)", "page view (1 d ago)"]
+
+
+def test_the_alert_says_what_the_lead_reads_most_and_nothing_when_it_reads_nothing_of_note():
+    with_interests, without = alert(SQL_EVENT), alert(SQL_EVENT, interests=[])
+
+    assert with_interests.interests() == [("pricing", "62%"), ("features", "23%"), ("blog", "15%")]
+    assert "Reads most: pricing 62%  ·  features 23%  ·  blog 15%" in with_interests.text().splitlines()
+    assert without.interests() == [] and "Reads most" not in without.text()
+    assert "Reads most" not in alert(MQL_EVENT).text()  # the MQL sample: a lead of a model without categories
 
 
 def test_recent_activity_is_newest_first_and_at_most_five_whatever_the_order_given():
@@ -145,6 +155,17 @@ def test_the_slack_blocks_pass_slacks_limits_and_carry_the_alert():
     assert "*Fit grade*\\nA1" in rendered and "`   +25`  demo request" in rendered
 
 
+def test_the_slack_blocks_show_the_categories_the_lead_reads_most():
+    from slack_sdk.models.blocks import SectionBlock
+
+    blocks = slack.blocks(alert(SQL_EVENT, interests=[{"category": "book_a_demo", "weight": 3, "share": 60},
+                                                      {"category": "<!channel>", "weight": 2, "share": 40}]))
+
+    (reads,) = [b for b in blocks if isinstance(b, SectionBlock) and b.text is not None and "Reads most" in b.text.text]
+    assert reads.text.text == "*Reads most*\nbook a demo `60%`  ·  &lt;!channel&gt; `40%`"
+    assert not [b for b in slack.blocks(alert(SQL_EVENT, interests=[])) if "Reads most" in json.dumps(b.to_dict())]
+
+
 def test_a_bare_transition_still_makes_valid_blocks():
     bare = alert(facts={}, email=None, reasons=[], recent=[], grade=None, lead_url=None)
 
@@ -180,6 +201,15 @@ def test_the_email_html_escapes_what_the_lead_typed_and_links_the_address():
     assert "<b>Bold</b>" not in markup and "<script>" not in markup
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; Co" in markup
     assert '<a href="mailto:priya.raman@harbor-analytics.example">priya.raman@harbor-analytics.example</a>' in markup
+
+
+def test_the_email_html_lists_what_the_lead_reads_most():
+    markup = mail.html(alert(SQL_EVENT))
+
+    assert '<h3 style="margin:14px 0 4px">Reads most</h3>' in markup
+    assert ('<tr><td align="right" style="font-family:monospace">62%</td><td>pricing</td></tr>'
+            '<tr><td align="right" style="font-family:monospace">23%</td><td>features</td></tr>') in markup.replace("\n", "")
+    assert "Reads most" not in mail.html(alert(MQL_EVENT))
 
 
 def test_the_mime_message_has_a_text_and_an_html_alternative():

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_core import Engine, Event, LeadState, Score, epoch, load_model, parse_model
+from scoring_core.conditions import as_number
 from scoring_core.score import ENGAGEMENT, FIT, Reason
 from scoring_core.state import merge_facts, merge_seen
 
@@ -53,9 +54,47 @@ def reference_apply(engine: Engine, state: LeadState, event: Event) -> None:
                 points *= engine.openers.weight
         era, units = rule.decay.increment(t, points)
         state.acc[(rule.id, era)] = state.acc.get((rule.id, era), 0) + units
+    reference_interest(engine, state, event)
     if event.traits:
         merge_facts(state, event.traits, t, event.event_id)
     merge_seen(state, t, event.event_id, event.type, event.email, tuple(r.id for r in hits))
+
+
+def reference_glob(pattern: str, path: str) -> bool:
+    """A path glob by its definition (docs/model.md, Interests), by backtracking, not a regex:
+    `*` any run within a segment, `**` any run at all, a trailing `/**` the directory too."""
+    pattern, path = pattern.casefold(), path.casefold()
+
+    def match(p: str, s: str) -> bool:
+        if not p:
+            return not s
+        if p.startswith("**"):
+            return any(match(p[2:], s[i:]) for i in range(len(s) + 1))
+        if p[0] == "*":
+            return any(match(p[1:], s[i:]) for i in range(len(s) + 1) if "/" not in s[:i])
+        return bool(s) and s[0] == p[0] and match(p[1:], s[1:])
+
+    return match(pattern, path) or (pattern.endswith("/**") and match(pattern[:-3], path))
+
+
+def reference_interest(engine: Engine, state: LeadState, event: Event) -> None:
+    """Each category a page event's path matches gains the view weight (a page view) or the
+    engaged minutes, up to 10 a report, times their weight (a page_engaged report)."""
+    section, path = engine.model.interests, event.properties.get("path")
+    if section is None or event.type not in ("page_view", "page_engaged") or not isinstance(path, str):
+        return
+    if event.type == "page_view":
+        points = section.view
+    else:
+        seconds = as_number(event.properties.get("engaged_seconds"))
+        if seconds is None or seconds <= 0 or not section.engaged_minute:
+            return
+        points = section.engaged_minute * min(seconds, 600.0) / 60.0
+    for category in section.categories:
+        if any(reference_glob(p, path) for p in category.paths):
+            era, units = engine.interest_categories.decay.increment(event.occurred_ts, points)
+            key = (f"i:{category.id}", era)
+            state.acc[key] = state.acc.get(key, 0) + units
 
 
 def _add_row(rows, rule, value):
@@ -129,6 +168,12 @@ def test_apply_and_evaluate_equal_the_reference_on_the_benchmark_stream(engine):
         make_event("purchase", properties={"sku": ["sku-1", "SKU-9"], "amount": "1,250"}),
         make_event("form_submitted", properties={"form_id": 3}),
         make_event("page_view", properties={"path": None}),
+        make_event("page_view", properties={"path": "/en/Pricing.html"}),
+        make_event("page_view", properties={"path": ["/pricing"]}),
+        make_event("page_engaged", properties={"path": "/pricing", "engaged_seconds": 130}),
+        make_event("page_engaged", properties={"path": "/blog/post-1", "engaged_seconds": "4000"}),
+        make_event("page_engaged", properties={"path": "/careers", "engaged_seconds": "soon"}),
+        make_event("page_engaged", properties={"path": "/features", "engaged_seconds": -5}),
     ]
     fast: dict[str, LeadState] = {}
     slow: dict[str, LeadState] = {}
@@ -142,7 +187,7 @@ def test_apply_and_evaluate_equal_the_reference_on_the_benchmark_stream(engine):
             assert engine.evaluate(fast[lead], now) == reference_evaluate(engine, slow[lead], now)
 
 
-rule_ids = st.sampled_from(sorted(DEFAULT.rules) + ["gone_rule"])
+rule_ids = st.sampled_from(sorted(DEFAULT.rules) + ["gone_rule", "i:pricing", "i:gone"])  # and interest categories: in no score
 eras = st.integers(-3, 3)
 unit_values = st.one_of(st.just(0), st.integers(-(10**22), 10**22), st.integers(-(10**6), 10**6))
 

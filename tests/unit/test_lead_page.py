@@ -50,6 +50,18 @@ def shown(markup: str) -> tuple[str, list[str]]:
     return " ".join(" ".join(parser.text).split()), parser.tags
 
 
+def test_the_page_shows_what_the_lead_reads_most_and_escapes_the_categories():
+    view = {**VIEW, "interests": [{"category": "book_a_demo", "weight": 3.2, "share": 70},
+                                  {"category": HOSTILE, "weight": 1.4, "share": 30}]}
+
+    markup = lead_page.render(view, now=NOW, expires_at=int(NOW) + 86400)
+
+    text, tags = shown(markup)
+    assert "Reads most 70% book a demo 30%" in text
+    assert "script" not in tags and "img" not in tags
+    assert "Reads most" not in shown(lead_page.render({**VIEW, "interests": []}, now=NOW, expires_at=int(NOW) + 86400))[0]
+
+
 def test_the_page_shows_who_the_score_and_why():
     text, _ = shown(lead_page.render(VIEW, now=NOW, expires_at=int(NOW) + 86400))
 

@@ -18,7 +18,8 @@ from tests.support.events import NOW
 IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
 DAY_MS = 86_400_000
 
-paths = st.sampled_from(["/", "/pricing", "/pricing/enterprise", "/Pricing?x=1", "/careers", "/careers/jobs", "/blog/post", "/docs"])
+paths = st.sampled_from(["/", "/pricing", "/pricing/enterprise", "/Pricing?x=1", "/careers", "/careers/jobs", "/blog/post", "/docs",
+                         "/demo/features.html", "/demo/book-a-demo.html"])
 user_agents = st.sampled_from([None, "Mozilla/5.0", IPHONE_UA, "Mozilla/5.0 (compatible; Mimecast)", "GoogleImageProxy"])
 ips = st.sampled_from([None, "17.0.0.1", "17.250.3.4", "203.0.113.5", "2001:db8::1", "bogus"])
 emails = st.sampled_from(["ann@acme.io", "ann@gmail.com", "bob@acme.io", "eve@hubspot.com", None])
@@ -41,13 +42,15 @@ traits = st.fixed_dictionaries(
 def event_spec(draw) -> dict:
     """The fields of one event, without its id."""
     kind = draw(st.sampled_from([
-        "page_view", "page_view", "email_opened", "email_clicked", "form_submitted",
+        "page_view", "page_view", "page_engaged", "email_opened", "email_clicked", "form_submitted",
         "demo_requested", "purchase", "unsubscribed", "identify", "webinar_attended", "opt_out",
     ]))  # fmt: skip
     properties: dict = {}
     spec_traits: dict = {}
     if kind == "page_view":
         properties["url"] = "https://acme.test" + draw(paths)
+    elif kind == "page_engaged":
+        properties = {"url": "https://acme.test" + draw(paths), "engaged_seconds": draw(st.sampled_from([0, 5, 130, 900, "61", None]))}
     elif kind == "purchase":
         properties = {"amount": draw(amounts), "currency": draw(st.sampled_from(["EUR", "eur", "USD"]))}
     elif kind == "identify":
@@ -121,6 +124,9 @@ def test_order_and_batching_give_the_identical_state_and_score(history, data):
         expected = eng.evaluate(in_order, now)
         assert eng.evaluate(reordered, now) == expected
         assert eng.evaluate(merged, now) == expected
+        interests = eng.interests(in_order, now)
+        assert eng.interests(reordered, now) == interests
+        assert eng.interests(merged, now) == interests
 
 
 @settings(max_examples=100, deadline=None)
@@ -135,6 +141,7 @@ def test_apply_and_merging_effects_give_the_identical_state(history):
 
     assert via_apply.accumulated() == via_effects.accumulated()
     assert eng.evaluate(via_apply, NOW) == eng.evaluate(via_effects, NOW)
+    assert eng.interests(via_apply, NOW) == eng.interests(via_effects, NOW)
 
 
 @settings(max_examples=100, deadline=None)
@@ -146,3 +153,4 @@ def test_indexed_and_naive_engines_give_the_identical_score(history):
     fast, slow = applied(eng, history), applied(naive, history)
 
     assert eng.evaluate(fast, NOW) == naive.evaluate(slow, NOW)
+    assert eng.interests(fast, NOW) == naive.interests(slow, NOW)

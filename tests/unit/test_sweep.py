@@ -60,3 +60,31 @@ def test_the_in_memory_store_keeps_due_times_as_dynamodb_does_and_the_sweep_down
     assert [(d["from_stage"], d["to_stage"], d["cause"]) for d in after.transitions] == [("mql", "lead", "decay")]
     assert "due_at" not in store.items[key] and store.items[key]["stage"] == "lead"
     assert (again.due, again.transitions) == (0, [])
+
+
+def test_a_downgrade_on_time_says_what_the_lead_read_decayed_to_the_downgrade():
+    from datetime import datetime, timezone
+
+    from leadscore.worker import Worker
+    from scoring_core import Event
+
+    store = InMemoryLeadStore()
+    engine = SWEEP.engine
+    at = datetime.fromtimestamp(NOON - 60, timezone.utc)
+    email = "omar@tidewater.example"
+    events = [Event(event_id="m-1", type="identify", occurred_at=at, received_at=at, source="test", email=email,
+                    traits={"job_title": "Director of Marketing", "company_size": 180, "country": "CA"}),
+              Event(event_id="m-2", type="form_submitted", occurred_at=at, received_at=at, source="test", email=email),
+              Event(event_id="m-3", type="page_view", occurred_at=at, received_at=at, source="test", email=email,
+                    properties={"url": "https://tidewater.example/blog/scoring"})]
+    events += [Event(event_id=f"m-{4 + i}", type="email_clicked", occurred_at=at, received_at=at, source="test", email=email)
+               for i in range(4)]
+    (qualified,) = Worker(engine, store, "k" * 32).process([(e.event_id, e) for e in events], float(NOON)).transitions
+    (key,) = store.items
+    due = store.items[key]["due_at"]
+
+    (downgrade,) = Sweep(engine, store).run(due + 1).transitions
+
+    assert qualified["interests"] == [{"category": "blog", "weight": 1.0, "share": 100}]
+    weight = round(2 ** (-(due + 1 - (NOON - 60)) / (30 * 86400)), 2)  # the view, halved every 30 days until the sweep
+    assert downgrade["cause"] == "decay" and downgrade["interests"] == [{"category": "blog", "weight": weight, "share": 100}]

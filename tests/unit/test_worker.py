@@ -82,6 +82,21 @@ def test_a_qualifying_batch_records_one_transition_with_its_detail_on_the_lead(w
     assert "ob" in item  # for the stream publisher
 
 
+def test_the_transition_detail_says_what_the_lead_reads_most_and_nothing_for_a_model_without_categories(store, engine):
+    result = Worker(engine, store, LOCAL_KEY_SECRET, log=lambda *a, **k: None).process(
+        [(f"m{e.event_id}", e) for e in QUALIFYING], NOW.timestamp())
+    plain_model = Engine(engine.model.model_copy(update={"interests": None}))
+    other = InMemoryLeadStore()
+    without = Worker(plain_model, other, LOCAL_KEY_SECRET, log=lambda *a, **k: None).process(
+        [(f"m{e.event_id}", e) for e in QUALIFYING], NOW.timestamp())
+
+    (detail,) = result.transitions
+    assert detail["interests"] == [{"category": "pricing", "weight": 1.0, "share": 100}]
+    (plain,) = without.transitions
+    assert "interests" not in plain  # the body a model without interests always sent (the CRM's too)
+    assert {k: v for k, v in detail.items() if k != "interests"} == plain
+
+
 def test_an_anonymous_history_is_merged_into_the_lead_once(worker, store, engine):
     browsing = [ev(10 + i, "page_view", email=None, anon="v-1", minutes_ago=60 - i,
                    properties={"url": "https://relaywise.example/pricing"}) for i in range(3)]

@@ -20,6 +20,7 @@ _EXPORTS = {
     **dict.fromkeys(("Consent", "Event", "EventContext", "normalize_email"), "events"),
     **dict.fromkeys(("ModelError", "ModelFileError", "load_model", "parse_model"), "loader"),
     "ScoringModel": "model",
+    "Interest": "interests",
     **dict.fromkeys(("QUALIFIED", "STAGES", "Outcome", "Stage", "apply_feedback"), "stages"),
 }
 
@@ -36,6 +37,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine, compact, epoch
     from .events import Consent, Event, EventContext, normalize_email
+    from .interests import Interest
     from .loader import ModelError, ModelFileError, load_model, parse_model
     from .model import ScoringModel
     from .score import Reason, Score, Transition, transition_id
@@ -52,6 +54,7 @@ __all__ = [
     "Event",
     "EventContext",
     "Fact",
+    "Interest",
     "LeadState",
     "ModelError",
     "ModelFileError",

@@ -17,7 +17,7 @@ from .conditions import as_number, event_getter, fact_getter, operator_test
 from .decay import SCALE, Decay
 from .events import PROFILE_FACTS
 from .index import WILDCARD, FieldTest, Matcher
-from .score import ENGAGEMENT, FIT
+from .score import ENGAGEMENT, FIT, INTEREST
 
 if TYPE_CHECKING:  # pragma: no cover
     from .conditions import Getter
@@ -147,7 +147,9 @@ class Combination:
     /pricing matches the same ones), so the engine prepares each combination
     the first time it sees it, and an event then does only what depends on it:
     - `ids`: the matched rules' ids in model order, recorded with the activity
-      (the same order whichever way, indexed or naive, they were found);
+      (the same order whichever way, indexed or naive, they were found); interest
+      categories' pseudo-rules (`scoring_core.interests`) are no rules and not listed;
+    - `rules`: the matched rules themselves, in that order (interest pseudo-rules last);
     - `decaying`: plain rules (fixed points: no flag, window or points_per)
       grouped by decay, `(era_s, inv_h, ((rule.keys, points), ...))`, so an event
       computes its era and 2^((t − T0)/h) once per half-life, not per rule;
@@ -158,10 +160,11 @@ class Combination:
       same combination with those rules' points times the weight, for an
       email event from a machine (None otherwise)."""
 
-    __slots__ = ("decaying", "flat", "ids", "machine", "special")
+    __slots__ = ("decaying", "flat", "ids", "machine", "rules", "special")
 
     def __init__(self, rules: list[CompiledRule], weight: float | None = None):
-        self.ids = tuple([r.id for r in rules])
+        self.rules = tuple(rules)
+        self.ids = tuple([r.id for r in rules if r.section != INTEREST])
         groups: dict[tuple[float, float], list[tuple[_Keys, float]]] = {}
         flat = []
         special = []

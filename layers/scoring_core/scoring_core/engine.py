@@ -16,7 +16,8 @@ Two halves:
 - reading: `Engine.evaluate(state, now)` turns a state into a `Score` (fit,
   engagement, grade, band, reasons); `Engine.advance(state, now)` also moves
   the stage (with hysteresis) and returns the `Transition`, if any;
-  `compact(engine, state, now)` drops what has decayed to nothing.
+  `Engine.interests(state, now)` the lead's top content categories (`interests`),
+  which count in no score; `compact(engine, state, now)` drops what has decayed to nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 from .compile import Combination, CompiledRule, compile_model
 from .decay import SCALE
 from .index import Index
+from .interests import TOP, CompiledInterests, Interest
 from .openers import MachineOpeners
 from .score import ENGAGEMENT, FIT, Reason, Score, Transition
 from .stages import StagePolicy
@@ -79,6 +81,8 @@ class Engine:
         self._position = {rule_id: i for i, rule_id in enumerate(self.rules)}
         self._combinations: dict[tuple[CompiledRule, ...], Combination] = {}
         self._matchers: dict[str, Callable[[Event], Combination]] = {}  # event type -> the index's match function for it
+        #: the model's interest categories (None without an `interests:` section: then nothing below runs)
+        self.interest_categories = None if model.interests is None else CompiledInterests(model.interests)
 
     # -- writing ---------------------------------------------------------
 
@@ -101,7 +105,10 @@ class Engine:
         if match is None:
             if len(self._matchers) >= _CACHE_LIMIT:  # custom event types are unbounded
                 self._matchers.clear()
-            match = self._matchers[type_] = self._events.matcher(type_, self._combination)
+            match = self._events.matcher(type_, self._combination)
+            if self.interest_categories is not None and type_ in self.interest_categories.types:
+                match = self._interest_matcher(match, type_)
+            self._matchers[type_] = match
         combination = match(event)  # the matched rules, prepared
         if combination.machine is not None and type_ in self.openers.events and self.openers.is_machine_open(event):
             combination = combination.machine
@@ -159,6 +166,42 @@ class Engine:
         if any(r.plain and r.email for r in rules):
             combination.machine = Combination(rules, self.openers.weight)
         return combination
+
+    def _interest_matcher(self, match: Callable[[Event], Combination], type_: str) -> Callable[[Event], Combination]:
+        """`match`, with the interest categories of the event's path added to the combination it
+        finds: the categories' accumulators are then applied exactly as the engagement rules' are.
+        What a path selects, and each combination with it, is prepared once per path (bounded).
+        Only types that carry interest are wrapped, so a model without an `interests:` section
+        runs exactly the matcher it always did."""
+        interests = self.interest_categories
+        assert interests is not None  # noqa: S101 (only called with categories)
+        rules_for = interests.rules
+        weight = self.openers.weight
+        # path -> (its categories' pseudo-rules, {combination: the combination with them})
+        by_path: dict[str, tuple[tuple[CompiledRule, ...], dict[Combination, Combination]]] = {}
+
+        def match_with_interest(event: Event) -> Combination:
+            combination = match(event)
+            path = event.properties.get("path")
+            if path.__class__ is not str:
+                return combination
+            entry = by_path.get(path)
+            if entry is None:
+                if len(by_path) >= _CACHE_LIMIT:  # paths are unbounded
+                    by_path.clear()
+                entry = by_path[path] = (rules_for(type_, path), {})
+            extra, merged = entry
+            if not extra:
+                return combination
+            found = merged.get(combination)
+            if found is None:
+                rules = [*combination.rules, *extra]
+                found = merged[combination] = Combination(rules)
+                if combination.machine is not None:
+                    found.machine = Combination(rules, weight)
+            return found
+
+        return match_with_interest
 
     def _apply_special(self, state: LeadState, event: Event, t: float, rules: tuple[CompiledRule, ...]) -> None:
         """The rules that set flags, record repeat occurrences, earn points per
@@ -322,6 +365,15 @@ class Engine:
             at=t,
         )
 
+    def interests(self, state: LeadState, now: datetime | float, limit: int = TOP) -> tuple[Interest, ...]:
+        """The lead's top `limit` content categories at `now`, largest decayed weight first (ties in
+        model order), each with its whole-percent share of the lead's interest in every category.
+        Empty for a model without `interests:`. Order-independent, like the accumulators it reads;
+        it changes nothing in the score (`evaluate` never reads a category's accumulator)."""
+        if self.interest_categories is None:
+            return ()
+        return self.interest_categories.top(state.acc, epoch(now), limit)
+
     @staticmethod
     def _value_over_eras(rule: CompiledRule, acc: dict[tuple[str, int], int], t: float) -> float:
         """A rule's value summed over its eras in era order (a fixed float order)."""
@@ -402,8 +454,8 @@ def _row(rule: CompiledRule, value: float) -> _Row | None:
 
 
 def compact(engine: Engine, state: LeadState, now: datetime | float) -> None:
-    """Drop what has decayed below the accumulators' resolution (and rules the model
-    no longer has). Call when the item is next written; it changes no score by more
+    """Drop what has decayed below the accumulators' resolution (and rules and interest
+    categories the model no longer has). Call when the item is next written; it changes no score by more
     than 1e-12 points per dropped era or occurrence."""
     t = epoch(now)
     for rule_id in list(state.occurrences):
@@ -421,10 +473,13 @@ def compact(engine: Engine, state: LeadState, now: datetime | float) -> None:
         # keep the newest old one: it may be the predecessor that makes the next a repeat
         for ms in old[:-1]:
             state.occurrences[rule_id].discard(ms)
+    categories = engine.interest_categories
     for key in list(state.acc):
         rule = engine.rules.get(key[0])
         if rule is None:
-            del state.acc[key]
+            # an interest category the model has: compacted like a rule; anything else is gone
+            if categories is None or key[0] not in categories.keys or categories.compactable(key[1], state.acc[key], t):
+                del state.acc[key]
             continue
         era_s = rule.decay.era_s  # None: the rule never decays, its one accumulator stays
         if era_s is not None and key[1] < int(t // era_s) - 1 and abs(rule.decay.value(key[1], state.acc[key], t)) * SCALE < 0.5:

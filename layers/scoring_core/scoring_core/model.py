@@ -317,6 +317,49 @@ Trigger = Annotated[ScoreAboveTrigger | InactiveTrigger | RepeatedTrigger | NotF
 TRIGGER_KINDS = ("score_above", "inactive", "repeated", "not_followed")
 
 
+#: The most interest categories a model may have: each is an accumulator per era on every lead
+#: that reads its pages (docs/data-model.md, Bounds).
+MAX_CATEGORIES = 50
+MAX_PATTERN_CHARS = 200
+
+
+def _check_path_glob(pattern: str) -> str:
+    # the syntax is documented in docs/model.md, Interests; `scoring_core.interests` compiles it
+    if not pattern.startswith(("/", "**")):
+        raise ValueError(f"a path pattern starts with / (or ** to match under any prefix): {pattern!r}")
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ValueError(f"a path pattern has at most {MAX_PATTERN_CHARS} characters")
+    if "***" in pattern:
+        raise ValueError(f"not a path pattern: {pattern!r} (use * within a segment, ** across segments)")
+    bad = sorted(set(pattern) & set("[]{}?\\ \t\n"))
+    if bad:
+        raise ValueError(f"path patterns are globs with * and ** only; {''.join(bad)!r} is not allowed: {pattern!r}")
+    return pattern
+
+
+PathGlob = Annotated[str, AfterValidator(_check_path_glob)]
+
+
+class InterestCategory(_Strict):
+    """A content category: the pages whose path matches any of `paths`."""
+
+    id: RuleId
+    description: str | None = None
+    paths: list[PathGlob] = Field(min_length=1, max_length=50)
+
+
+class Interests(_Strict):
+    """Per-lead interest by content category: page views and engaged minutes on the category's
+    pages, decaying with `half_life_days`. Interest changes no score, band or stage."""
+
+    half_life_days: Number = Field(default=30, gt=0)
+    #: the weight one page view of a category's page adds
+    view: Number = Field(default=1, gt=0, le=1000)
+    #: the weight one minute of engaged time (a `page_engaged` report) adds, at most 10 minutes a report
+    engaged_minute: Number = Field(default=1, ge=0, le=1000)
+    categories: list[InterestCategory] = Field(min_length=1, max_length=MAX_CATEGORIES)
+
+
 class ScoringModel(_Strict):
     """A whole model file."""
 
@@ -333,6 +376,7 @@ class ScoringModel(_Strict):
     email_confidence: EmailConfidence | None = None
     #: automation: conditions that put `LeadTriggered` on the bus, once per episode (docs/model.md, Triggers)
     triggers: list[Trigger] = Field(default_factory=list, max_length=MAX_TRIGGERS)
+    interests: Interests | None = None
 
     @field_validator("version", mode="before")
     @classmethod
@@ -382,6 +426,19 @@ def semantic_errors(data: Any) -> list[tuple[Path, str]]:
                 on = rule.get("on")
                 if rule.get("stage") is not None and (on == "*" or (isinstance(on, list) and "*" in on)):
                     errors.append(((section, i, "stage"), "a stage-setting rule must name its event types, not '*'"))
+
+    interests = data.get("interests")
+    categories = interests.get("categories") if isinstance(interests, dict) else None
+    first_at: dict[str, int] = {}
+    for i, category in enumerate(categories if isinstance(categories, list) else []):
+        category_id = category.get("id") if isinstance(category, dict) else None
+        if not isinstance(category_id, str):
+            continue
+        if category_id in first_at:
+            errors.append((("interests", "categories", i, "id"),
+                           f"duplicate category id '{category_id}' (first used at interests.categories[{first_at[category_id]}])"))
+        else:
+            first_at[category_id] = i
 
     mql, sql, hyst = num("stages", "mql", "score"), num("stages", "sql", "score"), num("stages", "hysteresis")
     if mql is not None and sql is not None and sql <= mql:

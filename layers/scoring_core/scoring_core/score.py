@@ -16,6 +16,8 @@ from .stages import Stage
 #: The two kinds of points (a rule's section, a reason's `kind`).
 FIT = "fit"
 ENGAGEMENT = "engagement"
+#: the section of an interest category's pseudo-rule (scoring_core.interests): in no score
+INTEREST = "interest"
 
 
 class Reason(NamedTuple):

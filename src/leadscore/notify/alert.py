@@ -2,7 +2,8 @@
 
 Slack, email and the console render the same `Alert`: who the lead is, fit
 grade and score, the stage (MQL and SQL look different), the top reasons with
-their points, the last activities with relative times, and a link to the lead.
+their points, what the lead reads most (its content categories, when the model
+has them), the last activities with relative times, and a link to the lead.
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ class Alert:
         """The largest contributions (the engine sends them largest first) as (words, points)."""
         return [(humanize(r.rule), points(r.points)) for r in self.t.reasons[:limit]]
 
+    def interests(self) -> list[tuple[str, str]]:
+        """The lead's top content categories, largest first, as (words, share): `("pricing", "68%")`."""
+        return [(humanize(i.category), f"{i.share}%") for i in self.t.interests]
+
+    @property
+    def interest_line(self) -> str | None:
+        """`pricing 68% · features 16%`, or None when the lead has no interests."""
+        return "  ·  ".join(f"{c} {share}" for c, share in self.interests()) or None
+
     def activity(self, limit: int = RECENT) -> list[tuple[str, str]]:
         """The latest activities, newest first, as (words, relative time)."""
         recent = sorted(self.t.recent, key=lambda a: a.at, reverse=True)[:limit]
@@ -106,6 +116,8 @@ class Alert:
         if self.reasons():
             lines.append("Why:")
             lines += [f"  {p:>7}  {r}" for r, p in self.reasons()]
+        if self.interest_line:
+            lines.append(f"Reads most: {self.interest_line}")
         if self.activity():
             lines.append("Recent activity:")
             lines += [f"  {a} ({when})" for a, when in self.activity()]

@@ -54,6 +54,11 @@ def html(alert: Alert, answers: dict[str, str] | None = None) -> str:
         parts.append('<h3 style="margin:14px 0 4px">Why</h3><table cellpadding="3" style="border-collapse:collapse">')
         parts += [f'<tr><td align="right" style="font-family:monospace">{escape(p)}</td><td>{escape(r)}</td></tr>' for r, p in reasons]
         parts.append("</table>")
+    interests = alert.interests()
+    if interests:
+        parts.append('<h3 style="margin:14px 0 4px">Reads most</h3><table cellpadding="3" style="border-collapse:collapse">')
+        parts += [f'<tr><td align="right" style="font-family:monospace">{escape(share)}</td><td>{escape(c)}</td></tr>' for c, share in interests]
+        parts.append("</table>")
     activity = alert.activity()
     if activity:
         parts.append('<h3 style="margin:14px 0 4px">Recent activity</h3><ul style="margin:0">')

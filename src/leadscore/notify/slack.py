@@ -42,7 +42,8 @@ def _clip(text: str, limit: int) -> str:
 
 
 def blocks(alert: Alert) -> list[Any]:
-    """The Block Kit message: header, who/fit/score/stage, why, recent activity, a "View lead" button."""
+    """The Block Kit message: header, who/fit/score/stage, why, what the lead reads most, recent activity,
+    a "View lead" button."""
     from slack_sdk.models.blocks import (
         ActionsBlock,
         ButtonElement,
@@ -74,6 +75,9 @@ def blocks(alert: Alert) -> list[Any]:
     if reasons:
         lines = "\n".join(f"`{p:>6}`  {escape(_clip(r, 120))}" for r, p in reasons)
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Why this score*\n{lines}")))
+    if alert.interest_line:
+        text = "  ·  ".join(f"{escape(_clip(c, 80))} `{share}`" for c, share in alert.interests())
+        out.append(SectionBlock(text=MarkdownTextObject(text=_clip(f"*Reads most*\n{text}", 3000))))
     activity = alert.activity()
     if activity:
         text = "  ·  ".join(f"{escape(a)} _{when}_" for a, when in activity)
