@@ -51,6 +51,16 @@ class FeedbackGiven(BaseModel):
     feedback_id: str = Field(min_length=1, max_length=100)
 
 
+class Owner(BaseModel):
+    """The salesperson who owns the lead (docs/routing.md): a member of a routing file's team,
+    assigned once per lead, round-robin within the team, shared by a company domain's leads."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(default=None, max_length=320, exclude_if=lambda value: value is None)
+    team: str = Field(min_length=1, max_length=40)
+
+
 #: our lead keys: a two-character prefix (`u:`, `v:`, …) and a sender's id of at most 256 (scoring_core.events)
 MAX_LEAD_ID = 2 + 256
 
@@ -85,6 +95,10 @@ class LeadStageChanged(BaseModel):
     #: what moved the stage when it was not an event: `decay` (the downgrade sweep: the decayed score
     #: crossed the stage's exit threshold); absent or null: an event (or sales' feedback)
     cause: str | None = Field(default=None, max_length=40, exclude_if=lambda value: value is None)
+    #: with a routing file (docs/routing.md): the route the change took (its id) and the lead's owner;
+    #: absent without one (or when no route matched / no owner was assigned), so the CRM body is unchanged
+    route: str | None = Field(default=None, max_length=64, exclude_if=lambda value: value is None)
+    owner: Owner | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def downgrade(self) -> bool:

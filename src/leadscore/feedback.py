@@ -136,7 +136,9 @@ def give_feedback(deps: Dependencies, lead_key: str, given: FeedbackIn, *, sourc
         if tr is not None:
             told = FeedbackGiven.model_construct(outcome=given.outcome, reason=given.reason, by=given.by, source=source,
                                                  feedback_id=feedback_id)
-            detail = transition_detail(key, state, score, tr, feedback=told)
+            router = deps.router  # a routing file: the change's route and the owner the lead has (none assigned here)
+            routed = router.fields(store, key, item, state, tr.to_stage, score.band, now) if router else None
+            detail = transition_detail(key, state, score, tr, feedback=told, routed=routed)
         history = (history + [entry])[-FEEDBACK_KEPT:]
         recorded, current = store.record_feedback(key, state, expected, history, int(item.get("fbn", 0)), detail, now)
         if recorded:

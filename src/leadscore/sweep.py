@@ -27,13 +27,16 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring_core import Engine
 
 from .adapters.leads import LeadTable, state_of
 from .adapters.leads.protocol import DUE_BUCKET_S, due_bucket
 from .worker import TIMED_STAGES, transition_detail
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .owners import Router
 
 SWEEP_INTERVAL_S = 300  # the template's schedule, rate(5 minutes); the local stack fires it as often
 LOOKBACK_S = 3600  # buckets this far back are queried again (a sweep that failed, and its retries, is caught up)
@@ -60,8 +63,10 @@ class Sweep:
     """One container's sweeper of due leads. `run(now)` is one scheduled invocation."""
 
     def __init__(self, engine: Engine, store: LeadTable, lookback_s: int = LOOKBACK_S,
-                 deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None):
+                 deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None,
+                 router: Router | None = None):
         self.engine = engine
+        self.router = router  # a routing file: downgrades carry their route and the owner the lead has
         self.store = store
         self.lookback_s = lookback_s
         self.deep_lookback_s = deep_lookback_s
@@ -115,7 +120,8 @@ class Sweep:
                     return
                 item = self.store.get(key)  # an event or a change came meanwhile: look again
                 continue
-            detail = transition_detail(key, state, score, tr)
+            routed = self.router.fields(self.store, key, item, state, tr.to_stage, score.band, now) if self.router else None
+            detail = transition_detail(key, state, score, tr, routed=routed)
             detail["cause"] = CAUSE
             recorded, item = self.store.record_transition(key, state, expected, detail, now, later)
             if recorded:

@@ -19,15 +19,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring_core import Engine, Event, LeadState, Score, Transition, recent_activity
 from scoring_core.heat import heat_increment
 from scoring_core.timing import stage_change_at
 
 from .adapters.leads import LeadTable, Pending, state_of
-from .contracts import Activity, FeedbackGiven, LeadStageChanged, Reason
+from .contracts import Activity, FeedbackGiven, LeadStageChanged, Owner, Reason
 from .identity import erased_marker, keys_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .owners import Router
 
 MAX_REDIRECTS = 5
 MAX_RECORD_ATTEMPTS = 4
@@ -79,10 +82,13 @@ def utc(t: float) -> datetime:
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
-                      feedback: FeedbackGiven | None = None) -> dict[str, Any]:
+                      feedback: FeedbackGiven | None = None, routed: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
     publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity);
-    with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key."""
+    with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key;
+    with `route` and `owner` as `routed` gives them (`owners.Router.fields`), else without them."""
+    routed = routed or {}
+    owner = routed.get("owner")
     facts = {k: f.value for k, f in state.facts.items() if k in ALERT_FACTS and f.value is not None}
     # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
     detail = LeadStageChanged.model_construct(
@@ -103,17 +109,21 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
         facts=facts,
         recent=[Activity.model_construct(type=a.type, at=utc(a.at)) for a in recent_activity(state, 5)],
         feedback=feedback,
+        route=routed.get("route"),
+        owner=Owner.model_construct(**owner) if owner else None,
     )
-    return detail.model_dump(mode="json")  # without `feedback` when there is none (contracts)
+    return detail.model_dump(mode="json")  # without `feedback`, `route`, `owner` when there is none (contracts)
 
 
 class Worker:
     """Applies batches of events. Build once per container; it caches alias redirects."""
 
-    def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None):
+    def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None,
+                 router: Router | None = None):
         self.engine = engine
         self.store = store
         self.key_secret = key_secret
+        self.router = router  # with a routing file: each change's route, and owners assigned (leadscore.owners)
         self.redirects: dict[str, str] = {}  # alias -> lead, learnt from merges and failed conditions
         self._log = log or _warn
 
@@ -222,7 +232,10 @@ class Worker:
                 return []
             if tr.to_stage in ("mql", "sql") and not state.email:
                 return []  # nobody to contact yet: it qualifies once identified (merged into its email lead)
-            detail = transition_detail(key, state, score, tr)
+            # the owner first (its own conditional write, once per lead), so the detail carries it
+            routed = (self.router.fields(self.store, key, item, state, tr.to_stage, score.band, now, assign=True)
+                      if self.router else None)
+            detail = transition_detail(key, state, score, tr, routed=routed)
             recorded, item = self.store.record_transition(key, state, expected, detail, now, self.due_at(state, now))
             if recorded:
                 return [detail]
