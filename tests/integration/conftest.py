@@ -25,7 +25,8 @@ def atomic_dynamodb(monkeypatch):
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    for name in ("update_item", "put_item", "get_item", "delete_item", "transact_write_items"):
+    # (batch_get_item too: a read must never see a transaction half applied, which moto would show)
+    for name in ("update_item", "put_item", "get_item", "delete_item", "transact_write_items", "batch_get_item"):
         original = getattr(DynamoDBBackend, name)
 
         def atomic(self, *args, _original=original, **kwargs):
