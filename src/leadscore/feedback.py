@@ -110,7 +110,7 @@ def give_feedback(deps: Dependencies, lead_key: str, given: FeedbackIn, *, sourc
     feedback_id = given.feedback_id or new_feedback_id()
     item = store.find(lead_key)
     for _ in range(MAX_ATTEMPTS):
-        if not item:
+        if not item or "n" not in item:  # no lead there (a team's counter, a domain's owner item: no events)
             raise NotFound("no such lead")
         key = str(item["pk"])
         history = [dict(entry) for entry in item.get("fb") or []]

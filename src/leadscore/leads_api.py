@@ -56,6 +56,16 @@ class RecentEvent(BaseModel):
     at: _Time
 
 
+class LeadOwner(BaseModel):
+    """The salesperson who owns the lead: a member of a routing file's team (docs/routing.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    email: str | None = None
+    team: str
+
+
 class LeadSummary(BaseModel):
     """A lead as `GET /leads?stage=` lists it: its score now, and why."""
 
@@ -72,6 +82,8 @@ class LeadSummary(BaseModel):
     reasons: list[Contribution]
     disqualified_by: list[str]
     last_seen: _Time
+    owner: LeadOwner | None = Field(default=None, description="who owns the lead, assigned once when it first "
+                                    "qualified (routing file: docs/routing.md); null without one")
 
 
 class Lead(LeadSummary):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...identity import event_hash
+from ...identity import OUR_PREFIXES, event_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from scoring_core import Effects, LeadState
@@ -134,6 +134,8 @@ def gather_holdings(key: str, get: Callable[[str], Mapping[str, Any]],
         key = str(item["merged_into"])
     else:
         return None
+    if "n" not in item or not key.startswith(OUR_PREFIXES):
+        return None  # not a lead: a tombstone, a team's round-robin counter, a domain's owner item
     holdings = Holdings(item, {})
     known = {key} | set(chain)
     todo = identity_keys(item) | {k for c in chain.values() for k in identity_keys(c)}
