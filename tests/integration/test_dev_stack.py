@@ -330,3 +330,19 @@ def test_the_stack_fires_the_sweep_on_its_schedule_and_a_quiet_mql_is_downgraded
         # then: the sweep fires and the lead is a lead again (the handlers' log, where the stack also
         # prints why, is bound to the stdout of the first test that loaded them: not checked here)
         assert wait_until(lambda: stage() == "lead" or None, timeout=20)
+
+
+def test_with_a_routing_file_the_lead_gets_an_owner_shown_by_the_api_and_the_printed_alert(monkeypatch, tmp_path, capsys):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("teams:\n  smb: {members: [{id: ana, name: Ana Ruiz, email: ana@example.com}]}\n"
+                       "routes:\n  - id: default\n    team: smb\n", encoding="utf-8")
+    monkeypatch.setattr(dev, "REDELIVERY_DELAY_S", 0)
+    monkeypatch.setenv("ROUTING_FILE", str(routing))  # the shell's value wins over the template's empty default
+
+    with running_stack() as local:
+        book_a_demo(local)
+        lead = mql_by_email(local)
+        printed = wait_until(lambda: "Owner: Ana Ruiz (smb)" in capsys.readouterr().out or None)
+
+    assert lead["owner"] == {"id": "ana", "name": "Ana Ruiz", "email": "ana@example.com", "team": "smb"}
+    assert printed
