@@ -235,7 +235,7 @@ class InMemoryLeadStore:
     def assign_owner(self, key: str, team: str, members: Sequence[Mapping[str, Any]], domain: str | None,
                      now: float) -> dict[str, Any] | None:
         lead = self.items.get(key)
-        if not lead or "merged_into" in lead:
+        if not lead or "merged_into" in lead or "n" not in lead:
             return None
         if lead.get("owner"):
             return copy.deepcopy(lead["owner"])

@@ -471,8 +471,8 @@ class LeadStore:
         for attempt in range(ASSIGN_ATTEMPTS):
             found = self.read_many([key, counter_key, *([domain] if domain else [])])
             lead = found.get(key)
-            if not lead or lead.get("merged_into"):
-                return None
+            if not lead or lead.get("merged_into") or "n" not in lead:
+                return None  # no lead (gone, merged into another, or no lead's item at all)
             if lead.get("owner"):
                 return dict(lead["owner"])
             shared = found.get(domain, {}) if domain else {}
