@@ -80,14 +80,16 @@ def _answers(deps: Dependencies, t: LeadStageChanged) -> dict[str, str] | None:
     return answer_links(t.lead_id, api_url=deps.settings.api_url, api_token=deps.settings.api_token(), now=deps.clock())
 
 
-def _route(deps: Dependencies, t: LeadStageChanged) -> Route | None:
-    """The routing file's route the transition took (its `route`), or None: the default destinations."""
-    routing = deps.routing if t.route else None
-    return routing.route(t.route) if routing is not None else None
+def routed(deps: Dependencies, route_id: str | None) -> Route | None:
+    """The routing file's route of this id (an event's `route`), or None: the default destinations."""
+    routing = deps.routing if route_id else None
+    return routing.route(route_id) if routing is not None else None
 
 
-def _slack_url(deps: Dependencies, t: LeadStageChanged) -> str | None:
-    route = _route(deps, t)
+def slack_url_for(deps: Dependencies, route_id: str | None, stage: str) -> str | None:
+    """Where a Slack alert of the route `route_id` at `stage` goes: the route's webhook (the secret's key it
+    names), else `SLACK_WEBHOOK_URL_<STAGE>`, else `SLACK_WEBHOOK_URL`. Any event that carries a route uses it."""
+    route = routed(deps, route_id)
     if route is not None and route.slack:
         url = deps.settings.slack_webhook_named(route.slack)
         if url:
@@ -95,13 +97,22 @@ def _slack_url(deps: Dependencies, t: LeadStageChanged) -> str | None:
         # the name of the key and the route's id only: no URL, nothing of the lead
         logger.warning("a route's Slack webhook is not in the secrets: the default webhook is used",
                        extra={"route": route.id, "key": route.slack})
-    return deps.settings.slack_webhook_url(t.to_stage)
+    return deps.settings.slack_webhook_url(stage)
+
+
+def recipients_for(deps: Dependencies, route_id: str | None, stage: str) -> list[str]:
+    """Who an email alert of the route `route_id` at `stage` goes to: the route's `email`, else
+    `ALERT_EMAIL_TO_<STAGE>`, else `ALERT_EMAIL_TO` (addresses are configuration, not secrets)."""
+    route = routed(deps, route_id)
+    if route is not None and route.email:
+        return list(route.email)
+    return list(deps.settings.alert_recipients(stage))
 
 
 def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
     t = LeadStageChanged.model_validate(transition)
     alert = Alert(t, lead_url=_lead_url(deps, t.lead_id))
-    url = _slack_url(deps, t)
+    url = slack_url_for(deps, t.route, t.to_stage)
     if not url:
         if deps.settings.console_alerts:
             print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
@@ -116,9 +127,7 @@ def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]
 def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
     t = LeadStageChanged.model_validate(transition)
     # addresses are configuration (template parameters), not secrets: environment only
-    route = _route(deps, t)
-    sender = deps.settings.alert_email_from
-    recipients = list(route.email) if route is not None and route.email else list(deps.settings.alert_recipients(t.to_stage))
+    sender, recipients = deps.settings.alert_email_from, recipients_for(deps, t.route, t.to_stage)
     if not sender or not recipients:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
     from ..adapters.alerts import AlertMailer
