@@ -116,3 +116,32 @@ def test_without_a_routing_file_no_owner_and_no_route_are_written_or_published(s
     assert "owner" not in detail and "route" not in detail
     assert "owner" not in item(stack, email_key("ann@acme.example", LOCAL_KEY_SECRET))
     assert not item(stack, "rr#smb")
+
+
+def test_a_lead_downgraded_by_the_sweep_and_qualified_again_keeps_its_owner(stack):
+    from datetime import datetime, timedelta, timezone
+
+    from leadscore.sweep import Sweep
+    from scoring_core import Event
+
+    cooling = {"job_title": "Engineer", "company_size": 600, "industry": "retail", "country": "US"}
+
+    def warm_up(w: Worker, email: str, at: datetime, tag: str) -> list[dict]:
+        kinds = [("identify", {"traits": cooling}), ("demo_requested", {}), ("form_submitted", {})]
+        events = [Event(event_id=f"{email}-{tag}{i}", type=t, occurred_at=at - timedelta(minutes=3 - i), received_at=at,
+                        source="test", email=email, **extra) for i, (t, extra) in enumerate(kinds)]
+        return w.process([(f"m-{e.event_id}", e) for e in events], at.timestamp()).transitions
+
+    w = worker(stack)
+    key = email_key("ann@acme.example", LOCAL_KEY_SECRET)
+    start = datetime.now(timezone.utc)
+    [first] = warm_up(w, "ann@acme.example", start, "a")
+    warm_up(w, "zed@zeta.example", start, "a")  # bo, the next in turn, goes to another lead meanwhile
+    due = int(item(stack, key)["due_at"])
+    swept = Sweep(ENGINE, w.store, router=w.router, log=lambda *a, **k: None).run(due + 60).transitions
+    [down] = [d for d in swept if d["lead_id"] == key]
+
+    [again] = warm_up(w, "ann@acme.example", datetime.fromtimestamp(due + 3600, timezone.utc), "b")
+
+    assert [(d["to_stage"], d["owner"]["id"]) for d in (first, down, again)] == [("mql", "ana"), ("lead", "ana"), ("mql", "ana")]
+    assert item(stack, "rr#smb")["assigned"] == 2
