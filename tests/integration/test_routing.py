@@ -80,7 +80,8 @@ def test_four_concurrent_workers_assign_owners_round_robin_with_no_duplicate_and
     assert item(stack, "rr#smb")["assigned"] == 40  # one step per owner assigned: no gap, no duplicate
     mqls = [d for d in published(stack) if d["to_stage"] == "mql"]
     assert len(mqls) == 40
-    assert all(d["owner"] == owners[d["email"]] and d["route"] == "default" for d in mqls)
+    assert all(d["owner"] == owners[d["email"]] and d["route"] == "default" for d in mqls), [
+        (d["email"], d.get("owner"), owners[d["email"]]) for d in mqls if d.get("owner") != owners[d["email"]]]
 
 
 def test_a_second_lead_of_a_company_domain_gets_the_first_ones_owner_without_advancing_the_counter(stack):
