@@ -360,6 +360,24 @@ def _file_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoding", metavar="NAME", help="the CSV's encoding (default: detected: UTF-8 with or without "
                                                       "BOM, else cp1252/latin-1)")
 
+def cmd_routing_check(args: argparse.Namespace) -> int:
+    """A routing file against the model its leads are scored with (a `when` on a fact the model
+    never keeps is an error): the same checks as the worker's at cold start."""
+    from scoring_core import Engine, ModelFileError
+    from scoring_core.routing import load_routing
+
+    engine = Engine(_load_model_or_exit(args.model))
+    try:
+        routing = load_routing(args.file, frozenset(engine.fact_names))
+    except ModelFileError as exc:
+        for err in exc.errors:
+            print(err)
+        return EXIT_INVALID
+    members = sum(len(t.members) for t in routing.teams.values())
+    print(f"{args.file}: ok: {len(routing.routes)} routes, {len(routing.teams)} teams, {members} members; "
+          f"sticky per lead{', per company domain' if routing.sticky.domain else ''}")
+    return EXIT_OK
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description="Real-time, explainable lead scoring.")
@@ -376,6 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = msub.add_parser("check", help="validate a model file: exit 0, or 1 with file:line:col errors")
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=cmd_model_check)
+
+    p = sub.add_parser("routing", help="work with routing files (docs/routing.md)")
+    rsub = p.add_subparsers(dest="routing_command", required=True)
+    c = rsub.add_parser("check", help="validate a routing file: exit 0, or 1 with file:line:col errors")
+    c.add_argument("file", metavar="FILE")
+    c.add_argument("--model", metavar="FILE", help="the model its leads are scored with (default: the shipped default model)")
+    c.set_defaults(func=cmd_routing_check)
 
     p = sub.add_parser("config", help="the settings")
     csub = p.add_subparsers(dest="config_command", required=True)

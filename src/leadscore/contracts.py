@@ -60,6 +60,16 @@ class FeedbackGiven(BaseModel):
     feedback_id: str = Field(min_length=1, max_length=100)
 
 
+class Owner(BaseModel):
+    """The salesperson who owns the lead (docs/routing.md): a member of a routing file's team,
+    assigned once per lead, round-robin within the team, shared by a company domain's leads."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(default=None, max_length=320, exclude_if=lambda value: value is None)
+    team: str = Field(min_length=1, max_length=40)
+
+
 #: our lead keys: a two-character prefix (`u:`, `v:`, …) and a sender's id of at most 256 (scoring_core.events)
 MAX_LEAD_ID = 2 + 256
 
@@ -99,6 +109,10 @@ class LeadStageChanged(BaseModel):
     #: the lead's top content categories at the change; absent when empty, so a model without
     #: `interests:` sends the body it always has (the CRM's too)
     interests: list[Interest] = Field(default_factory=list, max_length=50, exclude_if=lambda value: not value)
+    #: with a routing file (docs/routing.md): the route the change took (its id) and the lead's owner;
+    #: absent without one (or when no route matched / no owner was assigned), so the CRM body is unchanged
+    route: str | None = Field(default=None, max_length=64, exclude_if=lambda value: value is None)
+    owner: Owner | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def downgrade(self) -> bool:
@@ -147,6 +161,10 @@ class LeadTriggered(BaseModel):
     band: str | None = Field(default=None, max_length=20)
     facts: dict[str, Any] = Field(default_factory=dict)
     matched: dict[str, Any] = Field(default_factory=dict)
+    #: with a routing file (docs/routing.md): the route the lead takes at its stage and band, and the
+    #: owner it has (a firing assigns none); absent without them, like `LeadStageChanged`'s
+    route: str | None = Field(default=None, max_length=64, exclude_if=lambda value: value is None)
+    owner: Owner | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class LeadTriggeredEvent(BaseModel):

@@ -29,17 +29,19 @@ from .settings import Settings
 if TYPE_CHECKING:  # pragma: no cover
     from scoring_core import Engine
     from scoring_core.restrictions import Restrictions
+    from scoring_core.routing import RoutingFile
 
     from .adapters.bus import TransitionBus
     from .adapters.leads import LeadStore
     from .adapters.queue import EventQueue
+    from .owners import Router
     from .sweep import Sweep
     from .worker import Worker
 
 __all__ = ["Dependencies", "current", "use"]
 
 #: what a test may give `Dependencies` instead of having it built
-INJECTABLE = ("queue", "restrictions", "engine", "leads_store", "worker", "publisher", "sweep")
+INJECTABLE = ("queue", "restrictions", "engine", "leads_store", "worker", "publisher", "sweep", "routing")
 
 
 class Dependencies:
@@ -118,6 +120,32 @@ class Dependencies:
         return Engine(load_model(self.settings.model_file))
 
     @cached_property
+    def routing(self) -> RoutingFile | None:
+        """The routing file `ROUTING_FILE` names (docs/routing.md), or None: alerts go to the default
+        destinations and no owner is assigned. Checked against the engine's facts where the engine is
+        loaded anyway (worker, sweep, leads API); the notifiers read only its destinations."""
+        path = self.settings.routing_file
+        if path is None:
+            return None
+        from scoring_core.routing import load_routing
+
+        return load_routing(path)
+
+    @cached_property
+    def router(self) -> Router | None:
+        """Each stage change's route and its lead's owner (`leadscore.owners`); None without a routing file.
+        Assigning owners (the worker) needs `LEAD_KEY_SECRET`, which keys the domain items: see `worker`."""
+        path = self.settings.routing_file
+        if path is None:
+            return None
+        from scoring_core.routing import load_routing
+
+        from .owners import Router
+
+        # with the facts check: a `when` on a fact this model never keeps fails the cold start (ModelFileError)
+        return Router(load_routing(path, frozenset(self.engine.fact_names)), self.engine.model.free_email_domains)
+
+    @cached_property
     def leads_store(self) -> LeadStore:
         """The leads table (`LEADS_TABLE`)."""
         from .adapters.leads import LeadStore
@@ -132,14 +160,20 @@ class Dependencies:
 
         # the key of the email hash (never rotated, so read once); in AWS a missing one is a
         # ConfigError (Settings.lead_key_secret), never a fall back to the local key
-        return Worker(self.engine, self.leads_store, self.settings.lead_key_secret())
+        secret = self.settings.lead_key_secret()
+        router = self.router
+        if router is not None:
+            from .owners import Router
+
+            router = Router(router.routing, router.free_domains, secret)  # the worker alone assigns owners
+        return Worker(self.engine, self.leads_store, secret, router=router)
 
     @cached_property
     def sweep(self) -> Sweep:
         """The downgrade sweep (functions/sweep): the engine and the leads table."""
         from .sweep import Sweep
 
-        return Sweep(self.engine, self.leads_store)
+        return Sweep(self.engine, self.leads_store, router=self.router)
 
     @cached_property
     def publisher(self) -> TransitionBus:

@@ -110,7 +110,7 @@ def give_feedback(deps: Dependencies, lead_key: str, given: FeedbackIn, *, sourc
     feedback_id = given.feedback_id or new_feedback_id()
     item = store.find(lead_key)
     for _ in range(MAX_ATTEMPTS):
-        if not item:
+        if not item or "n" not in item:  # no lead there (a team's counter, a domain's owner item: no events)
             raise NotFound("no such lead")
         key = str(item["pk"])
         history = [dict(entry) for entry in item.get("fb") or []]
@@ -136,7 +136,10 @@ def give_feedback(deps: Dependencies, lead_key: str, given: FeedbackIn, *, sourc
         if tr is not None:
             told = FeedbackGiven.model_construct(outcome=given.outcome, reason=given.reason, by=given.by, source=source,
                                                  feedback_id=feedback_id)
-            detail = transition_detail(key, state, score, tr, feedback=told, interests=engine.interests(state, tr.at))
+            router = deps.router  # a routing file: the change's route and the owner the lead has (none assigned here)
+            routed = router.fields(store, key, item, state, tr.to_stage, score.band, now) if router else None
+            detail = transition_detail(key, state, score, tr, feedback=told, routed=routed,
+                                       interests=engine.interests(state, tr.at))
         history = (history + [entry])[-FEEDBACK_KEPT:]
         recorded, current = store.record_feedback(key, state, expected, history, int(item.get("fbn", 0)), detail, now)
         if recorded:

@@ -61,6 +61,13 @@ def erased_marker(key: str, secret: str) -> str:
     return ERASED_PREFIX + base64.b32encode(digest).decode("ascii").lower()
 
 
+def domain_key(domain: str, secret: str) -> str:
+    """The key of a company domain's owner item (docs/routing.md): `dom#` + a keyed hash of the
+    lowercased domain, so the table names no domain in clear."""
+    digest = hmac.new(secret.encode(), f"domain|{domain.lower()}".encode(), hashlib.sha256).digest()[:20]
+    return "dom#" + base64.b32encode(digest).decode("ascii").lower()
+
+
 def key_digest(key: str) -> str:
     """A short unkeyed digest of a lead key for logs (never the key in clear)."""
     return hashlib.sha256(key.encode()).hexdigest()[:12]

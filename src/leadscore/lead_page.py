@@ -74,6 +74,9 @@ def render(view: dict[str, Any], *, now: float, expires_at: int) -> str:
     ]
     if role:
         parts.append(f'<p class="role">{escape(role)}</p>')
+    owner = view.get("owner")
+    if owner:  # with a routing file (docs/routing.md): who owns the lead, as the alert says it
+        parts.append(f'<p class="owner">Owner: {escape(str(owner["name"]))} ({escape(str(owner["team"]))})</p>')
     parts.append(
         '<div class="figures">'
         f'<div>Score<b><data class="score" value="{view["score"]:g}">{view["score"]:g}</data></b></div>'

@@ -65,6 +65,16 @@ class CategoryInterest(BaseModel):
     share: int = Field(ge=0, le=100, description="the whole-percent share of this weight in the lead's interest in all categories")
 
 
+class LeadOwner(BaseModel):
+    """The salesperson who owns the lead: a member of a routing file's team (docs/routing.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    email: str | None = None
+    team: str
+
+
 class LeadSummary(BaseModel):
     """A lead as `GET /leads?stage=` lists it: its score now, and why."""
 
@@ -81,6 +91,8 @@ class LeadSummary(BaseModel):
     reasons: list[Contribution]
     disqualified_by: list[str]
     last_seen: _Time
+    owner: LeadOwner | None = Field(default=None, description="who owns the lead, assigned once when it first "
+                                    "qualified (routing file: docs/routing.md); null without one")
 
 
 class Lead(LeadSummary):

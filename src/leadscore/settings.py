@@ -183,6 +183,12 @@ class Settings(BaseModel):
         "`scoring_core/models/` (e.g. `acme.yaml`), or a path; empty: the shipped `default.yaml`",
         source="parameter", parameter="ModelFile",
         read_by=("ScoreFunction", "LeadsFunction", "PixelFunction", "CollectFunction", "SalesFunction", "SweepFunction"))
+    routing_file: Path | None = setting(
+        "ROUTING_FILE", "routing rules and owners ([docs/routing.md](docs/routing.md)): a file name in the scoring_core "
+        "layer's `scoring_core/models/` (e.g. `routing.yaml`), or a path; empty: no routing (one Slack webhook, the "
+        "email lists above, no owner)", source="parameter", parameter="RoutingFile",
+        read_by=("ScoreFunction", "SweepFunction", "LeadsFunction", "SalesFunction", "SlackNotifyFunction",
+                 "EmailNotifyFunction"))
     lead_url_base: Text = setting("LEAD_URL_BASE", "alerts link to `<LEAD_URL_BASE>/<lead_id>` (your CRM); empty: "
                                   "to the signed lead page on `API_URL`, which a browser opens for 30 days",
                                   source="parameter", parameter="LeadUrlBase", read_by=NOTIFIERS[:2])
@@ -255,10 +261,10 @@ class Settings(BaseModel):
     def _flag(cls, value: Any) -> Any:
         return _blank_is_unset(value) or False
 
-    @field_validator("model_file", mode="before")
+    @field_validator("model_file", "routing_file", mode="before")
     @classmethod
     def _model_file(cls, value: Any) -> Path | None:
-        """A bare file name is one of the layer's models; a path is used as it is."""
+        """A bare file name is one of the layer's models (or routing files); a path is used as it is."""
         value = _blank_is_unset(value)
         if value is None:
             return None
@@ -310,6 +316,10 @@ class Settings(BaseModel):
 
     def field_map(self, source: str) -> dict[str, str]:
         return self._secret("field_map", f"FIELD_MAP_{source.upper()}")
+
+    def slack_webhook_named(self, key: str) -> str | None:
+        """The Slack webhook under the key a route names (`SLACK_WEBHOOK_URL_<NAME>`, docs/routing.md)."""
+        return self._secret("slack_webhook_routed", key) if key.startswith("SLACK_WEBHOOK_URL") else None
 
     def slack_webhook_url(self, stage: str) -> str | None:
         """`SLACK_WEBHOOK_URL_<STAGE>`, else `SLACK_WEBHOOK_URL`."""
@@ -388,6 +398,10 @@ class SecretKeys(BaseModel):
                                                 "`SLACK_WEBHOOK_URL`", source="secret", read_by=("SlackNotifyFunction",))
     slack_webhook_url_sql: SecretText = setting("SLACK_WEBHOOK_URL_SQL", "Slack webhook for SQL alerts instead of "
                                                 "`SLACK_WEBHOOK_URL`", source="secret", read_by=("SlackNotifyFunction",))
+    slack_webhook_routed: SecretText = setting(
+        "SLACK_WEBHOOK_URL_<NAME>", "a Slack webhook a route of the routing file names (its `slack:`, e.g. "
+        "`SLACK_WEBHOOK_URL_ENTERPRISE`; [docs/routing.md](docs/routing.md)); an unknown name: the default webhook",
+        source="secret", read_by=("SlackNotifyFunction",))
     slack_signing_secret: SecretText = setting(
         "SLACK_SIGNING_SECRET", "the Slack app's signing secret: `POST /slack/interactions` (Accept and Reject "
         "buttons) refuses every request without it ([notifications](docs/notifications.md#accept-and-reject-in-slack))",

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scoring_core import Engine
 from scoring_core.triggers import Triggers
@@ -41,6 +42,9 @@ from scoring_core.triggers import Triggers
 from .adapters.leads import LeadTable, state_of
 from .adapters.leads.protocol import DUE_BUCKET_S, due_bucket
 from .worker import TIMED_STAGES, earliest, review_triggers, transition_detail
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .owners import Router
 
 SWEEP_INTERVAL_S = 300  # the template's schedule, rate(5 minutes); the local stack fires it as often
 LOOKBACK_S = 3600  # buckets this far back are queried again (a sweep that failed, and its retries, is caught up)
@@ -68,9 +72,11 @@ class Sweep:
     """One container's sweeper of due leads. `run(now)` is one scheduled invocation."""
 
     def __init__(self, engine: Engine, store: LeadTable, lookback_s: int = LOOKBACK_S,
-                 deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None):
+                 deep_lookback_s: int = DEEP_LOOKBACK_S, log: Callable[..., None] | None = None,
+                 router: Router | None = None):
         self.engine = engine
         self.triggers = Triggers(engine)
+        self.router = router  # a routing file: downgrades carry their route and the owner the lead has
         self.store = store
         self.lookback_s = lookback_s
         self.deep_lookback_s = deep_lookback_s
@@ -121,7 +127,9 @@ class Sweep:
                 score, tr = self.engine.advance(state, now, trusted=False)
             else:
                 score, tr = self.engine.evaluate(state, now), None
-            review, record = (review_triggers(self.triggers, key, item, state, score, now)
+            routed = (partial(self.router.fields, self.store, key, item, state, state.stage, score.band, now)
+                      if self.router else None)
+            review, record = (review_triggers(self.triggers, key, item, state, score, now, routed=routed)
                               if self.triggers else (None, None))
             later = earliest(self._due_at(state, now), review.due_at if review is not None else None)
             if tr is None and record is None:
@@ -140,7 +148,8 @@ class Sweep:
                     result.firings += record.details
                     return
                 continue
-            detail = transition_detail(key, state, score, tr, interests=self.engine.interests(state, tr.at))
+            routed = self.router.fields(self.store, key, item, state, tr.to_stage, score.band, now) if self.router else None
+            detail = transition_detail(key, state, score, tr, routed=routed, interests=self.engine.interests(state, tr.at))
             detail["cause"] = CAUSE
             recorded, item = self.store.record_transition(key, state, expected, detail, now, later, record)
             if recorded:

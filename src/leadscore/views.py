@@ -13,6 +13,7 @@ from typing import Any
 from scoring_core import Engine
 
 from .adapters.leads import LeadReader, state_of
+from .identity import OUR_PREFIXES
 
 
 def iso(t: float | None) -> str | None:
@@ -37,6 +38,8 @@ def lead_view(engine: Engine, item: dict[str, Any], now: float, *, full: bool = 
         "reasons": [{"rule": r.rule, "points": r.points} for r in score.reasons],
         "disqualified_by": list(score.disqualified_by),
         "last_seen": iso(state.last_seen),
+        # with a routing file, the salesperson who owns the lead (docs/routing.md); null when none
+        "owner": dict(item["owner"]) if item.get("owner") else None,
     }
     if full:
         view.update({
@@ -53,7 +56,10 @@ def lead_view(engine: Engine, item: dict[str, Any], now: float, *, full: bool = 
 def lead_at(leads: LeadReader, engine: Engine, key: str, now: float) -> dict[str, Any] | None:
     """The full view of the lead a key names (an alias leads to its lead); None when there is none."""
     item = leads.find(key)
-    return None if item is None else lead_view(engine, item, now)
+    # only a lead has events (`n`) and one of our key prefixes: a team's counter or a domain's owner item is none
+    if item is None or "n" not in item or not str(item["pk"]).startswith(OUR_PREFIXES):
+        return None
+    return lead_view(engine, item, now)
 
 
 def leads_at_stage(leads: LeadReader, engine: Engine, stage: str, limit: int, now: float) -> list[dict[str, Any]]:

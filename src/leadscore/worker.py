@@ -21,6 +21,7 @@ UpdateItem (`Effects.hits`), the returned lead's triggers are reviewed after its
 from __future__ import annotations
 
 import logging
+from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,11 +34,13 @@ from scoring_core.triggers import Firing, Mark, Review, Triggers
 
 from .adapters.leads import LeadTable, Pending, TriggerRecord, state_of
 from .adapters.leads.codec import TRIGGER_VERSION, trigger_hits, trigger_marks
-from .contracts import Activity, FeedbackGiven, Interest, LeadStageChanged, LeadTriggered, Reason
+from .contracts import Activity, FeedbackGiven, Interest, LeadStageChanged, LeadTriggered, Owner, Reason
 from .identity import erased_marker, keys_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from scoring_core.interests import Interest as LeadInterest
+
+    from .owners import Router
 
 MAX_REDIRECTS = 5
 MAX_RECORD_ATTEMPTS = 4
@@ -90,11 +93,15 @@ def utc(t: float) -> datetime:
 
 
 def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
-                      feedback: FeedbackGiven | None = None, interests: Sequence[LeadInterest] = ()) -> dict[str, Any]:
+                      feedback: FeedbackGiven | None = None, routed: dict[str, Any] | None = None,
+                      interests: Sequence[LeadInterest] = ()) -> dict[str, Any]:
     """The `LeadStageChanged` detail (`leadscore.contracts`), as the JSON the outbox stores and the
     publisher sends: the change, the score and its reasons, and what an alert shows (facts, recent activity,
     `interests`: `Engine.interests` at the change, the key absent when there are none);
-    with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key."""
+    with `feedback` when sales' feedback made the change (leadscore.feedback), else without the key;
+    with `route` and `owner` as `routed` gives them (`owners.Router.fields`), else without them."""
+    routed = routed or {}
+    owner = routed.get("owner")
     facts = _alert_facts(state)
     # our own values, not validated again: the notifiers validate at their edge (leadscore.contracts)
     detail = LeadStageChanged.model_construct(
@@ -116,8 +123,10 @@ def transition_detail(key: str, state: LeadState, score: Score, tr: Transition,
         recent=[Activity.model_construct(type=a.type, at=utc(a.at)) for a in recent_activity(state, 5)],
         feedback=feedback,
         interests=[Interest.model_construct(category=i.category, weight=i.weight, share=i.share) for i in interests],
+        route=routed.get("route"),
+        owner=Owner.model_construct(**owner) if owner else None,
     )
-    return detail.model_dump(mode="json")  # without `feedback` when there is none (contracts)
+    return detail.model_dump(mode="json")  # without `feedback`, `route`, `owner` when there is none (contracts)
 
 
 def _alert_facts(state: LeadState) -> dict[str, Any]:
@@ -139,8 +148,13 @@ def _times(matched: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def trigger_detail(key: str, state: LeadState, score: Score, firing: Firing, now: float) -> dict[str, Any]:
-    """The `LeadTriggered` detail (`leadscore.contracts`) of one firing, as the JSON the outbox `ot` stores."""
+def trigger_detail(key: str, state: LeadState, score: Score, firing: Firing, now: float,
+                   routed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `LeadTriggered` detail (`leadscore.contracts`) of one firing, as the JSON the outbox `ot` stores;
+    with a routing file, the route the lead takes at its stage and band and the owner it has (`routed`,
+    `owners.Router.fields`: a firing assigns no owner), else without them."""
+    routed = routed or {}
+    owner = routed.get("owner")
     detail = LeadTriggered.model_construct(
         trigger=firing.trigger,
         kind=firing.kind,
@@ -156,20 +170,25 @@ def trigger_detail(key: str, state: LeadState, score: Score, firing: Firing, now
         band=score.band,
         facts=_alert_facts(state),
         matched=_times(firing.matched),
+        route=routed.get("route"),
+        owner=Owner.model_construct(**owner) if owner else None,
     )
     return detail.model_dump(mode="json")
 
 
 def review_triggers(triggers: Triggers, key: str, item: dict[str, Any], state: LeadState, score: Score, now: float,
                     new_events: int = 0, since: float | None = None,
-                    touched: set[str] | None = None) -> tuple[Review, TriggerRecord | None]:
+                    touched: set[str] | None = None,
+                    routed: Callable[[], dict[str, Any]] | None = None) -> tuple[Review, TriggerRecord | None]:
     """The model's triggers for the lead `item` (in `state`, with `score` at `now`): what fires, and
-    the record to write when any mark changed (None: nothing to write)."""
+    the record to write when any mark changed (None: nothing to write). `routed` gives the firings'
+    route and owner (asked only when something fires)."""
     marks = {k: Mark.of_item(v) for k, v in trigger_marks(item).items()}
     review = triggers.review(state, score, trigger_hits(item, triggers.event_based_ids), marks, now, new_events, since, touched)
     if not review.changed:
         return review, None
-    details = [trigger_detail(key, state, score, f, now) for f in review.firings]
+    fields = routed() if routed is not None and review.firings else None
+    details = [trigger_detail(key, state, score, f, now, fields) for f in review.firings]
     return review, TriggerRecord({k: m.as_item() for k, m in review.marks.items()}, int(item.get(TRIGGER_VERSION, 0)),
                                  details)
 
@@ -183,11 +202,13 @@ def earliest(*times: int | None) -> int | None:
 class Worker:
     """Applies batches of events. Build once per container; it caches alias redirects."""
 
-    def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None):
+    def __init__(self, engine: Engine, store: LeadTable, key_secret: str, log: Callable[..., None] | None = None,
+                 router: Router | None = None):
         self.engine = engine
         self.triggers = Triggers(engine)  # the model's triggers (none: nothing of them is done)
         self.store = store
         self.key_secret = key_secret
+        self.router = router  # with a routing file: each change's route, and owners assigned (leadscore.owners)
         self.redirects: dict[str, str] = {}  # alias -> lead, learnt from merges and failed conditions
         self._log = log or _warn
 
@@ -299,7 +320,10 @@ class Worker:
                 tr = None  # nobody to contact yet: it qualifies once identified (merged into its email lead)
                 state = state_of(item)
                 score = self.engine.evaluate(state, now)
-            review, record = (review_triggers(self.triggers, key, item, state, score, now, new_events, since, touched)
+            routed = (partial(self.router.fields, self.store, key, item, state, state.stage, score.band, now)
+                      if self.router else None)
+            review, record = (review_triggers(self.triggers, key, item, state, score, now, new_events, since, touched,
+                                              routed)
                               if self.triggers and not item.get("merged_into") else (Review(), None))
             if tr is None and record is None:
                 if state.recycled != was_recycled:
@@ -316,7 +340,10 @@ class Worker:
                         self.store.record_recycled(key, state.recycled, expected)
                     return []
                 continue
-            detail = transition_detail(key, state, score, tr, interests=self.engine.interests(state, tr.at))
+            # the owner first (its own conditional write, once per lead), so the detail carries it
+            routed = (self.router.fields(self.store, key, item, state, tr.to_stage, score.band, now, assign=True)
+                      if self.router else None)
+            detail = transition_detail(key, state, score, tr, routed=routed, interests=self.engine.interests(state, tr.at))
             recorded, item = self.store.record_transition(key, state, expected, detail, now, due, record)
             if recorded:
                 if record is not None:

@@ -204,3 +204,44 @@ def test_a_model_added_to_the_layer_folder_is_the_one_the_built_worker_scores_wi
         stack.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_a_routing_file_added_to_the_layer_folder_gives_the_built_workers_leads_owners(functions):
+    """docs/routing.md, "Shipping it": a routing file beside default.yaml, named by the RoutingFile parameter."""
+    from datetime import datetime, timedelta, timezone
+
+    from leadscore.dev.sqs import sqs_event, sqs_record
+    from leadscore.dev.stack import DevStack
+    from scoring_core import Event
+
+    routing = "teams:\n  smb: {members: [{id: ana, name: Ana Ruiz}]}\nroutes:\n  - id: default\n    team: smb\n"
+    score = functions["ScoreFunction"]
+    root = LambdaRoot.create([score], sdk_dir(), opt_files={"scoring_core/models/routing.yaml": routing})
+    saved = dict(os.environ)
+    stack = DevStack(template_path=BUILD_DIR / "template.yaml", out=lambda line: None).start_aws()
+    now = datetime.now(timezone.utc)
+    kinds = [("identify", {"traits": {"job_title": "CTO", "company_size": 300, "industry": "software", "country": "US"}}),
+             ("form_submitted", {}), ("page_view", {"properties": {"url": "https://relaywise.example/pricing"}})]
+    events = [Event(event_id=f"routing-{i}", type=t, occurred_at=now - timedelta(minutes=3 - i), received_at=now,
+                    source="test", email="ann@acme.example", **extra) for i, (t, extra) in enumerate(kinds)]
+    batch = sqs_event([sqs_record(f"m-{e.event_id}", e.model_dump_json(), "arn:aws:sqs:us-east-1:123456789012:q")
+                       for e in events])
+    try:
+        env = {**stack.function_environment("ScoreFunction"), "ROUTING_FILE": "routing.yaml",
+               "AWS_ENDPOINT_URL": stack.endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local",
+               "AWS_SECRET_ACCESS_KEY": "local", "POWERTOOLS_METRICS_DISABLED": "true"}
+        env.pop("SECRETS_ARN", None)
+
+        done = root.invoke(score, batch, env).raise_for_error()
+
+        assert done.response == {"batchItemFailures": []}
+        items = stack.client("dynamodb").scan(TableName=stack.tables["LeadsTable"])["Items"]
+        owners = [i["owner"]["M"]["id"]["S"] for i in items if "owner" in i and i["pk"]["S"].startswith("e:")]
+        assert owners == ["ana"]
+        missing = root.invoke(score, None, {**env, "ROUTING_FILE": "nope.yaml"}, init=True)
+        assert missing.error and "ROUTING_FILE" in missing.error and "nope.yaml" in missing.error
+    finally:
+        root.remove()
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)

@@ -24,6 +24,8 @@ def atomic_dynamodb(monkeypatch):
     guarantee, and nothing more, for tests that run workers concurrently."""
     from moto.dynamodb.models import DynamoDBBackend
 
+    from moto.dynamodb.responses import DynamoHandler
+
     lock = threading.RLock()
     for name in ("update_item", "put_item", "get_item", "delete_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
@@ -33,6 +35,16 @@ def atomic_dynamodb(monkeypatch):
                 return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, atomic)
+    # and a request is applied whole before another is answered: DynamoDB never shows a transaction's
+    # writes to a read until it has committed, where moto, whose transaction writes item by item and
+    # rolls back a failed one, lets a read see them in between
+    original_call = DynamoHandler.call_action
+
+    def whole(self, *args, **kwargs):
+        with lock:
+            return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", whole)
 
 
 @pytest.fixture

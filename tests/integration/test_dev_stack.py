@@ -369,3 +369,19 @@ def test_the_stacks_sweep_fires_an_abandoned_cart_after_its_wait_and_prints_it(m
         printed = wait_until(lambda: [line for line in s.lines if line.startswith("LeadTriggered abandoned_cart")] or None, timeout=30)
         assert printed and "(not_followed)" in printed[0] and "checkout_started" in printed[0] and email not in printed[0]
         assert dependencies.current().leads_store.find(lead_key)["tm"]["abandoned_cart"]["k"] == 1
+
+
+def test_with_a_routing_file_the_lead_gets_an_owner_shown_by_the_api_and_the_printed_alert(monkeypatch, tmp_path, capsys):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("teams:\n  smb: {members: [{id: ana, name: Ana Ruiz, email: ana@example.com}]}\n"
+                       "routes:\n  - id: default\n    team: smb\n", encoding="utf-8")
+    monkeypatch.setattr(dev, "REDELIVERY_DELAY_S", 0)
+    monkeypatch.setenv("ROUTING_FILE", str(routing))  # the shell's value wins over the template's empty default
+
+    with running_stack() as local:
+        book_a_demo(local)
+        lead = mql_by_email(local)
+        printed = wait_until(lambda: "Owner: Ana Ruiz (smb)" in capsys.readouterr().out or None)
+
+    assert lead["owner"] == {"id": "ana", "name": "Ana Ruiz", "email": "ana@example.com", "team": "smb"}
+    assert printed

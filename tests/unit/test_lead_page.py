@@ -71,6 +71,16 @@ def test_the_page_shows_who_the_score_and_why():
         assert expected in text, expected
 
 
+def test_the_page_shows_the_owner_when_the_lead_has_one():
+    owner = {"id": "ana", "name": "Ana <Ruiz>", "email": "ana@example.com", "team": "enterprise"}
+
+    with_owner, _ = shown(lead_page.render({**VIEW, "owner": owner}, now=NOW, expires_at=int(NOW) + 86400))
+    without, _ = shown(lead_page.render(VIEW, now=NOW, expires_at=int(NOW) + 86400))
+
+    assert "Owner: Ana <Ruiz> (enterprise)" in with_owner
+    assert "Owner" not in without
+
+
 def test_the_page_does_not_show_the_email_address():
     markup = lead_page.render(VIEW, now=NOW, expires_at=int(NOW) + 86400)
 

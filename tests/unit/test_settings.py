@@ -128,6 +128,26 @@ def test_a_model_file_not_in_the_layer_is_an_error_naming_model_file_and_the_fol
     assert "layers/scoring_core/scoring_core/models/" in message
 
 
+def test_a_routing_file_is_found_like_a_model_and_a_missing_one_is_an_error_naming_routing_file(monkeypatch, tmp_path):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("routes: [{id: default}]\n")
+    monkeypatch.setenv("ROUTING_FILE", str(routing))
+    assert settings.settings().routing_file == routing
+    settings.reset()
+    monkeypatch.setenv("ROUTING_FILE", "routing.yaml")
+
+    with pytest.raises(ConfigError) as error:
+        settings.settings()
+
+    assert str(error.value).startswith("ROUTING_FILE names routing.yaml, which is not in the scoring_core layer's models folder")
+
+
+def test_no_routing_file_is_no_routing(monkeypatch):
+    monkeypatch.setenv("ROUTING_FILE", "")
+
+    assert settings.settings().routing_file is None
+
+
 def test_a_missing_model_file_path_is_an_error_naming_model_file(monkeypatch, tmp_path):
     monkeypatch.setenv("MODEL_FILE", str(tmp_path / "gone.yaml"))
 

@@ -8,13 +8,14 @@ pydantic's error locations back to lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml  # type: ignore[import-untyped]  # (no stubs in the lock)
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .document import Path, _Marks, read_document
 from .model import OPERATORS, TRIGGER_KINDS, ScoringModel, semantic_errors
@@ -132,8 +133,15 @@ def _collapse(errors: list[dict[str, Any]], marks: _Marks) -> list[tuple[dict[st
     return out
 
 
-def parse_model(text: str, file: str = "<model>") -> ScoringModel:
-    """Validate model text; raise ModelFileError listing every problem with its line."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_document(text: str, file: str, schema: type[M],
+                   semantic: Callable[[Any], list[tuple[Path, str]]] | None = None,
+                   not_a_mapping: str = "the file must be a mapping") -> M:
+    """Validate YAML text against `schema` (then the cross-field checks `semantic` finds in the raw
+    document); raise ModelFileError listing every problem with its file, line and column. The
+    model file and the routing file (`scoring_core.routing`) are both read through here."""
     try:
         data, marks, dupes = read_document(text)
     except yaml.YAMLError as exc:
@@ -145,21 +153,37 @@ def parse_model(text: str, file: str = "<model>") -> ScoringModel:
         return ModelError(file, line, col, message)
 
     if not isinstance(data, dict):
-        raise ModelFileError([ModelError(file, 1, 1, "a model file must be a mapping (version, fit, engagement, stages, ...)")])
+        raise ModelFileError([ModelError(file, 1, 1, not_a_mapping)])
     errors = [at(path, f"{_dotted(path[:-1])}: {msg}", key=True) for path, msg in dupes]
+    parsed: M | None
     try:
-        model = ScoringModel.model_validate(data)
+        parsed = schema.model_validate(data)
     except ValidationError as exc:
         for err, found, rest in _collapse([dict(e) for e in exc.errors()], marks):
             if err["type"] == "union_tag_invalid" and found + ("kind",) in marks.value:
                 found = found + ("kind",)  # point at the kind written
             message, about_key = _message(err, found, rest)
             errors.append(at(found, message, key=about_key or "[key]" in rest))
-        model = None
-    errors += [at(path, f"{_dotted(path)}: {msg}") for path, msg in semantic_errors(data)]
-    if errors or model is None:  # (no model without an error: a failed validation adds one)
+        parsed = None
+    if semantic is not None:
+        errors += [at(path, f"{_dotted(path)}: {msg}") for path, msg in semantic(data)]
+    if errors or parsed is None:  # (nothing parsed without an error: a failed validation adds one)
         raise ModelFileError(sorted(set(errors), key=lambda e: (e.line, e.col, e.message)))
-    return model
+    return parsed
+
+
+def read_text(path: str | FsPath, what: str = "model file") -> str:
+    """A file's text, or ModelFileError (line 1) saying why it cannot be read."""
+    try:
+        return FsPath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError([ModelError(str(path), 1, 1, f"cannot read {what}: {exc.__class__.__name__}: {exc}")]) from None
+
+
+def parse_model(text: str, file: str = "<model>") -> ScoringModel:
+    """Validate model text; raise ModelFileError listing every problem with its line."""
+    return parse_document(text, file, ScoringModel, semantic_errors,
+                          "a model file must be a mapping (version, fit, engagement, stages, ...)")
 
 
 def load_model(path: str | FsPath | None = None) -> ScoringModel:
@@ -167,9 +191,4 @@ def load_model(path: str | FsPath | None = None) -> ScoringModel:
     if path is None:
         text = resources.files(__package__).joinpath("models", DEFAULT_MODEL).read_text(encoding="utf-8")
         return parse_model(text, f"scoring_core/models/{DEFAULT_MODEL}")
-    fs = FsPath(path)
-    try:
-        text = fs.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError([ModelError(str(path), 1, 1, f"cannot read model file: {exc.__class__.__name__}: {exc}")]) from None
-    return parse_model(text, str(path))
+    return parse_model(read_text(path), str(path))

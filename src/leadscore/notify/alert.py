@@ -74,6 +74,12 @@ class Alert:
         return self.title or self.company
 
     @property
+    def owner(self) -> str | None:
+        """`Ana Ruiz (enterprise)`: the lead's owner and team (docs/routing.md), or None."""
+        owner = self.t.owner
+        return f"{owner.name} ({owner.team})" if owner is not None else None
+
+    @property
     def grade(self) -> str:
         return self.t.grade or "–"
 
@@ -112,6 +118,8 @@ class Alert:
         if self.email:
             lines.append(f"Email: {self.email}")
         lines.append(f"Stage: {self.stage_line}")
+        if self.owner:
+            lines.append(f"Owner: {self.owner}")
         lines.append(f"Fit grade {self.grade}, score {self.score_line}")
         if self.reasons():
             lines.append("Why:")

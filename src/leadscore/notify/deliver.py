@@ -19,6 +19,9 @@ Configuration (`leadscore.settings`; secrets from the environment locally, the s
   `API_TOKEN`; Slack's Accept/Reject buttons need nothing here (`SalesFunction` answers them).
 - Downgrades (a lead's stage moving down, e.g. when its score decays: `cause` `decay`): Slack and email
   alert on them only when `ALERT_DOWNGRADES` names the channel (`slack,email`; default none).
+- Routing (`ROUTING_FILE`, docs/routing.md): a transition with a `route` goes to that route's Slack webhook
+  (the secret's key it names; a key not there: the default webhook, and a warning) and its email list;
+  a route without them, or a route id the file does not have, uses the defaults above.
 - `CONSOLE_ALERTS=1` (the local stack): with no Slack webhook, print the alert instead.
 A channel with nothing configured for a stage skips it (logged, counted), it does not fail.
 """
@@ -26,6 +29,7 @@ A channel with nothing configured for a stage skips it (logged, counted), it doe
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +41,11 @@ from .alert import Alert
 from .errors import Permanent, Transient
 
 if TYPE_CHECKING:  # pragma: no cover
+    from scoring_core.routing import Route
+
     from ..dependencies import Dependencies
+
+logger = logging.getLogger("leadscore.notify")
 
 #: the stages each channel alerts on (the template's rules route the same ones)
 STAGES = {
@@ -72,10 +80,39 @@ def _answers(deps: Dependencies, t: LeadStageChanged) -> dict[str, str] | None:
     return answer_links(t.lead_id, api_url=deps.settings.api_url, api_token=deps.settings.api_token(), now=deps.clock())
 
 
+def routed(deps: Dependencies, route_id: str | None) -> Route | None:
+    """The routing file's route of this id (an event's `route`), or None: the default destinations."""
+    routing = deps.routing if route_id else None
+    return routing.route(route_id) if routing is not None else None
+
+
+def slack_url_for(deps: Dependencies, route_id: str | None, stage: str) -> str | None:
+    """Where a Slack alert of the route `route_id` at `stage` goes: the route's webhook (the secret's key it
+    names), else `SLACK_WEBHOOK_URL_<STAGE>`, else `SLACK_WEBHOOK_URL`. Any event that carries a route uses it."""
+    route = routed(deps, route_id)
+    if route is not None and route.slack:
+        url = deps.settings.slack_webhook_named(route.slack)
+        if url:
+            return url
+        # the name of the key and the route's id only: no URL, nothing of the lead
+        logger.warning("a route's Slack webhook is not in the secrets: the default webhook is used",
+                       extra={"route": route.id, "key": route.slack})
+    return deps.settings.slack_webhook_url(stage)
+
+
+def recipients_for(deps: Dependencies, route_id: str | None, stage: str) -> list[str]:
+    """Who an email alert of the route `route_id` at `stage` goes to: the route's `email`, else
+    `ALERT_EMAIL_TO_<STAGE>`, else `ALERT_EMAIL_TO` (addresses are configuration, not secrets)."""
+    route = routed(deps, route_id)
+    if route is not None and route.email:
+        return list(route.email)
+    return list(deps.settings.alert_recipients(stage))
+
+
 def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
     t = LeadStageChanged.model_validate(transition)
     alert = Alert(t, lead_url=_lead_url(deps, t.lead_id))
-    url = deps.settings.slack_webhook_url(t.to_stage)
+    url = slack_url_for(deps, t.route, t.to_stage)
     if not url:
         if deps.settings.console_alerts:
             print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
@@ -90,7 +127,7 @@ def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]
 def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
     t = LeadStageChanged.model_validate(transition)
     # addresses are configuration (template parameters), not secrets: environment only
-    sender, recipients = deps.settings.alert_email_from, list(deps.settings.alert_recipients(t.to_stage))
+    sender, recipients = deps.settings.alert_email_from, recipients_for(deps, t.route, t.to_stage)
     if not sender or not recipients:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
     from ..adapters.alerts import AlertMailer

@@ -39,6 +39,8 @@ def html(alert: Alert, answers: dict[str, str] | None = None) -> str:
     if alert.email:
         rows.append(("Email", f'<a href="mailto:{escape(alert.email)}">{escape(alert.email)}</a>'))
     rows += [("Stage", escape(alert.stage_line)), ("Fit grade", escape(alert.grade)), ("Score", escape(alert.score_line))]
+    if alert.owner:
+        rows.append(("Owner", escape(alert.owner)))
     parts = [
         '<div style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a202c">',
         (f'<p style="margin:0;padding:6px 10px;background:{colour};color:#fff;font-weight:bold;display:inline-block">'

@@ -70,6 +70,8 @@ def blocks(alert: Alert) -> list[Any]:
         f"*Score*\n{alert.score_line}",
         f"*Stage*\n{alert.stage_line}",
     ]
+    if alert.owner:
+        fields.append(f"*Owner*\n{escape(_clip(alert.owner, 200))}")
     out.append(SectionBlock(fields=[MarkdownTextObject(text=f) for f in fields]))
     reasons = alert.reasons()
     if reasons:

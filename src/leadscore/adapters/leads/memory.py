@@ -39,6 +39,8 @@ from .protocol import (
     distinct,
     newest_facts,
     gather_holdings,
+    next_owner,
+    round_robin_key,
     without_older_facts,
 )
 
@@ -251,6 +253,30 @@ class InMemoryLeadStore:
 
     def read_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {k: copy.deepcopy(self.items[k]) for k in keys if k in self.items}
+
+    # -- owners -------------------------------------------------------------------
+
+    def assign_owner(self, key: str, team: str, members: Sequence[Mapping[str, Any]], domain: str | None,
+                     now: float) -> dict[str, Any] | None:
+        lead = self.items.get(key)
+        if not lead or "merged_into" in lead or "n" not in lead:
+            return None
+        if lead.get("owner"):
+            return copy.deepcopy(lead["owner"])
+        shared = self.items.get(domain, {}) if domain else {}
+        if shared.get("owner"):
+            lead["owner"] = copy.deepcopy(shared["owner"])
+            shared["expires_at"] = int(now) + self.retention_s
+            self.writes += 1
+            return copy.deepcopy(lead["owner"])
+        counter = self.items.setdefault(round_robin_key(team), {"pk": round_robin_key(team), "assigned": 0})
+        owner = next_owner(members, team, int(counter["assigned"]))
+        counter["assigned"] += 1
+        lead["owner"] = owner
+        if domain:
+            self.items[domain] = {"pk": domain, "owner": copy.deepcopy(owner), "expires_at": int(now) + self.retention_s}
+        self.writes += 1
+        return copy.deepcopy(owner)
 
     # -- identities ----------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...identity import event_hash
+from ...identity import OUR_PREFIXES, event_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from scoring_core import Effects, LeadState
@@ -47,6 +47,22 @@ FEEDBACK_KEPT = 20  # sales' feedbacks kept on a lead (`fb`), the latest; older 
 # will move carries `due_at` (epoch seconds) and `due_bucket` (due_at floored to DUE_BUCKET_S),
 # the keys of the sparse ByDue index the sweep queries bucket by bucket.
 DUE_BUCKET_S = 900
+
+
+# Owners (docs/routing.md): a lead's `owner` (M: id, name, email, team) is set once, never changed;
+# `rr#<team>` holds the team's round-robin counter `assigned` (owners it has assigned), `dom#<keyed hash of
+# a company domain>` the owner the domain's leads share. Neither is a lead (no `n`, no `e:` key).
+ROUND_ROBIN_PREFIX, DOMAIN_PREFIX = "rr#", "dom#"
+ASSIGN_ATTEMPTS = 30  # conflicting assignments (another worker took the counter's value) before giving up
+
+
+def round_robin_key(team: str) -> str:
+    return f"{ROUND_ROBIN_PREFIX}{team}"
+
+
+def next_owner(members: Sequence[Mapping[str, Any]], team: str, assigned: int) -> dict[str, Any]:
+    """The owner the team's `assigned`-th assignment gives: members in turn (round-robin)."""
+    return {**{k: v for k, v in members[assigned % len(members)].items() if v is not None}, "team": team}
 
 
 def due_bucket(due_at: float) -> int:
@@ -129,6 +145,8 @@ def gather_holdings(key: str, get: Callable[[str], Mapping[str, Any]],
         key = str(item["merged_into"])
     else:
         return None
+    if "n" not in item or not key.startswith(OUR_PREFIXES):
+        return None  # not a lead: a tombstone, a team's round-robin counter, a domain's owner item
     holdings = Holdings(item, {})
     known = {key} | set(chain)
     todo = identity_keys(item) | {k for c in chain.values() for k in identity_keys(c)}
@@ -244,6 +262,16 @@ class LeadTable(LeadReader, Protocol):
 
     def read_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The items at `keys` as they are now (consistent reads); missing keys are left out."""
+        ...
+
+    def assign_owner(self, key: str, team: str, members: Sequence[Mapping[str, Any]], domain: str | None,
+                     now: float) -> dict[str, Any] | None:
+        """The lead's owner, assigned now if it has none, atomically however many workers assign at once:
+        the lead's own owner if it has one; else the owner of its company `domain` item (`dom#…`, None:
+        not sticky), the team's counter untouched; else the team's next member (`next_owner` of the
+        counter `rr#<team>`), with the counter advanced by exactly one, the lead's `owner` set and the
+        domain item created in one transaction, conditioned on what was read (retried on conflict).
+        None when the lead is gone or merged."""
         ...
 
     def link(self, alias: str, target: str, now: float) -> tuple[str, dict[str, Any] | None]:

@@ -40,6 +40,7 @@ from .codec import (
 )
 from .expressions import Update
 from .protocol import (
+    ASSIGN_ATTEMPTS,
     DEDUPE_PERIOD_S,
     ERAS_KEPT,
     MAX_EVENTS_PER_WEEK,
@@ -59,6 +60,8 @@ from .protocol import (
     distinct,
     gather_holdings,
     newest_facts,
+    next_owner,
+    round_robin_key,
     with_facts,
     without_older_facts,
 )
@@ -503,6 +506,73 @@ class LeadStore:
             return True, deserialize(response.get("Attributes"))
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             return False, deserialize(exc.response.get("Item"))
+
+    # -- owners -------------------------------------------------------------------
+
+    def assign_owner(self, key: str, team: str, members: Sequence[Mapping[str, Any]], domain: str | None,
+                     now: float) -> dict[str, Any] | None:
+        """One consistent BatchGetItem (lead, domain item, counter), then one conditional write: the
+        domain's owner onto the lead, or a transaction advancing the counter from the value read,
+        setting the lead's owner if it has none and creating the domain item if there is none. A
+        cancelled transaction means another worker got there first: read again and decide again."""
+        counter_key = round_robin_key(team)
+        for attempt in range(ASSIGN_ATTEMPTS):
+            found = self.read_many([key, counter_key, *([domain] if domain else [])])
+            lead = found.get(key)
+            if not lead or lead.get("merged_into") or "n" not in lead:
+                return None  # no lead (gone, merged into another, or no lead's item at all)
+            if lead.get("owner"):
+                return dict(lead["owner"])
+            shared = found.get(domain, {}) if domain else {}
+            if shared.get("owner"):
+                owner = plain(shared["owner"])
+                if self._adopt(key, owner, str(domain), now):
+                    return owner
+            else:
+                assigned = int(found.get(counter_key, {}).get("assigned", 0))
+                owner = next_owner(members, team, assigned)
+                if self._assign(key, counter_key, assigned, owner, domain, now):
+                    return owner
+            self._sleep(self._rng.uniform(0, min(THROTTLE_CAP_S, THROTTLE_BASE_S * 2 ** min(attempt, 4))))
+        raise RuntimeError(f"owner assignment in team {team} kept conflicting after {ASSIGN_ATTEMPTS} attempts")
+
+    def _owner_update(self, key: str, owner: dict[str, Any]) -> dict[str, Any]:
+        u = Update()
+        u.set.append(f"{u.name('owner')} = {u.value(owner)}")
+        # `n`: a lead (a pointer or a tombstone has none); no owner yet: the first assignment stands
+        u.conditions += [f"attribute_exists({u.name('n')})", f"attribute_not_exists({u.name('owner')})",
+                         f"attribute_not_exists({u.name('merged_into')})"]
+        return {"TableName": self.table, "Key": {"pk": {"S": key}}, **u.request()}
+
+    def _adopt(self, key: str, owner: dict[str, Any], domain: str, now: float) -> bool:
+        """The domain's owner becomes the lead's (the domain item kept as long as the lead); no counter."""
+        d = Update()
+        d.set.append(f"{d.name('expires_at')} = {d.value(int(now) + self.retention_s)}")
+        d.conditions.append(f"{d.name('owner')}.{d.name('id')} = {d.value(owner['id'])}")
+        touch = {"TableName": self.table, "Key": {"pk": {"S": domain}}, **d.request()}
+        return self._transact([{"Update": self._owner_update(key, owner)}, {"Update": touch}])
+
+    def _assign(self, key: str, counter_key: str, assigned: int, owner: dict[str, Any], domain: str | None,
+                now: float) -> bool:
+        c = Update()
+        n = c.name("assigned")
+        c.set.append(f"{n} = {c.value(assigned + 1)}")
+        c.conditions.append(f"attribute_not_exists({n})" if assigned == 0 else f"{n} = {c.value(assigned)}")
+        ops: list[dict[str, Any]] = [
+            {"Update": {"TableName": self.table, "Key": {"pk": {"S": counter_key}}, **c.request()}},
+            {"Update": self._owner_update(key, owner)},
+        ]
+        if domain:
+            ops.append({"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)", "Item": {
+                "pk": {"S": domain}, "owner": to_attribute(owner), "expires_at": {"N": str(int(now) + self.retention_s)}}}})
+        return self._transact(ops)
+
+    def _transact(self, ops: list[dict[str, Any]]) -> bool:
+        try:
+            self._send("transact_write_items", TransactItems=ops)
+            return True
+        except self._client.exceptions.TransactionCanceledException:
+            return False  # a condition failed (or conflicts outlasted the retries): read again
 
     # -- identities ----------------------------------------------------------
 
