@@ -127,9 +127,9 @@ class Sweep:
                 score, tr = self.engine.advance(state, now, trusted=False)
             else:
                 score, tr = self.engine.evaluate(state, now), None
-            routed = (partial(self.router.fields, self.store, key, item, state, state.stage, score.band, now)
-                      if self.router else None)
-            review, record = (review_triggers(self.triggers, key, item, state, score, now, routed=routed)
+            route_fields = (partial(self.router.fields, self.store, key, item, state, state.stage, score.band, now)
+                            if self.router else None)
+            review, record = (review_triggers(self.triggers, key, item, state, score, now, routed=route_fields)
                               if self.triggers else (None, None))
             later = earliest(self._due_at(state, now), review.due_at if review is not None else None)
             if tr is None and record is None:

@@ -320,10 +320,10 @@ class Worker:
                 tr = None  # nobody to contact yet: it qualifies once identified (merged into its email lead)
                 state = state_of(item)
                 score = self.engine.evaluate(state, now)
-            routed = (partial(self.router.fields, self.store, key, item, state, state.stage, score.band, now)
-                      if self.router else None)
+            route_fields = (partial(self.router.fields, self.store, key, item, state, state.stage, score.band, now)
+                            if self.router else None)
             review, record = (review_triggers(self.triggers, key, item, state, score, now, new_events, since, touched,
-                                              routed)
+                                              route_fields)
                               if self.triggers and not item.get("merged_into") else (Review(), None))
             if tr is None and record is None:
                 if state.recycled != was_recycled:
