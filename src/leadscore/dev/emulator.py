@@ -30,6 +30,12 @@ moto keeps, for as long as the process lives, things AWS lets go of:
   the emulator is reset: about 150 KB for each event the worker applied. Here
   those lists keep nothing while the stack runs (`_NotTracked`).
 
+- not moto's but glibc's: by default malloc gives each thread that allocates
+  an arena of its own (up to 8 per core), and each keeps its high-water mark,
+  so a process of many threads holds far more than it uses after a burst.
+  `leadscore dev` caps them at MALLOC_ARENAS before it starts a thread
+  (`limit_malloc_arenas`, glibc's `mallopt(M_ARENA_MAX)`).
+
 These are narrow patches of moto's internals for the emulator harness only:
 `bound(...)` applies them to the stack's own queues and tables while it runs
 and `unbound()` takes them back (the in-process moto of the tests is not
@@ -222,3 +228,23 @@ def stream_records_kept(account: str, region: str, table_name: str) -> int:
 
     shard = dynamodb_backends[account][region].get_table(table_name).stream_shard
     return len(shard.items) if shard is not None else 0
+
+
+#: glibc's malloc arenas for the whole process (M_ARENA_MAX): its default, 8 per core, gives each
+#: of the stack's threads (the HTTP server's, moto's, the pollers') a heap of its own, each keeping
+#: its high-water mark; two keeps a long run's RSS nearer what it holds (bench/dev_memory.py)
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number (glibc's malloc.h)
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas before the stack starts its threads. False where the C library
+    is not glibc (musl, macOS) or refuses: that changes nothing but the memory a long run keeps."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False

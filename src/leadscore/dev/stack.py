@@ -697,6 +697,7 @@ def run(host: str = "127.0.0.1", port: int = 3000, verbose: bool = False) -> int
     """`leadscore dev`: start, print where everything is, run until Ctrl-C (or SIGTERM)."""
     import signal
 
+    emulator.limit_malloc_arenas()  # before any thread starts: a long run's RSS stays nearer what it holds
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     stack = DevStack(host, port, verbose=verbose)
