@@ -52,7 +52,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import emulator
 from .functions import LambdaContext, container_lock, load_handler, load_module
@@ -484,20 +484,28 @@ class DevStack:
         thread.start()
         self._threads.append(thread)
 
-    def _poll_queue(self, fn: Function, url: str, arn: str, batch: int, partial: bool) -> None:
+    def _batches(self, url: str, batch: int = 10, *, attributes: bool = False,
+                 say_failures: bool = False) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
+        """(the SQS client, the messages) of each receive from the queue `url` that got any, until the
+        stack stops; a failed receive (the emulator going away at shutdown) is waited out, and said
+        with `say_failures`."""
         sqs = self.client("sqs")
+        extra = {"AttributeNames": ["All"]} if attributes else {}
         while not self._stop.is_set():
             try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch, WaitTimeSeconds=1,
-                                               AttributeNames=["All"]).get("Messages", [])
-            except Exception as exc:  # the emulator going away at shutdown
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch, WaitTimeSeconds=1, **extra).get("Messages", [])
+            except Exception as exc:
                 if self._stop.is_set():
                     return
-                self.out(f"sqs poll failed: {exc.__class__.__name__}")
+                if say_failures:
+                    self.out(f"sqs poll failed: {exc.__class__.__name__}")
                 time.sleep(0.5)
                 continue
-            if not messages:
-                continue
+            if messages:
+                yield sqs, messages
+
+    def _poll_queue(self, fn: Function, url: str, arn: str, batch: int, partial: bool) -> None:
+        for sqs, messages in self._batches(url, batch, attributes=True, say_failures=True):
             records = [sqs_record(m["MessageId"], m["Body"], arn, int(m["Attributes"].get("ApproximateReceiveCount", 1)),
                                   m["ReceiptHandle"]) for m in messages]
             try:
@@ -564,16 +572,7 @@ class DevStack:
             self._spawn(f"bus-{rule.name}", self._poll_rule, self.functions[rule.function], url, retries, destination)
 
     def _poll_rule(self, fn: Function, url: str, retries: int, destination: str | None) -> None:
-        sqs = self.client("sqs")
-        while not self._stop.is_set():
-            try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                               AttributeNames=["All"]).get("Messages", [])
-            except Exception:
-                if self._stop.is_set():
-                    return
-                time.sleep(0.5)
-                continue
+        for sqs, messages in self._batches(url, attributes=True):
             for m in messages:
                 attempt = int(m["Attributes"].get("ApproximateReceiveCount", 1))
                 event = json.loads(m["Body"])
@@ -592,15 +591,7 @@ class DevStack:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
     def _print_triggers(self, url: str) -> None:
-        sqs = self.client("sqs")
-        while not self._stop.is_set():
-            try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-            except Exception:
-                if self._stop.is_set():
-                    return
-                time.sleep(0.5)
-                continue
+        for sqs, messages in self._batches(url):
             for m in messages:
                 event = json.loads(m["Body"])
                 if event.get("detail-type") == "LeadTriggered":
