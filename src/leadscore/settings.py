@@ -269,7 +269,7 @@ class Settings(BaseModel):
         if value is None:
             return None
         given = Path(str(value))
-        if given.parent == Path("."):
+        if "/" not in str(value) and os.sep not in str(value):  # `./acme.yaml` is a path, `acme.yaml` a name
             folder = models_folder()
             path = folder / given
             if not path.is_file():

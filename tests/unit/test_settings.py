@@ -116,6 +116,15 @@ def test_a_model_file_path_is_used_as_it_is(monkeypatch, tmp_path):
     assert settings.settings().model_file == model
 
 
+def test_a_relative_model_file_path_is_a_path_not_a_name_in_the_layer(monkeypatch, tmp_path):
+    # the README: "a path (`./my-model.yaml`, ...) is used as it is"; ./ made it a bare name before
+    (tmp_path / "my-model.yaml").write_text((MODELS / "default.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODEL_FILE", "./my-model.yaml")
+
+    assert settings.settings().model_file.resolve() == (tmp_path / "my-model.yaml").resolve()
+
+
 def test_a_model_file_not_in_the_layer_is_an_error_naming_model_file_and_the_folder(monkeypatch):
     monkeypatch.setenv("MODEL_FILE", "acme.yaml")
 
