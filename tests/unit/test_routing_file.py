@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BAD = sorted((Path(__file__).parent / "bad_routing").glob("*.yaml"))
 EXPECT = re.compile(r"# expect: (?P<line>\d+):(?P<col>\d+) (?P<text>.+)")
 FACTS = frozenset(Engine(load_model()).fact_names)
+TRIGGERS = frozenset({"cooling", "abandoned_cart"})  # a model's trigger ids (bad_routing/unknown_trigger.yaml)
 
 ROUTING = """\
 teams:
@@ -54,7 +55,7 @@ def test_a_routing_mistake_is_reported_once_at_its_line_and_column(path):
     line, col, text = EXPECT.fullmatch(path.read_text(encoding="utf-8").splitlines()[0]).groups()
 
     with pytest.raises(ModelFileError) as caught:
-        load_routing(path, FACTS)
+        load_routing(path, FACTS, TRIGGERS)
 
     [error] = caught.value.errors
     assert (error.file, error.line, error.col) == (str(path), int(line), int(col)), str(error)
