@@ -151,11 +151,12 @@ def _hours(value: Any) -> str | None:
     return f"{round(value)} h" if value < 48 else f"{round(value / 24)} d"
 
 
-def _words(value: Any, limit: int = 120) -> str | None:
-    """A name out of `matched` (an event type, a path) as words, clipped; None when it is no text."""
+def _words(value: Any, limit: int = 120, *, as_sent: bool = False) -> str | None:
+    """A name out of `matched` as words (an event type: `checkout_started` → `checkout started`), or
+    `as_sent` (a `same:` value, e.g. a path), clipped; None when it is no text."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = humanize(value) if " " not in value and "/" not in value else value.strip()
+    text = value.strip() if as_sent else humanize(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -177,8 +178,10 @@ def matched_words(kind: str, matched: dict[str, Any]) -> str:
         if count and within:
             line = f"{count} matching events within {within} days"
             same = matched.get("same")
-            if isinstance(same, dict) and _words(same.get("field"), 40) and _words(same.get("value")):
-                line += f" ({_words(same.get('field'), 40)} {_words(same.get('value'))})"
+            field, value = (_words(same.get("field"), 40), _words(same.get("value"), as_sent=True)) \
+                if isinstance(same, dict) else (None, None)
+            if field and value:
+                line += f" ({field} {value})"
             return line
     elif kind == "not_followed":
         start = matched.get("start")
