@@ -55,7 +55,7 @@ def test_without_an_owner_a_name_or_a_link_the_alert_says_less_not_something_wro
     ("score_above", {"threshold": 70.0, "score": 72.5, "band": "hot"}, "score 72.5 reached 70, now hot"),
     ("inactive", {"last_event_at": "2026-10-01T09:00:00Z", "days_inactive": 14.02}, "no activity for 14 days"),
     ("repeated", {"count": 3, "within_days": 7, "times": [], "same": {"field": "path", "value": "/products/kettle"}},
-     "3 matching events within 7 days (path /products/kettle)"),
+     "3 matching events within 7 days: path /products/kettle"),
     ("repeated", {"count": 3, "within_days": 7, "times": []}, "3 matching events within 7 days"),
     ("not_followed", {"start": {"type": "checkout_started", "at": "2026-10-28T15:07:41Z"}, "by": ["purchase", "order_paid"],
                       "waited_hours": 73.9}, "checkout started 3 d ago, no purchase or order paid"),

@@ -181,7 +181,7 @@ def matched_words(kind: str, matched: dict[str, Any]) -> str:
             field, value = (_words(same.get("field"), 40), _words(same.get("value"), as_sent=True)) \
                 if isinstance(same, dict) else (None, None)
             if field and value:
-                line += f" ({field} {value})"
+                line += f": {field} {value}"
             return line
     elif kind == "not_followed":
         start = matched.get("start")
