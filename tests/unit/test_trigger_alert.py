@@ -57,6 +57,8 @@ def test_without_an_owner_a_name_or_a_link_the_alert_says_less_not_something_wro
     ("repeated", {"count": 3, "within_days": 7, "times": [], "same": {"field": "path", "value": "/products/kettle"}},
      "3 matching events within 7 days: path /products/kettle"),
     ("repeated", {"count": 3, "within_days": 7, "times": []}, "3 matching events within 7 days"),
+    ("repeated", {"count": 2, "within_days": 1, "times": []}, "2 matching events within 1 day"),
+    ("inactive", {"days_inactive": 1.5}, "no activity for 1 day"),
     ("not_followed", {"start": {"type": "checkout_started", "at": "2026-10-28T15:07:41Z"}, "by": ["purchase", "order_paid"],
                       "waited_hours": 73.9}, "checkout started 3 d ago, no purchase or order paid"),
 ])
@@ -65,7 +67,11 @@ def test_what_matched_reads_as_words_for_every_kind(kind, matched, words):
 
 
 @pytest.mark.parametrize("kind", ["score_above", "inactive", "repeated", "not_followed"])
-@pytest.mark.parametrize("matched", [{}, {"score": "high", "days_inactive": True, "count": None, "start": "x"}])
+@pytest.mark.parametrize("matched", [
+    {}, {"score": "high", "days_inactive": True, "count": None, "start": "x"},
+    {"score": float("nan"), "threshold": 70, "days_inactive": float("inf"), "count": 3, "within_days": float("nan"),
+     "start": {"type": "checkout_started"}, "waited_hours": float("nan")},  # JSON lets NaN and Infinity in
+])
 def test_a_matched_without_what_its_kind_documents_still_alerts(kind, matched):
     firing = alert(kind=kind, matched=matched)
 

@@ -9,8 +9,8 @@ has them), the last activities with relative times, and a link to the lead.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
-
 from typing import Any
 
 from ..contracts import LeadStageChanged, LeadTriggered
@@ -137,18 +137,31 @@ class Alert:
         return "\n".join(lines)
 
 
+def _finite(value: Any) -> float | None:
+    """A number of `matched`, or None when it is none (a bool, text, NaN or infinity: JSON lets them in)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _number(value: Any) -> str | None:
     """`24`, `58.5`: a number of `matched` as words, or None when it is not one."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return f"{round(float(value), 1):g}"
+    number = _finite(value)
+    return None if number is None else f"{round(number, 1):g}"
+
+
+def _days(value: Any) -> str | None:
+    """`1 day`, `7 days`, `1.5 days`."""
+    number = _number(value)
+    return None if number is None else f"{number} day" + ("" if number == "1" else "s")
 
 
 def _hours(value: Any) -> str | None:
     """`24 h`, `3 d`: a wait in hours, or None when it is not a number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    hours = _finite(value)
+    if hours is None or hours < 0:
         return None
-    return f"{round(value)} h" if value < 48 else f"{round(value / 24)} d"
+    return f"{round(hours)} h" if hours < 48 else f"{round(hours / 24)} d"
 
 
 def _words(value: Any, limit: int = 120, *, as_sent: bool = False) -> str | None:
@@ -170,13 +183,13 @@ def matched_words(kind: str, matched: dict[str, Any]) -> str:
             band = _words(matched.get("band"), 20)
             return f"score {score} reached {threshold}" + (f", now {band}" if band else "")
     elif kind == "inactive":
-        days = matched.get("days_inactive")
-        if not isinstance(days, bool) and isinstance(days, (int, float)):
-            return f"no activity for {int(days)} days"
+        days = _finite(matched.get("days_inactive"))
+        if days is not None and days >= 0:
+            return f"no activity for {_days(int(days))}"
     elif kind == "repeated":
-        count, within = _number(matched.get("count")), _number(matched.get("within_days"))
+        count, within = _number(matched.get("count")), _days(matched.get("within_days"))
         if count and within:
-            line = f"{count} matching events within {within} days"
+            line = f"{count} matching events within {within}"
             same = matched.get("same")
             field, value = (_words(same.get("field"), 40), _words(same.get("value"), as_sent=True)) \
                 if isinstance(same, dict) else (None, None)
