@@ -73,6 +73,20 @@ def test_the_check_command_passes_a_good_file_and_fails_a_bad_one_naming_the_lin
     assert f"{bad}:7:11: routes[0].team: no team 'enterprize'" in capsys.readouterr().out
 
 
+def test_the_check_command_checks_a_routes_triggers_against_the_models(tmp_path, capsys):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("routes:\n  - id: retail\n    triggers: [cooling]\n", encoding="utf-8")
+    model = tmp_path / "model.yaml"
+    default = ROOT / "layers" / "scoring_core" / "scoring_core" / "models" / "default.yaml"
+    model.write_text(default.read_text(encoding="utf-8")
+                     + "\ntriggers:\n  - {id: cooling, kind: inactive, days: 14, stages: [mql, sql]}\n", encoding="utf-8")
+
+    assert main(["routing", "check", str(routing), "--model", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["routing", "check", str(routing)]) == 1  # the shipped model has no triggers
+    assert f"{routing}:3:16: routes[0].triggers[0]: the model has no trigger 'cooling' (its triggers: none)" in capsys.readouterr().out
+
+
 def test_the_documented_example_is_a_valid_routing_file():
     routing = parse_routing(docs_example(), "docs/routing.md", FACTS)
 
