@@ -1,4 +1,5 @@
-"""Notifiers: EventBridge `LeadStageChanged` events → Slack, email, the CRM webhook.
+"""Notifiers: EventBridge `LeadStageChanged` events → Slack, email, the CRM webhook; `LeadTriggered`
+events (the model's triggers) → Slack and email, for the channels `ALERT_TRIGGERS` names.
 
 One module, three functions in template.yaml (`app.slack_handler`,
 `app.email_handler`, `app.crm_handler`), each with its own rule, retries and
@@ -18,7 +19,9 @@ metrics = Metrics(namespace="leadscore", service="notify")  # names like SlackAl
 def _handle(channel: str, event: dict, context) -> dict:
     detail = event.get("detail") if isinstance(event, dict) else None
     where = {"channel": channel}
-    if isinstance(detail, dict):  # ids only: never the email, name or a webhook URL
+    if isinstance(detail, dict) and event.get("detail-type") == "LeadTriggered":  # ids only, as below
+        where.update(lead=detail.get("lead_id"), firing=detail.get("firing_id"), trigger=detail.get("trigger"))
+    elif isinstance(detail, dict):  # ids only: never the email, name or a webhook URL
         where.update(lead=detail.get("lead_id"), transition=detail.get("transition_id"), to_stage=detail.get("to_stage"))
     try:
         result = deliver.notify(dependencies.current(), channel, event, context)

@@ -368,7 +368,7 @@ def cmd_routing_check(args: argparse.Namespace) -> int:
 
     engine = Engine(_load_model_or_exit(args.model))
     try:
-        routing = load_routing(args.file, frozenset(engine.fact_names))
+        routing = load_routing(args.file, frozenset(engine.fact_names), frozenset(t.id for t in engine.model.triggers))
     except ModelFileError as exc:
         for err in exc.errors:
             print(err)

@@ -143,7 +143,9 @@ class Dependencies:
         from .owners import Router
 
         # with the facts check: a `when` on a fact this model never keeps fails the cold start (ModelFileError)
-        return Router(load_routing(path, frozenset(self.engine.fact_names)), self.engine.model.free_email_domains)
+        model = self.engine.model
+        return Router(load_routing(path, frozenset(self.engine.fact_names), frozenset(t.id for t in model.triggers)),
+                      model.free_email_domains)
 
     @cached_property
     def leads_store(self) -> LeadStore:

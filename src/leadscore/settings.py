@@ -216,6 +216,10 @@ class Settings(BaseModel):
                                           "alert when a lead's score decays out of its stage; empty: none",
                                           source="parameter", parameter="AlertDowngrades", default=(),
                                           read_by=NOTIFIERS[:2])
+    alert_triggers: CommaList = setting("ALERT_TRIGGERS", "comma-separated channels (`slack`, `email`) that also "
+                                        "alert when one of the model's triggers fires (`LeadTriggered`); empty: none",
+                                        source="parameter", parameter="AlertTriggers", default=(),
+                                        read_by=NOTIFIERS[:2])
     console_alerts: bool = setting("CONSOLE_ALERTS", "`1`: with no Slack webhook, print alerts on the terminal "
                                    "(the local stack sets it)", source="local", default=False,
                                    invalid="must be 1 or 0 (true or false)")

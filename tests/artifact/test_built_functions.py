@@ -99,7 +99,7 @@ def _environment(aws, receivers, logical_id: str) -> dict[str, str]:
     # channel settings the template leaves to the user: every notifier really sends
     env.update({"ALERT_EMAIL_FROM": SENDER, "ALERT_EMAIL_TO": TEAM,
                 "SLACK_WEBHOOK_URL": f"{receivers.url}/slack", "CRM_WEBHOOK_URL": f"{receivers.url}/crm",
-                "CRM_WEBHOOK_SECRET": "crm-secret"})
+                "CRM_WEBHOOK_SECRET": "crm-secret", "ALERT_TRIGGERS": "slack,email"})
     return env
 
 

@@ -91,7 +91,7 @@ def stack(aws, monkeypatch):
 #: every setting that turns a notifier channel on (deliver.py's docstring); `notify` clears them all
 CHANNEL_SETTINGS = ("SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL_MQL", "SLACK_WEBHOOK_URL_SQL", "ALERT_EMAIL_FROM",
                     "ALERT_EMAIL_TO", "ALERT_EMAIL_TO_MQL", "ALERT_EMAIL_TO_SQL", "CRM_WEBHOOK_URL", "CRM_WEBHOOK_SECRET",
-                    "LEAD_URL_BASE", "CONSOLE_ALERTS")
+                    "LEAD_URL_BASE", "CONSOLE_ALERTS", "ALERT_TRIGGERS")
 
 
 @pytest.fixture

@@ -371,6 +371,50 @@ def test_the_stacks_sweep_fires_an_abandoned_cart_after_its_wait_and_prints_it(m
         assert dependencies.current().leads_store.find(lead_key)["tm"]["abandoned_cart"]["k"] == 1
 
 
+def test_with_alert_triggers_the_stacks_abandoned_cart_is_alerted_once_on_the_console(monkeypatch, tmp_path, capsys):
+    # given: the abandoned-cart trigger, Slack asked to alert on triggers (the console stands in for it)
+    monkeypatch.setattr(dev, "ASYNC_RETRY_DELAY_S", 0)
+    default = ROOT / "layers" / "scoring_core" / "scoring_core" / "models" / "default.yaml"
+    model = tmp_path / "carts.yaml"
+    model.write_text(default.read_text(encoding="utf-8") + (
+        "\ntriggers:\n  - {id: abandoned_cart, kind: not_followed, on: checkout_started, by: purchase, within_hours: 24}\n"),
+        encoding="utf-8")
+    monkeypatch.setenv("MODEL_FILE", str(model))
+    monkeypatch.setenv("ALERT_TRIGGERS", "slack")  # the shell's value wins over the template's empty default
+    clock = MovedClock()
+    with running_stack(clock=clock) as s:
+        from leadscore import dependencies
+        from leadscore.identity import LOCAL_KEY_SECRET, email_key
+
+        # when: a known visitor starts a checkout, buys nothing, and 24 hours pass
+        key = base64.b64encode(f"{os.environ['WRITE_KEYS'].split(',')[0]}:".encode()).decode()
+        sdk = {"Authorization": f"Basic {key}", "Content-Type": "application/json"}
+        email = "lena@fairbrook-studio.example"
+        identify = {"userId": "lena-1", "traits": {"email": email, "first_name": "Lena", "last_name": "Fairbrook"}}
+        cart = {"userId": "lena-1", "event": "Checkout Started", "properties": {"email": email, "cart_id": "c-17"},
+                "context": {"traits": {"email": email}}}
+        assert http(s, "POST", "/v1/identify", json.dumps(identify).encode(), sdk)[0] == 200
+        assert http(s, "POST", "/v1/track", json.dumps(cart).encode(), sdk)[0] == 200
+        lead_key = email_key(email, os.environ.get("LEAD_KEY_SECRET") or LOCAL_KEY_SECRET)
+        item = wait_until(lambda: (lambda i: i if i and "due_at" in i else None)(dependencies.current().leads_store.find(lead_key)))
+        assert wait_until(lambda: any("checkout_started" in str(e) for e in dependencies.current().leads_store.find(lead_key)
+                                      .get("g.abandoned_cart", ())) or None)
+        clock.offset = float(item["due_at"]) + 60 - time.time()
+
+        # then: the trigger's alert is printed, once, saying what matched
+        seen: list[str] = []
+
+        def alerted() -> list[str] | None:
+            seen.append(capsys.readouterr().out)
+            return [line for line in "".join(seen).splitlines() if line.startswith("Abandoned cart: ")] or None
+
+        (headline,) = wait_until(alerted, timeout=30)
+        assert headline == "Abandoned cart: Lena Fairbrook (checkout started 24 h ago, no purchase)"
+        time.sleep(2)  # a redelivery would have printed by now
+        assert len([line for line in ("".join(seen) + capsys.readouterr().out).splitlines()
+                    if line.startswith("Abandoned cart: ")]) == 1
+
+
 def test_with_a_routing_file_the_lead_gets_an_owner_shown_by_the_api_and_the_printed_alert(monkeypatch, tmp_path, capsys):
     routing = tmp_path / "routing.yaml"
     routing.write_text("teams:\n  smb: {members: [{id: ana, name: Ana Ruiz, email: ana@example.com}]}\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from leadscore import settings
 from leadscore.dev.functions import LambdaContext, load_handler
 from leadscore.dev.template import functions_for_sample
 
@@ -38,6 +39,8 @@ def test_the_sample_invokes_its_function_successfully(notify, monkeypatch, path)
     aws = notify  # the stack, with the notifiers' table and dead-letter queue and no channel configured
     for name, value in SAMPLE_SECRETS.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ALERT_TRIGGERS", "slack,email")  # a LeadTriggered sample is read, not ignored unread
+    settings.reset()
     event = json.loads(path.read_text())
     routes = functions_for(event)
     assert routes, f"no function in the template takes {path.name}"

@@ -24,6 +24,7 @@ from scoring_core import Event
 from scoring_core.loader import parse_model
 from scoring_core.triggers import firing_id
 
+from tests.support.handlers import invoke_notifier
 from tests.support.queues import _drain
 from tests.support.template import TEMPLATE
 
@@ -347,10 +348,10 @@ def test_concurrent_workers_fire_one_engaged(trig, atomic_dynamodb):
     assert len(fired(trig, "engaged")) == 1
 
 
-# -- the bus: LeadTriggered goes to the automation rule, never to the alert channels ----------------
+# -- the bus: LeadTriggered goes to the automation rule and the Slack and email rules, never the CRM's ----
 
 
-def test_lead_triggered_reaches_the_bus_with_its_detail_type_and_no_alert_rule_matches_it(trig):
+def test_lead_triggered_reaches_the_bus_and_the_slack_and_email_rules_never_the_crms(trig):
     t0 = trig.clock.t
     deliver(trig, [identify(t0 - 10)] + views(t0, 3))
     trig.publish()
@@ -361,8 +362,33 @@ def test_lead_triggered_reaches_the_bus_with_its_detail_type_and_no_alert_rule_m
     alert_functions = {"SlackNotifyFunction", "EmailNotifyFunction", "CrmNotifyFunction"}
     rules = [r for r in bus_rules(TEMPLATE) if r.function in alert_functions]
     assert {r.function for r in rules} == alert_functions
-    assert not [r.name for r in rules if matches(r.pattern, raw[0])]
+    assert sorted(r.function for r in rules if matches(r.pattern, raw[0])) == ["EmailNotifyFunction", "SlackNotifyFunction"]
     assert state_of(lead(trig)).event_count == 4
+
+
+def test_a_voucher_firing_alerts_slack_once_through_the_templates_rule_when_alert_triggers_names_it(trig, rec,
+                                                                                                     monkeypatch):
+    # given: Slack on the recorder, asked to alert on triggers
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", rec.url + "/services/T0/B0/triggers")
+    monkeypatch.setenv("ALERT_TRIGGERS", "slack")
+    settings.reset()
+    dependencies.use(dependencies.Dependencies(settings.settings(), clock=trig.clock))
+    (rule,) = [r for r in bus_rules(TEMPLATE) if r.function == "SlackNotifyFunction" and r.name.endswith("Triggered")]
+
+    # when: the third view of one product fires the voucher, and the bus hands the event to the rule's target twice
+    t0 = trig.clock.t
+    deliver(trig, [identify(t0 - 10)] + views(t0, 3))
+    trig.publish()
+    _drain(trig.sqs, trig.capture)
+    (event,) = _drain(trig.sqs, trig.triggered)
+    assert matches(rule.pattern, event)
+    results = [invoke_notifier("slack", event)["status"] for _ in range(2)]
+
+    # then: one Slack message, saying the trigger and what matched
+    assert results == ["sent", "sent"]
+    (message,) = rec.requests
+    text = json.loads(message.body)["text"]
+    assert text.startswith("Voucher: Nadia Okafor (3 matching events within 7 days: path /products/kettle)")
 
 
 def test_views_made_before_the_visitor_was_known_count_once_merged_into_the_lead(trig):

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BAD = sorted((Path(__file__).parent / "bad_routing").glob("*.yaml"))
 EXPECT = re.compile(r"# expect: (?P<line>\d+):(?P<col>\d+) (?P<text>.+)")
 FACTS = frozenset(Engine(load_model()).fact_names)
+TRIGGERS = frozenset({"cooling", "abandoned_cart"})  # a model's trigger ids (bad_routing/unknown_trigger.yaml)
 
 ROUTING = """\
 teams:
@@ -54,7 +55,7 @@ def test_a_routing_mistake_is_reported_once_at_its_line_and_column(path):
     line, col, text = EXPECT.fullmatch(path.read_text(encoding="utf-8").splitlines()[0]).groups()
 
     with pytest.raises(ModelFileError) as caught:
-        load_routing(path, FACTS)
+        load_routing(path, FACTS, TRIGGERS)
 
     [error] = caught.value.errors
     assert (error.file, error.line, error.col) == (str(path), int(line), int(col)), str(error)
@@ -70,6 +71,20 @@ def test_the_check_command_passes_a_good_file_and_fails_a_bad_one_naming_the_lin
     assert "ok: 3 routes, 2 teams, 3 members" in capsys.readouterr().out
     assert main(["routing", "check", str(bad)]) == 1
     assert f"{bad}:7:11: routes[0].team: no team 'enterprize'" in capsys.readouterr().out
+
+
+def test_the_check_command_checks_a_routes_triggers_against_the_models(tmp_path, capsys):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("routes:\n  - id: retail\n    triggers: [cooling]\n", encoding="utf-8")
+    model = tmp_path / "model.yaml"
+    default = ROOT / "layers" / "scoring_core" / "scoring_core" / "models" / "default.yaml"
+    model.write_text(default.read_text(encoding="utf-8")
+                     + "\ntriggers:\n  - {id: cooling, kind: inactive, days: 14, stages: [mql, sql]}\n", encoding="utf-8")
+
+    assert main(["routing", "check", str(routing), "--model", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["routing", "check", str(routing)]) == 1  # the shipped model has no triggers
+    assert f"{routing}:3:16: routes[0].triggers[0]: the model has no trigger 'cooling' (its triggers: none)" in capsys.readouterr().out
 
 
 def test_the_documented_example_is_a_valid_routing_file():

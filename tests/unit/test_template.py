@@ -205,6 +205,9 @@ def test_every_alert_path_retries_and_ends_on_a_dead_letter_queue():
             assert rule["EventBusName"] == {"Ref": "LeadsBus"}
             assert rule["RetryPolicy"]["MaximumRetryAttempts"] >= 1
             assert rule["DeadLetterConfig"]["Arn"] == dlq
+            if rule["Pattern"]["detail-type"] == ["LeadTriggered"]:  # the trigger rule (ALERT_TRIGGERS)
+                assert "detail" not in rule["Pattern"] and logical_id != "CrmNotifyFunction"
+                continue
             stages = set(rule["Pattern"]["detail"]["to_stage"])
             if rule["Pattern"]["detail"].get("cause") == ["decay"]:  # the downgrade rule (ALERT_DOWNGRADES)
                 assert stages == {"lead"}
@@ -347,7 +350,7 @@ def test_every_function_logs_to_its_own_log_group_with_a_retention_the_user_sets
     assert transformed["Parameters"]["LogRetentionDays"]["Default"] == 30
 
 
-def test_lead_triggered_goes_to_the_automation_rule_and_to_no_alert_channel():
+def test_lead_triggered_goes_to_the_automation_rule_and_to_slack_and_email_but_never_the_crm():
     import leadscore.dev.template as dev_template
     from leadscore.contracts import LeadTriggeredEvent
 
@@ -361,9 +364,26 @@ def test_lead_triggered_goes_to_the_automation_rule_and_to_no_alert_channel():
     assert dev_template.matches(pattern, triggered)
     alerts = [r for r in dev_template.bus_rules(template)
               if r.function in ("SlackNotifyFunction", "EmailNotifyFunction", "CrmNotifyFunction")]
-    assert len(alerts) == 5 and all(r.pattern["detail-type"] == ["LeadStageChanged"] for r in alerts)
-    assert [r.name for r in alerts if dev_template.matches(r.pattern, triggered)] == []
-    assert [r.name for r in alerts if dev_template.matches(r.pattern, stage_changed)]  # they still take stage changes
+    assert len(alerts) == 7
+    # one rule per alert channel takes the firings (each notifier then alerts only if ALERT_TRIGGERS names it)
+    taking = [r for r in alerts if dev_template.matches(r.pattern, triggered)]
+    assert sorted(r.function for r in taking) == ["EmailNotifyFunction", "SlackNotifyFunction"]
+    assert all(r.pattern["detail-type"] == ["LeadTriggered"] for r in taking)
+    # the rest take stage changes only; the CRM's never gets a firing
+    others = [r for r in alerts if r not in taking]
+    assert all(r.pattern["detail-type"] == ["LeadStageChanged"] for r in others)
+    assert [r.name for r in others if dev_template.matches(r.pattern, stage_changed)]
+    assert not [r for r in taking if dev_template.matches(r.pattern, stage_changed)]
+
+
+def test_the_alert_triggers_parameter_reaches_the_slack_and_email_notifiers_only():
+    functions = _functions()
+    having = sorted(k for k, f in functions.items()
+                    if "ALERT_TRIGGERS" in f["Properties"].get("Environment", {}).get("Variables", {}))
+    assert having == ["EmailNotifyFunction", "SlackNotifyFunction"]
+    assert all(functions[k]["Properties"]["Environment"]["Variables"]["ALERT_TRIGGERS"] == {"Ref": "AlertTriggers"}
+               for k in having)
+    assert _template()["Parameters"]["AlertTriggers"]["Default"] == ""
 
 
 def test_the_stream_publisher_is_invoked_for_writes_that_record_a_transition_or_a_firing():

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .conditions import Test, fact_getter, operator_test
-from .model import Conditions, Path, RuleId, _shaped
+from .model import MAX_TRIGGERS, Conditions, Path, RuleId, _shaped
 from .stages import Stage
 
 #: the stages at which a route with a team assigns an owner (once per lead: the owner is kept)
@@ -77,6 +77,8 @@ class Route(_Strict):
     team: TeamId | None = None  # assigns an owner from this team at MQL or SQL
     slack: SlackKey | None = None  # else the default webhook (SLACK_WEBHOOK_URL[_<STAGE>])
     email: list[Address] | None = Field(default=None, min_length=1, max_length=50)  # else ALERT_EMAIL_TO[_<STAGE>]
+    # the model's triggers whose firings this route alerts (with ALERT_TRIGGERS); absent: all of them
+    triggers: list[RuleId] | None = Field(default=None, min_length=1, max_length=MAX_TRIGGERS)
 
     @cached_property
     def _tests(self) -> tuple[tuple[Any, Test], ...]:
@@ -135,10 +137,12 @@ def owner_domain(email: str | None, free_domains: Sequence[str], sticky: Sticky)
     return domain
 
 
-def routing_errors(data: Any, facts: frozenset[str] | None = None) -> list[tuple[Path, str]]:
+def routing_errors(data: Any, facts: frozenset[str] | None = None,
+                   triggers: frozenset[str] | None = None) -> list[tuple[Path, str]]:
     """Checks that span fields: duplicate route or member ids, a team no `teams` entry defines,
-    a route that can never match because an earlier one matches every lead, and (given the
-    facts a model keeps on a lead, `Engine.fact_names`) a `when` on a fact that is never kept."""
+    a route that can never match because an earlier one matches every lead, (given the
+    facts a model keeps on a lead, `Engine.fact_names`) a `when` on a fact that is never kept,
+    and (given the model's trigger ids) a route's `triggers` naming a trigger the model has not."""
     errors: list[tuple[Path, str]] = []
     if not isinstance(data, dict):
         return errors
@@ -175,6 +179,11 @@ def routing_errors(data: Any, facts: frozenset[str] | None = None) -> list[tuple
                 errors.append((("routes", i, "when", name),
                                f"the model keeps no fact '{name.split('.', 1)[0]}' on a lead: this test never holds "
                                "(facts kept: the profile facts and those the model's fit rules read)"))
+        named = route.get("triggers")
+        for j, trigger in enumerate(named if isinstance(named, list) else ()):
+            if triggers is not None and isinstance(trigger, str) and trigger not in triggers:
+                known = ", ".join(sorted(triggers)) or "none"
+                errors.append((("routes", i, "triggers", j), f"the model has no trigger '{trigger}' (its triggers: {known})"))
         if catch_all is not None:
             errors.append((("routes", i), f"never matches: routes[{catch_all}] before it matches every lead"))
         elif not route.get("when") and route.get("stages") is None and route.get("bands") is None:
@@ -182,17 +191,20 @@ def routing_errors(data: Any, facts: frozenset[str] | None = None) -> list[tuple
     return errors
 
 
-def parse_routing(text: str, file: str = "<routing>", facts: frozenset[str] | None = None) -> RoutingFile:
+def parse_routing(text: str, file: str = "<routing>", facts: frozenset[str] | None = None,
+                  triggers: frozenset[str] | None = None) -> RoutingFile:
     """Validate routing text; raise `ModelFileError` listing every problem with its line.
-    `facts`: the facts the model keeps (`Engine.fact_names`), to refuse a `when` that never holds."""
+    `facts`: the facts the model keeps (`Engine.fact_names`), to refuse a `when` that never holds;
+    `triggers`: the model's trigger ids, to refuse a route's `triggers` naming another."""
     from .loader import parse_document
 
-    return parse_document(text, file, RoutingFile, lambda data: routing_errors(data, facts),
+    return parse_document(text, file, RoutingFile, lambda data: routing_errors(data, facts, triggers),
                           "a routing file must be a mapping (teams, routes, sticky)")
 
 
-def load_routing(path: str | FsPath, facts: frozenset[str] | None = None) -> RoutingFile:
+def load_routing(path: str | FsPath, facts: frozenset[str] | None = None,
+                 triggers: frozenset[str] | None = None) -> RoutingFile:
     """Load a routing file; `ModelFileError` (file:line:col: message) when it is not valid."""
     from .loader import read_text
 
-    return parse_routing(read_text(path, "routing file"), str(path), facts)
+    return parse_routing(read_text(path, "routing file"), str(path), facts, triggers)

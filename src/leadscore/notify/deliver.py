@@ -22,6 +22,11 @@ Configuration (`leadscore.settings`; secrets from the environment locally, the s
 - Routing (`ROUTING_FILE`, docs/routing.md): a transition with a `route` goes to that route's Slack webhook
   (the secret's key it names; a key not there: the default webhook, and a warning) and its email list;
   a route without them, or a route id the file does not have, uses the defaults above.
+- Triggers (a `LeadTriggered` event: one of the model's triggers fired): Slack and email alert on them only
+  when `ALERT_TRIGGERS` names the channel (`slack,email`; default none: ignored before anything is read);
+  deduped on `firing_id` (records keyed `alert#<channel>#trigger#<hash>`, never a transition's), sent to
+  the route's webhook and list like a transition at the lead's stage, unless the route's `triggers:`
+  leaves the trigger out (ignored). The CRM webhook never takes them.
 - `CONSOLE_ALERTS=1` (the local stack): with no Slack webhook, print the alert instead.
 A channel with nothing configured for a stage skips it (logged, counted), it does not fail.
 """
@@ -35,9 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..contracts import LeadStageChanged, LeadStageChangedEvent
+from ..contracts import TRIGGERED_DETAIL_TYPE, LeadStageChanged, LeadStageChangedEvent, LeadTriggered, LeadTriggeredEvent
 from ..edge import describe_validation_error
-from .alert import Alert
+from .alert import Alert, TriggerAlert
 from .errors import Permanent, Transient
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,11 +61,17 @@ STAGES = {
 #: the channels that alert on a downgrade (sql → mql, → lead) only when ALERT_DOWNGRADES names them;
 #: the CRM webhook keeps the CRM in step, so it is sent every change its rule routes
 DOWNGRADE_OPT_IN = frozenset({"slack", "email"})
+#: the channels that alert on a trigger firing, and only when ALERT_TRIGGERS names them
+TRIGGER_OPT_IN = frozenset({"slack", "email"})
 KEEP_RECORDS_S = 14 * 86400  # longer than any retry: EventBridge 24 h, Lambda's async queue 6 h
 
 
 def _downgrade_channels(deps: Dependencies) -> frozenset[str]:
     return frozenset(c.strip().lower() for c in deps.settings.alert_downgrades)
+
+
+def _trigger_channels(deps: Dependencies) -> frozenset[str]:
+    return frozenset(c.strip().lower() for c in deps.settings.alert_triggers)
 
 
 def _lead_url(deps: Dependencies, lead_id: str) -> str | None:
@@ -150,29 +161,66 @@ def send_crm(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
     return {"status": "sent", "http_status": crm.post(url, transition, secret)}
 
 
-SENDERS: dict[str, Callable[[Dependencies, dict[str, Any]], dict[str, Any]]] = {
-    "slack": send_slack, "email": send_email, "crm": send_crm}
+def send_slack_trigger(deps: Dependencies, firing: dict[str, Any]) -> dict[str, Any]:
+    f = LeadTriggered.model_validate(firing)
+    alert = TriggerAlert(f, lead_url=_lead_url(deps, f.lead_id))
+    url = slack_url_for(deps, f.route, f.stage)
+    if not url:
+        if deps.settings.console_alerts:
+            print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
+            return {"status": "printed"}
+        return {"status": "skipped", "reason": "no Slack webhook configured for this stage"}
+    from . import slack
+
+    slack.send(alert, url)
+    return {"status": "sent"}
 
 
-def _with_parking(deps: Dependencies, channel: str,
-                  send: Callable[[Dependencies, dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    def deliver(transition: dict[str, Any]) -> dict[str, Any]:
+def send_email_trigger(deps: Dependencies, firing: dict[str, Any]) -> dict[str, Any]:
+    f = LeadTriggered.model_validate(firing)
+    sender, recipients = deps.settings.alert_email_from, recipients_for(deps, f.route, f.stage)
+    if not sender or not recipients:
+        return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
+    from ..adapters.alerts import AlertMailer
+    from . import mail
+
+    message = mail.message(TriggerAlert(f, lead_url=_lead_url(deps, f.lead_id)), sender, recipients)
+    message_id = AlertMailer(deps.aws_client("sesv2")).send(sender, recipients, message)
+    return {"status": "sent", "message_id": message_id}
+
+
+Sender = Callable[["Dependencies", dict[str, Any]], dict[str, Any]]
+SENDERS: dict[str, Sender] = {"slack": send_slack, "email": send_email, "crm": send_crm}
+TRIGGER_SENDERS: dict[str, Sender] = {"slack": send_slack_trigger, "email": send_email_trigger}
+#: what each kind of alert is deduped on: (the detail's id field, the keyword the sender is called with,
+#: the records' key prefix after `alert#<channel>`, its senders). A firing's records carry `#trigger`, so
+#: a firing and a transition never share a record whatever their ids
+KINDS: dict[str, tuple[str, str, str, dict[str, Sender]]] = {
+    "transition": ("transition_id", "transition", "", SENDERS),
+    "firing": ("firing_id", "firing", "#trigger", TRIGGER_SENDERS),
+}
+
+
+def _with_parking(deps: Dependencies, channel: str, send: Sender, keyword: str) -> Callable[..., dict[str, Any]]:
+    def deliver(**data: dict[str, Any]) -> dict[str, Any]:
+        detail = data[keyword]  # idempotency calls it by its keyword (`transition`, `firing`)
         try:
-            return send(deps, transition)
+            return send(deps, detail)
         except Permanent as exc:
-            park(deps, channel, {"detail": transition}, str(exc))
+            park(deps, channel, {"detail": detail}, str(exc))
             return {"status": "parked", "reason": str(exc)}
 
-    deliver.__name__ = deliver.__qualname__ = f"deliver_{channel}"
+    deliver.__name__ = deliver.__qualname__ = f"deliver_{channel}_{keyword}"
     return deliver
 
 
-def _idempotent(deps: Dependencies, channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
-    """The channel's sender behind powertools idempotency, built once per container."""
-    return deps.once(("alerts", channel), lambda: _build_idempotent(deps, channel))
+def _idempotent(deps: Dependencies, channel: str, kind: str = "transition") -> tuple[Callable[..., dict[str, Any]], Any]:
+    """The channel's sender of this kind of alert behind powertools idempotency, built once per container."""
+    key = ("alerts", channel) if kind == "transition" else ("alerts", channel, kind)
+    return deps.once(key, lambda: _build_idempotent(deps, channel, kind))
 
 
-def _build_idempotent(deps: Dependencies, channel: str) -> tuple[Callable[..., dict[str, Any]], Any]:
+def _build_idempotent(deps: Dependencies, channel: str, kind: str) -> tuple[Callable[..., dict[str, Any]], Any]:
     from aws_lambda_powertools.utilities.idempotency import (
         IdempotencyConfig,
         idempotent_function,
@@ -180,11 +228,12 @@ def _build_idempotent(deps: Dependencies, channel: str) -> tuple[Callable[..., d
 
     from ..adapters.alerts import sent_alerts
 
+    id_field, keyword, suffix, senders = KINDS[kind]
     store = sent_alerts(deps.aws_client("dynamodb"), deps.settings.required("alerts_table"))
-    config = IdempotencyConfig(event_key_jmespath="transition_id", raise_on_no_idempotency_key=True,
+    config = IdempotencyConfig(event_key_jmespath=id_field, raise_on_no_idempotency_key=True,
                                expires_after_seconds=KEEP_RECORDS_S)
-    fn = idempotent_function(_with_parking(deps, channel, SENDERS[channel]), data_keyword_argument="transition",
-                             persistence_store=store, config=config, key_prefix=f"alert#{channel}")
+    fn = idempotent_function(_with_parking(deps, channel, senders[channel], keyword), data_keyword_argument=keyword,
+                             persistence_store=store, config=config, key_prefix=f"alert#{channel}{suffix}")
     return fn, config
 
 
@@ -202,6 +251,8 @@ def notify(deps: Dependencies, channel: str, event: dict[str, Any], context: Any
     """Deliver one EventBridge `LeadStageChanged` event on one channel; returns what happened.
 
     Raises `Transient` (and powertools' in-progress error) so Lambda retries."""
+    if isinstance(event, dict) and event.get("detail-type") == TRIGGERED_DETAIL_TYPE:
+        return notify_trigger(deps, channel, event, context)
     try:
         changed = LeadStageChangedEvent.model_validate(event)
     except ValidationError as exc:
@@ -219,3 +270,26 @@ def notify(deps: Dependencies, channel: str, event: dict[str, Any], context: Any
     # stays the transition as documented
     absent = {"feedback"} if changed.detail.feedback is None else None
     return deliver(transition=changed.detail.model_dump(mode="json", exclude=absent))
+
+
+def notify_trigger(deps: Dependencies, channel: str, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Deliver one EventBridge `LeadTriggered` event on one channel, when `ALERT_TRIGGERS` names it.
+
+    A channel not named ignores every firing before reading it (an invalid one too: nothing is parked for a
+    channel that was never asked to alert on triggers)."""
+    if channel not in TRIGGER_OPT_IN or channel not in _trigger_channels(deps):
+        return {"status": "ignored", "reason": f"{channel} does not alert on triggers (ALERT_TRIGGERS)"}
+    try:
+        triggered = LeadTriggeredEvent.model_validate(event)
+    except ValidationError as exc:
+        reason = f"not a LeadTriggered event: {describe_validation_error(exc)}"
+        park(deps, channel, event, reason)
+        return {"status": "invalid", "reason": reason}
+    firing = triggered.detail
+    route = routed(deps, firing.route)
+    if route is not None and route.triggers is not None and firing.trigger not in route.triggers:
+        return {"status": "ignored", "reason": f"the route {route.id} does not alert on this trigger"}
+    deliver, config = _idempotent(deps, channel, "firing")
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(context)
+    return deliver(firing=firing.model_dump(mode="json"))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from html import escape
 
-from .alert import Alert
+from .alert import Alert, TriggerAlert
 
 STAGE_COLOUR = {"mql": "#b7791f", "sql": "#c53030", "customer": "#2f855a", "disqualified": "#4a5568", "lead": "#4a5568"}
 
 
-def subject(alert: Alert) -> str:
+def subject(alert: Alert | TriggerAlert) -> str:
     role = f" ({alert.role})" if alert.role else ""
     return f"[leadscore] {alert.headline}{role}, grade {alert.grade}"[:200]
 
@@ -77,7 +77,37 @@ def html(alert: Alert, answers: dict[str, str] | None = None) -> str:
     return "\n".join(parts)
 
 
-def message(alert: Alert, sender: str, recipients: list[str], answers: dict[str, str] | None = None) -> bytes:
+TRIGGER_COLOUR = "#2b6cb0"
+
+
+def trigger_html(alert: TriggerAlert) -> str:
+    """A trigger's HTML part: the same content as `TriggerAlert.text()`, the email a mailto link."""
+    rows = []
+    if alert.role:
+        rows.append(("Role", escape(alert.role)))
+    if alert.email:
+        rows.append(("Email", f'<a href="mailto:{escape(alert.email)}">{escape(alert.email)}</a>'))
+    rows += [("Stage", escape(alert.stage_line)), ("Fit grade", escape(alert.grade)), ("Score", escape(alert.score_line))]
+    if alert.owner:
+        rows.append(("Owner", escape(alert.owner)))
+    parts = [
+        '<div style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a202c">',
+        (f'<p style="margin:0;padding:6px 10px;background:{TRIGGER_COLOUR};color:#fff;font-weight:bold;display:inline-block">'
+         "Trigger</p>"),
+        f'<h2 style="margin:10px 0 4px">{escape(alert.headline)}</h2>',
+        f'<p style="margin:0 0 12px;color:#4a5568">{escape(alert.matched)}</p>',
+        '<table cellpadding="4" style="border-collapse:collapse">',
+        *(f'<tr><th align="left" style="color:#4a5568">{k}</th><td>{v}</td></tr>' for k, v in rows),
+        "</table>",
+    ]
+    if alert.url:
+        parts.append(f'<p style="margin-top:16px"><a href="{escape(alert.url)}">View lead</a></p>')
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def message(alert: Alert | TriggerAlert, sender: str, recipients: list[str],
+            answers: dict[str, str] | None = None) -> bytes:
     """The MIME message: text part first, HTML part preferred by mail clients that render it.
     `answers`: the alert's Accept and Reject links (`{"accepted": url, "rejected": url}`), or None."""
     from email.message import EmailMessage
@@ -86,6 +116,10 @@ def message(alert: Alert, sender: str, recipients: list[str], answers: dict[str,
     msg["Subject"] = subject(alert)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg.set_content(text(alert, answers))
-    msg.add_alternative(html(alert, answers), subtype="html")
+    if isinstance(alert, TriggerAlert):
+        msg.set_content(alert.text())
+        msg.add_alternative(trigger_html(alert), subtype="html")
+    else:
+        msg.set_content(text(alert, answers))
+        msg.add_alternative(html(alert, answers), subtype="html")
     return msg.as_bytes()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .alert import Alert
+from .alert import Alert, TriggerAlert
 from .errors import Permanent, Transient
 
 TIMEOUT_S = 5
@@ -98,6 +98,49 @@ def blocks(alert: Alert) -> list[Any]:
     return out
 
 
+TRIGGER_EMOJI = ":bell:"
+
+
+def trigger_blocks(alert: TriggerAlert) -> list[Any]:
+    """A trigger's Block Kit message: header (the trigger and who), what matched, who/fit/score/stage/owner,
+    a "View lead" button. No Accept or Reject: a firing is no stage change to answer."""
+    from slack_sdk.models.blocks import (
+        ActionsBlock,
+        ButtonElement,
+        ContextBlock,
+        DividerBlock,
+        HeaderBlock,
+        MarkdownTextObject,
+        PlainTextObject,
+        SectionBlock,
+    )
+
+    out: list[Any] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(f"{TRIGGER_EMOJI} {escape(alert.headline)}", 150), emoji=True)),
+        ContextBlock(elements=[MarkdownTextObject(text=_clip(f"*Trigger*: {escape(alert.matched)}", 3000))]),
+    ]
+    fields = [f"*Who*\n{escape(_clip(alert.who, 200))}"]
+    if alert.role:
+        fields.append(f"*Role*\n{escape(_clip(alert.role, 300))}")
+    if alert.email:
+        fields.append(f"*Email*\n<mailto:{escape(alert.email)}|{escape(alert.email)}>")
+    fields += [
+        f"*Fit grade*\n{escape(alert.grade)}",
+        f"*Score*\n{alert.score_line}",
+        f"*Stage*\n{escape(alert.stage_line)}",
+    ]
+    if alert.owner:
+        fields.append(f"*Owner*\n{escape(_clip(alert.owner, 200))}")
+    out.append(SectionBlock(fields=[MarkdownTextObject(text=f) for f in fields]))
+    if alert.url:
+        out.append(DividerBlock())
+        out.append(ActionsBlock(elements=[ButtonElement(text=PlainTextObject(text="View lead"), url=alert.url,
+                                                        action_id="view_lead")]))
+    for block in out:
+        block.validate_json()
+    return out
+
+
 def client(url: str) -> Any:
     from slack_sdk.http_retry.builtin_handlers import (
         ConnectionErrorRetryHandler,
@@ -115,9 +158,9 @@ def client(url: str) -> Any:
     ])
 
 
-def send(alert: Alert, url: str) -> None:
+def send(alert: Alert | TriggerAlert, url: str) -> None:
     """Post the alert to one incoming webhook. `text` is the notification fallback: mrkdwn too, so escaped."""
-    message = blocks(alert)
+    message = trigger_blocks(alert) if isinstance(alert, TriggerAlert) else blocks(alert)
     try:
         response = client(url).send(text=escape(alert.text()), blocks=message, unfurl_links=False, unfurl_media=False)
     except OSError as exc:  # URLError, timeouts, resets: after the client's own retries
