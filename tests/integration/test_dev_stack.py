@@ -67,7 +67,7 @@ def test_resources_are_the_templates(local):
     automation = rules.pop("AutomationRule")  # the console stands in for AutomationEndpoint: it prints triggers
     assert automation == {"source": ["leadscore"], "detail-type": TEMPLATE["Parameters"]["AutomationEvents"]["Default"].split(",")}
     assert rules == {r.name: r.pattern for r in bus_rules(TEMPLATE)}
-    assert len(rules) == 5  # Qualified (Slack, email), Downgraded (Slack, email), StageChanged (CRM)
+    assert len(rules) == 7  # Qualified, Downgraded and Triggered (Slack, email), StageChanged (CRM)
 
 
 def test_every_route_of_the_template_is_served(local):
