@@ -13,7 +13,7 @@ import pytest
 from leadscore import dependencies, settings
 from leadscore.adapters.bus import TransitionBus
 from leadscore.adapters.leads import state_of
-from leadscore.dev.functions import LambdaContext, load_handler
+from leadscore.dev.functions import LambdaContext, load_handler, load_module
 from leadscore.dev.sqs import sqs_event, sqs_record
 from leadscore.identity import LOCAL_KEY_SECRET, email_key
 from scoring_core import Engine, Event, LeadState, load_model
@@ -87,9 +87,20 @@ def test_the_same_event_twice_in_one_batch_counts_once(stack):
     assert snapshot(lead_item(stack)) == expected_snapshot([a, ev(2, "page_view", properties={"url": "https://relaywise.example/pricing"})])
 
 
-def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb):
+def test_four_workers_on_one_hot_lead_lose_no_update(stack, atomic_dynamodb, monkeypatch):
     events = stream(n=200, seed=3)
     handler = load_handler(__import__("pathlib").Path("functions/score"), "app.lambda_handler")
+    # four threads share this one module, as Lambda never has them share a container: powertools'
+    # metric set is per process, so one thread's flush could empty it between another's check and
+    # its serialization ("Must contain at least one metric"); a flush at a time, as in Lambda
+    metrics = load_module(Path("functions/score"), "app").metrics
+    flushing, flush = threading.Lock(), metrics.flush_metrics
+
+    def one_flush_at_a_time(*args, **kwargs):
+        with flushing:
+            return flush(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, "flush_metrics", one_flush_at_a_time)
     dependencies.current().worker  # noqa: B018 one container's worker, shared by the threads as Lambda would not; the table is the only shared state
     parts = [events[i::4] for i in range(4)]
     errors = []
