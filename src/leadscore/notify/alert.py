@@ -32,16 +32,58 @@ HEADLINE = {
 DOWNGRADE_HEADLINE = {"mql": "Cooled to MQL", "lead": "Cooled to lead"}
 
 
-class Alert:
+class _Lead:
+    """How an alert words the lead of a `LeadStageChanged` or a `LeadTriggered` (`self.d`): who it
+    is, its role, owner, grade and score, the same in a stage alert and a trigger alert."""
+
+    d: LeadStageChanged | LeadTriggered
+    name: str | None
+    title: str | None
+    company: str | None
+    email: str | None
+
+    def __init__(self, detail: LeadStageChanged | LeadTriggered, lead_url: str | None) -> None:
+        self.d = detail
+        self.name, self.title, self.company = person(detail.facts)
+        self.email = detail.email
+        self.url = lead_url
+
+    @property
+    def who(self) -> str:
+        """The name, else the email, else that the visitor is anonymous."""
+        return self.name or self.email or "anonymous visitor"
+
+    @property
+    def role(self) -> str | None:
+        """`CTO at Acme`, `CTO`, `Acme`, or None."""
+        if self.title and self.company:
+            return f"{self.title} at {self.company}"
+        return self.title or self.company
+
+    @property
+    def owner(self) -> str | None:
+        """`Ana Ruiz (enterprise)`: the lead's owner and team (docs/routing.md), or None."""
+        owner = self.d.owner
+        return f"{owner.name} ({owner.team})" if owner is not None else None
+
+    @property
+    def grade(self) -> str:
+        return self.d.grade or "–"
+
+    @property
+    def score_line(self) -> str:
+        d = self.d
+        return f"{d.score:g} (fit {d.fit:g} + engagement {d.engagement:g})"
+
+
+class Alert(_Lead):
     """What a notification says about one transition, rendered the same way everywhere."""
 
     def __init__(self, transition: LeadStageChanged, *, now: datetime | None = None, lead_url: str | None = None):
         """`lead_url` is the "View lead" link (`links.alert_link`); None shows no link."""
+        super().__init__(transition, lead_url)
         self.t = transition
         self.now = now or datetime.now(timezone.utc)
-        self.name, self.title, self.company = person(transition.facts)
-        self.email = transition.email
-        self.url = lead_url
 
     @property
     def stage(self) -> str:
@@ -63,33 +105,6 @@ class Alert:
             why = "its score decayed" if self.t.cause == "decay" else "its score fell"
             return f"Was {STAGE_LABEL[self.t.from_stage]}: {why} below the threshold to stay"
         return HEADLINE[self.t.to_stage][1]
-
-    @property
-    def who(self) -> str:
-        """The name, else the email, else that the visitor is anonymous."""
-        return self.name or self.email or "anonymous visitor"
-
-    @property
-    def role(self) -> str | None:
-        """`CTO at Acme`, `CTO`, `Acme`, or None."""
-        if self.title and self.company:
-            return f"{self.title} at {self.company}"
-        return self.title or self.company
-
-    @property
-    def owner(self) -> str | None:
-        """`Ana Ruiz (enterprise)`: the lead's owner and team (docs/routing.md), or None."""
-        owner = self.t.owner
-        return f"{owner.name} ({owner.team})" if owner is not None else None
-
-    @property
-    def grade(self) -> str:
-        return self.t.grade or "–"
-
-    @property
-    def score_line(self) -> str:
-        t = self.t
-        return f"{t.score:g} (fit {t.fit:g} + engagement {t.engagement:g})"
 
     @property
     def stage_line(self) -> str:
@@ -207,7 +222,7 @@ def matched_words(kind: str, matched: dict[str, Any]) -> str:
     return "the trigger's condition held"
 
 
-class TriggerAlert:
+class TriggerAlert(_Lead):
     """What a notification says about one trigger firing (`LeadTriggered`): the trigger and what matched,
     the lead as a stage alert shows it (who, role, email, stage and band, fit grade and score), its owner,
     the "View lead" link. A firing carries no reasons, interests or activity, and no Accept or Reject:
@@ -215,10 +230,8 @@ class TriggerAlert:
 
     def __init__(self, firing: LeadTriggered, *, lead_url: str | None = None):
         """`lead_url` is the "View lead" link (`links.alert_link`); None shows no link."""
+        super().__init__(firing, lead_url)
         self.f = firing
-        self.name, self.title, self.company = person(firing.facts)
-        self.email = firing.email
-        self.url = lead_url
 
     @property
     def stage(self) -> str:
@@ -237,33 +250,6 @@ class TriggerAlert:
     @property
     def headline(self) -> str:
         return f"{self.trigger}: {self.who}"
-
-    @property
-    def who(self) -> str:
-        """The name, else the email, else that the visitor is anonymous."""
-        return self.name or self.email or "anonymous visitor"
-
-    @property
-    def role(self) -> str | None:
-        """`CTO at Acme`, `CTO`, `Acme`, or None."""
-        if self.title and self.company:
-            return f"{self.title} at {self.company}"
-        return self.title or self.company
-
-    @property
-    def owner(self) -> str | None:
-        """`Ana Ruiz (enterprise)`: the lead's owner and team (docs/routing.md), or None."""
-        owner = self.f.owner
-        return f"{owner.name} ({owner.team})" if owner is not None else None
-
-    @property
-    def grade(self) -> str:
-        return self.f.grade or "–"
-
-    @property
-    def score_line(self) -> str:
-        f = self.f
-        return f"{f.score:g} (fit {f.fit:g} + engagement {f.engagement:g})"
 
     @property
     def stage_line(self) -> str:
