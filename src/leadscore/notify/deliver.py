@@ -120,10 +120,9 @@ def recipients_for(deps: Dependencies, route_id: str | None, stage: str) -> list
     return list(deps.settings.alert_recipients(stage))
 
 
-def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
-    t = LeadStageChanged.model_validate(transition)
-    alert = Alert(t, lead_url=_lead_url(deps, t.lead_id))
-    url = slack_url_for(deps, t.route, t.to_stage)
+def _post_slack(deps: Dependencies, alert: Alert | TriggerAlert, route: str | None, stage: str) -> dict[str, Any]:
+    """A stage or trigger alert to the route's Slack webhook (else the stage's), or the console locally."""
+    url = slack_url_for(deps, route, stage)
     if not url:
         if deps.settings.console_alerts:
             print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
@@ -135,18 +134,29 @@ def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]
     return {"status": "sent"}
 
 
-def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
-    t = LeadStageChanged.model_validate(transition)
+def _post_email(deps: Dependencies, alert: Alert | TriggerAlert, route: str | None, stage: str,
+                answers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A stage or trigger alert by SES to the route's list (else the stage's recipients)."""
     # addresses are configuration (template parameters), not secrets: environment only
-    sender, recipients = deps.settings.alert_email_from, recipients_for(deps, t.route, t.to_stage)
+    sender, recipients = deps.settings.alert_email_from, recipients_for(deps, route, stage)
     if not sender or not recipients:
         return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
     from ..adapters.alerts import AlertMailer
     from . import mail
 
-    message = mail.message(Alert(t, lead_url=_lead_url(deps, t.lead_id)), sender, recipients, _answers(deps, t))
+    message = mail.message(alert, sender, recipients, answers)
     message_id = AlertMailer(deps.aws_client("sesv2")).send(sender, recipients, message)
     return {"status": "sent", "message_id": message_id}
+
+
+def send_slack(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
+    t = LeadStageChanged.model_validate(transition)
+    return _post_slack(deps, Alert(t, lead_url=_lead_url(deps, t.lead_id)), t.route, t.to_stage)
+
+
+def send_email(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
+    t = LeadStageChanged.model_validate(transition)
+    return _post_email(deps, Alert(t, lead_url=_lead_url(deps, t.lead_id)), t.route, t.to_stage, _answers(deps, t))
 
 
 def send_crm(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
@@ -163,30 +173,12 @@ def send_crm(deps: Dependencies, transition: dict[str, Any]) -> dict[str, Any]:
 
 def send_slack_trigger(deps: Dependencies, firing: dict[str, Any]) -> dict[str, Any]:
     f = LeadTriggered.model_validate(firing)
-    alert = TriggerAlert(f, lead_url=_lead_url(deps, f.lead_id))
-    url = slack_url_for(deps, f.route, f.stage)
-    if not url:
-        if deps.settings.console_alerts:
-            print(f"\n{'=' * 72}\n{alert.text()}\n{'=' * 72}", flush=True)
-            return {"status": "printed"}
-        return {"status": "skipped", "reason": "no Slack webhook configured for this stage"}
-    from . import slack
-
-    slack.send(alert, url)
-    return {"status": "sent"}
+    return _post_slack(deps, TriggerAlert(f, lead_url=_lead_url(deps, f.lead_id)), f.route, f.stage)
 
 
 def send_email_trigger(deps: Dependencies, firing: dict[str, Any]) -> dict[str, Any]:
     f = LeadTriggered.model_validate(firing)
-    sender, recipients = deps.settings.alert_email_from, recipients_for(deps, f.route, f.stage)
-    if not sender or not recipients:
-        return {"status": "skipped", "reason": "no sender or recipients configured for this stage"}
-    from ..adapters.alerts import AlertMailer
-    from . import mail
-
-    message = mail.message(TriggerAlert(f, lead_url=_lead_url(deps, f.lead_id)), sender, recipients)
-    message_id = AlertMailer(deps.aws_client("sesv2")).send(sender, recipients, message)
-    return {"status": "sent", "message_id": message_id}
+    return _post_email(deps, TriggerAlert(f, lead_url=_lead_url(deps, f.lead_id)), f.route, f.stage)
 
 
 Sender = Callable[["Dependencies", dict[str, Any]], dict[str, Any]]
